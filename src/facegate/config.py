@@ -1,0 +1,96 @@
+"""Settings, read once into a typed value.
+
+Sources, later ones winning: built-in defaults, ``$FACEGATE_HOME/config.toml``,
+environment variables. Nothing here touches the disk at import time.
+
+``config.toml`` example::
+
+    [models]
+    sface = "/opt/models/face_recognition_sface_2021dec_int8bq.onnx"
+
+    [vault]
+    key_source = "keyfile"        # auto | keyring | keyfile | passphrase
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from facegate.errors import ConfigError
+
+
+class KeySource(str, Enum):
+    """Where the vault key comes from; AUTO tries the OS keyring, then a 0600 key file."""
+
+    AUTO = "auto"
+    KEYRING = "keyring"
+    KEYFILE = "keyfile"
+    PASSPHRASE = "passphrase"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, resolved to concrete values."""
+
+    home: Path
+    model_paths: dict[str, Path] = field(default_factory=dict)
+    key_source: KeySource = KeySource.AUTO
+    passphrase: str | None = field(default=None, repr=False)
+
+    @property
+    def vault_path(self) -> Path:
+        return self.home / "vault.sqlite3"
+
+    @property
+    def key_path(self) -> Path:
+        return self.home / "vault.key"
+
+
+def default_home() -> Path:
+    """``$FACEGATE_HOME``, else ``$XDG_DATA_HOME/facegate``, else ``~/.local/share/facegate``."""
+    if env := os.environ.get("FACEGATE_HOME"):
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "facegate"
+
+
+def load_settings(home: Path | None = None) -> Settings:
+    """Read the config file and the environment once; raise ConfigError on a bad value.
+
+    Environment: ``FACEGATE_HOME``, ``FACEGATE_MODEL_<NAME>`` (e.g.
+    ``FACEGATE_MODEL_SFACE``), ``FACEGATE_KEY_SOURCE``, ``FACEGATE_PASSPHRASE``.
+    """
+    home = home or default_home()
+    file_cfg: dict[str, dict[str, str]] = {}
+    cfg_path = home / "config.toml"
+    if cfg_path.is_file():
+        try:
+            file_cfg = tomllib.loads(cfg_path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{cfg_path} is not valid TOML: {err}") from err
+
+    model_paths = {k: Path(v).expanduser() for k, v in file_cfg.get("models", {}).items()}
+    for key, value in os.environ.items():
+        if key.startswith("FACEGATE_MODEL_") and value:
+            model_paths[key.removeprefix("FACEGATE_MODEL_").lower()] = Path(value).expanduser()
+
+    raw_source = os.environ.get("FACEGATE_KEY_SOURCE") or file_cfg.get("vault", {}).get(
+        "key_source", "auto"
+    )
+    try:
+        key_source = KeySource(raw_source)
+    except ValueError as err:
+        choices = ", ".join(s.value for s in KeySource)
+        raise ConfigError(f"key_source {raw_source!r} is not one of: {choices}") from err
+
+    return Settings(
+        home=home,
+        model_paths=model_paths,
+        key_source=key_source,
+        passphrase=os.environ.get("FACEGATE_PASSPHRASE"),
+    )

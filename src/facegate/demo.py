@@ -1,0 +1,92 @@
+"""``facegate demo``: the main job end to end, in a throw-away vault.
+
+With a camera it enrols you from a few seconds of video and then unlocks you.
+Without one it uses scikit-image's public-domain astronaut photo (Eileen Collins,
+NASA): enrolment from varied captures of it, an unlock from a fresh capture, and
+two refusals with their reasons (a cat, an image of a different scene).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rich.console import Console
+
+from facegate.biometrics.unlock import Verdict
+from facegate.session import Session
+from facegate.vision.sources import Frame, iter_video, to_bgr
+
+
+def _camera_present(index: int | None) -> bool:
+    if index is None:
+        return False
+    cap = cv2.VideoCapture(index)
+    try:
+        return bool(cap.isOpened()) and cap.read()[0]
+    finally:
+        cap.release()
+
+
+def _captures(image: np.ndarray, source: str) -> Iterator[Frame]:
+    """Varied captures of one photo: small rotations, scales and exposure changes,
+    as a person moving in front of a camera would give."""
+    h, w = image.shape[:2]
+    for i, (angle, scale, gain) in enumerate(
+        [(0, 1.0, 1.0), (-6, 0.95, 0.9), (6, 1.05, 1.1), (-3, 0.9, 1.0), (3, 1.0, 0.85)]
+    ):
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+        moved = cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+        yield Frame(np.clip(moved * gain, 0, 255).astype(np.uint8), f"{source}#{i}", i)
+
+
+def _show(console: Console, label: str, verdict: Verdict) -> None:
+    colour = "green" if verdict.matched else "yellow"
+    score = "n/a" if verdict.score is None else f"{verdict.score:.3f}"
+    console.print(
+        f"  {label}: [{colour}]{'MATCH' if verdict.matched else 'refused'}[/] "
+        f"(reason={verdict.reason.value}, score={score}, threshold={verdict.threshold:.3f})"
+    )
+
+
+def run_demo(console: Console, camera: int | None) -> None:
+    """Enrol and verify in a temporary FaceGate home; nothing of yours is touched."""
+    from skimage import data
+
+    with tempfile.TemporaryDirectory(prefix="facegate-demo-") as tmp:
+        home = Path(tmp)
+        with Session.open(home) as session:
+            console.print(f"[bold]FaceGate demo[/] (throw-away vault in {home})")
+            unlocker = session.unlocker
+            if _camera_present(camera):
+                assert camera is not None
+                console.print("Camera found: look at it for enrolment...")
+                report = unlocker.enroll("you", iter_video(camera, max_frames=40, step=4))
+                console.print(f"  enrolled 'you' with {report.kept} captures")
+                console.print("Now unlocking: keep looking at the camera...")
+                _show(console, "unlock", unlocker.verify("you", iter_video(camera, max_frames=30)))
+                return
+            console.print("No camera: using scikit-image's public-domain astronaut photo.")
+            astronaut = to_bgr(data.astronaut()[:, :, ::-1])
+            report = unlocker.enroll("astronaut", _captures(astronaut, "astronaut"))
+            console.print(
+                f"  enrolled 'astronaut': kept {report.kept} of {report.seen} captures, "
+                "sealed with AES-GCM in the vault"
+            )
+            probe = cv2.resize(cv2.flip(astronaut, 1), (400, 400))
+            _show(console, "unlock with a new capture", unlocker.verify(
+                "astronaut", [Frame(probe, "astronaut-probe")]))
+            cat = to_bgr(data.chelsea()[:, :, ::-1])
+            _show(console, "a cat tries", unlocker.verify("astronaut", [Frame(cat, "chelsea")]))
+            cam = to_bgr(data.camera())
+            _show(console, "the cameraman photo", unlocker.verify(
+                "astronaut", [Frame(cam, "cameraman")]))
+            records = session.vault.users()
+            console.print(
+                f"  vault holds {len(records)} user(s): "
+                + ", ".join(f"{r.name} (failures={r.failures})" for r in records)
+            )
+        console.print("Demo vault deleted. Enrol yourself with: facegate enroll $USER 0")

@@ -1,0 +1,62 @@
+"""What ``facegate doctor`` checks: the OpenCV build, each model file, the vault key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+
+from facegate.config import load_settings
+from facegate.errors import FaceGateError
+from facegate.models import MODELS, resolve
+
+OPENCV_DISTRIBUTIONS = (
+    "opencv-python",
+    "opencv-python-headless",
+    "opencv-contrib-python",
+    "opencv-contrib-python-headless",
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _opencv() -> list[Check]:
+    import cv2
+
+    installed = []
+    for dist in OPENCV_DISTRIBUTIONS:
+        try:
+            installed.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            continue
+    major = int(cv2.__version__.split(".")[0])
+    return [
+        Check("opencv loaded", major == 4, f"cv2 {cv2.__version__} from {cv2.__file__}"),
+        Check(
+            "opencv distributions",
+            len(installed) == 1,
+            ", ".join(installed) + ("" if len(installed) == 1 else " (exactly one must be installed)"),
+        ),
+    ]
+
+
+def run_checks() -> list[Check]:
+    """Every check, never raising: a failure becomes a row with the fix in its detail."""
+    checks = _opencv()
+    try:
+        settings = load_settings()
+    except FaceGateError as exc:
+        return [*checks, Check("settings", False, str(exc))]
+    checks.append(Check("home", True, str(settings.home)))
+    for name in MODELS:
+        try:
+            model = resolve(name, settings)
+            checks.append(Check(f"model {name}", True, f"{model.path} ({model.origin}, sha256 ok)"))
+        except FaceGateError as exc:
+            checks.append(Check(f"model {name}", False, str(exc)))
+    checks.append(Check("vault key source", True, settings.key_source.value))
+    return checks

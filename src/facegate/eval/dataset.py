@@ -1,0 +1,122 @@
+"""Evaluation datasets: ``ROOT/<identity>/<images>``, embedded once by the real pipeline.
+
+Symlinked folders are followed, so a pooled dev set can be a tree of links into
+other datasets. Every image goes through ``FacePipeline.observe``, exactly as an
+unlock attempt would; images it refuses count as failures to acquire (FTA).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facegate.errors import FaceGateError, InputError, Reason
+from facegate.vision.pipeline import FacePipeline
+from facegate.vision.quality import QualityOptions
+from facegate.vision.sources import read_image
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".gif", ".tif", ".tiff", ".bmp"})
+
+
+@dataclass(frozen=True)
+class Sample:
+    identity: str
+    path: Path
+    relpath: str
+
+
+@dataclass(frozen=True)
+class EmbeddedSet:
+    """Per-sample results, aligned by index.
+
+    embeddings (N, D) float32, rows of refused samples are zero; usable (N,) bool;
+    reasons: the refusal reason per sample (None when usable); seconds: wall time of
+    observe() per sample.
+    """
+
+    samples: list[Sample]
+    embeddings: np.ndarray = field(repr=False)
+    usable: np.ndarray
+    reasons: list[Reason | None]
+    seconds: np.ndarray
+
+    @property
+    def identities(self) -> np.ndarray:
+        return np.array([s.identity for s in self.samples])
+
+    @property
+    def fta(self) -> float:
+        return float(1.0 - self.usable.mean()) if len(self.samples) else 0.0
+
+
+def list_dataset(root: Path) -> list[Sample]:
+    """Every image under ``root/<identity>/``, identities and files in sorted order."""
+    if not root.is_dir():
+        raise InputError(f"{root}: not a directory (expected ROOT/<identity>/<images>)")
+    samples = []
+    for ident_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for img in sorted(ident_dir.iterdir(), key=_natural_key):
+            if img.suffix.lower() in IMAGE_SUFFIXES and img.is_file():
+                samples.append(Sample(ident_dir.name, img, f"{ident_dir.name}/{img.name}"))
+    if not samples:
+        raise InputError(f"{root}: no images found in ROOT/<identity>/ folders")
+    return samples
+
+
+def _natural_key(path: Path) -> tuple[object, ...]:
+    """Sort '2.pgm' before '10.pgm', as a person reading the folder would."""
+    stem = path.stem
+    return (0, int(stem), path.name) if stem.isdigit() else (1, 0, path.name)
+
+
+def read_pairs(csv_path: Path, samples: list[Sample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index pairs and same-person flags from a ``path_a,path_b,same`` CSV (paths relative
+    to ROOT). Returns (a (M,), b (M,), same (M,) bool)."""
+    index = {s.relpath: i for i, s in enumerate(samples)}
+    a, b, same = [], [], []
+    with csv_path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing_cols = {"path_a", "path_b", "same"} - set(reader.fieldnames or [])
+        if missing_cols:
+            raise InputError(f"{csv_path}: missing column(s) {', '.join(sorted(missing_cols))}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                a.append(index[row["path_a"]])
+                b.append(index[row["path_b"]])
+                same.append(row["same"].strip() in ("1", "true", "True"))
+            except KeyError as err:
+                raise InputError(f"{csv_path}:{line}: {err} is not an image under ROOT") from err
+    return np.array(a, int), np.array(b, int), np.array(same, bool)
+
+
+def embed_samples(
+    samples: list[Sample],
+    pipeline: FacePipeline,
+    quality: QualityOptions | None = None,
+    progress: Callable[[], None] | None = None,
+) -> EmbeddedSet:
+    """Observe every sample once; unreadable files count as failures to acquire."""
+    dim = 128
+    emb = np.zeros((len(samples), dim), np.float32)
+    usable = np.zeros(len(samples), bool)
+    reasons: list[Reason | None] = []
+    seconds = np.zeros(len(samples))
+    for i, sample in enumerate(samples):
+        start = time.perf_counter()
+        try:
+            obs = pipeline.observe(read_image(sample.path), quality)
+        except FaceGateError:
+            reasons.append(Reason.NO_FACE)
+        else:
+            reasons.append(obs.reason)
+            if obs.embedding is not None:
+                emb[i], usable[i] = obs.embedding, True
+        seconds[i] = time.perf_counter() - start
+        if progress is not None:
+            progress()
+    return EmbeddedSet(samples, emb, usable, reasons, seconds)

@@ -1,0 +1,132 @@
+"""The comparison protocols behind ``facegate eval``: which scores are genuine,
+which are impostor, and what failed to acquire or enrol.
+
+All decisions use the product's own code: ``FacePipeline`` for every image,
+``build_template`` and ``template_score`` for unlock, so an evaluation measures
+exactly what a user gets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facegate.biometrics.match import template_score
+from facegate.biometrics.template import Template, build_template
+from facegate.errors import EnrolmentError
+from facegate.eval.dataset import EmbeddedSet
+
+
+@dataclass(frozen=True)
+class ScoreSet:
+    """Genuine and impostor similarity scores (higher = more alike) with their context.
+
+    n_attempts / n_failed: acquisition attempts behind ``fta``; n_enrol_failed:
+    identities whose template could not be built (failure to enrol).
+    """
+
+    genuine: np.ndarray = field(repr=False)
+    impostor: np.ndarray = field(repr=False)
+    n_attempts: int
+    n_failed: int
+    seconds_per_image: float
+    n_identities: int = 0
+    n_enrol_failed: int = 0
+
+
+def verify_scores(
+    data: EmbeddedSet, pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> ScoreSet:
+    """All genuine and impostor pairs of usable images, or the listed pairs only."""
+    ids = data.identities
+    if pairs is None:
+        keep = np.flatnonzero(data.usable)
+        emb, kid = data.embeddings[keep], ids[keep]
+        sims = emb @ emb.T
+        iu = np.triu_indices(len(keep), 1)
+        scores, same = sims[iu], (kid[:, None] == kid[None, :])[iu]
+    else:
+        a, b, same_flags = pairs
+        ok = data.usable[a] & data.usable[b]
+        a, b, same = a[ok], b[ok], same_flags[ok]
+        scores = np.einsum("ij,ij->i", data.embeddings[a], data.embeddings[b])
+    return ScoreSet(
+        genuine=scores[same].astype(np.float64),
+        impostor=scores[~same].astype(np.float64),
+        n_attempts=len(data.samples),
+        n_failed=int((~data.usable).sum()),
+        seconds_per_image=float(np.mean(data.seconds)),
+        n_identities=len(set(ids.tolist())),
+    )
+
+
+def split_enrolment(data_ids: np.ndarray, k: int) -> np.ndarray:
+    """(N,) bool: True for the first ``k`` samples of each identity (in listed order)."""
+    enrol = np.zeros(len(data_ids), bool)
+    seen: dict[str, int] = {}
+    for i, ident in enumerate(data_ids.tolist()):
+        if seen.get(ident, 0) < k:
+            enrol[i] = True
+        seen[ident] = seen.get(ident, 0) + 1
+    return enrol
+
+
+def unlock_scores(
+    enrol: EmbeddedSet, probes: EmbeddedSet, *, consistency_threshold: float, now: float
+) -> tuple[ScoreSet, dict[str, Template]]:
+    """Enrol each identity from ``enrol``; probe every image of ``probes`` against its own
+    template (genuine) and every other template (impostor)."""
+    templates: dict[str, Template] = {}
+    enrol_ids = enrol.identities
+    identities = sorted(set(enrol_ids.tolist()))
+    for ident in identities:
+        rows = np.flatnonzero((enrol_ids == ident) & enrol.usable)
+        try:
+            templates[ident] = build_template(
+                [enrol.embeddings[i] for i in rows], now, consistency_threshold=consistency_threshold
+            )
+        except EnrolmentError:
+            continue
+    genuine, impostor = [], []
+    probe_ids = probes.identities
+    for i in np.flatnonzero(probes.usable):
+        probe = probes.embeddings[i]
+        for ident, template in templates.items():
+            (genuine if ident == probe_ids[i] else impostor).append(template_score(template, probe))
+    attempts = len(probes.samples)
+    return (
+        ScoreSet(
+            genuine=np.array(genuine, np.float64),
+            impostor=np.array(impostor, np.float64),
+            n_attempts=attempts,
+            n_failed=int((~probes.usable).sum()),
+            seconds_per_image=float(np.mean(np.concatenate([enrol.seconds, probes.seconds]))),
+            n_identities=len(identities),
+            n_enrol_failed=len(identities) - len(templates),
+        ),
+        templates,
+    )
+
+
+def impostor_template_scores(
+    data: EmbeddedSet, *, template_size: int, subsets: int, seed: int = 0
+) -> np.ndarray:
+    """Impostor decision scores for calibration: many random templates of
+    ``template_size`` captures per identity, each scored (max over entries, as
+    unlock does) against every usable image of every other identity.
+
+    A template as large as the vault allows (enrolled + adaptive entries) is the
+    worst case for false matches, so thresholds calibrated here hold for smaller ones.
+    """
+    rng = np.random.default_rng(seed)
+    ids = data.identities
+    keep = np.flatnonzero(data.usable)
+    out = []
+    for ident in sorted(set(ids[keep].tolist())):
+        own = keep[ids[keep] == ident]
+        others = data.embeddings[keep[ids[keep] != ident]]
+        for _ in range(subsets):
+            pick = rng.choice(own, size=min(template_size, len(own)), replace=False)
+            out.append((others @ data.embeddings[pick].T).max(axis=1))
+    return np.concatenate(out).astype(np.float64)

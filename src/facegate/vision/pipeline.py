@@ -1,0 +1,102 @@
+"""From a frame to an observation: detect, pick the face, align, gate, embed.
+
+``FacePipeline`` is the one owner of the vision models in a process. Models load
+lazily on first use, are shared by every later call, and are released by
+``close()`` (or the ``with`` block).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facegate.config import Settings
+from facegate.errors import Reason
+from facegate.models import resolve
+from facegate.vision.align import align
+from facegate.vision.detect import DetectorOptions, FaceDetector, Faces
+from facegate.vision.embed import SFaceEmbedder
+from facegate.vision.illumination import variants
+from facegate.vision.quality import Quality, QualityOptions, assess
+from facegate.vision.sources import Frame
+
+# A second face at least this share of the largest face's area makes the frame
+# ambiguous (who is unlocking?); smaller faces in the background are ignored.
+SECOND_FACE_AREA = 0.5
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one frame showed. ``embedding`` is set only when ``reason`` is None.
+
+    The embedding is an identity template: never log, print or send it.
+    """
+
+    source: str
+    index: int
+    t: float
+    faces: Faces
+    quality: Quality | None
+    reason: Reason | None
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def usable(self) -> bool:
+        return self.reason is None
+
+
+class FacePipeline:
+    """Detect -> align -> quality -> embed, with lazily loaded models."""
+
+    def __init__(self, settings: Settings, detector: DetectorOptions | None = None) -> None:
+        self.settings = settings
+        self._detector_options = detector or DetectorOptions()
+        self._detector: FaceDetector | None = None
+        self._embedder: SFaceEmbedder | None = None
+
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            path = resolve("yunet", self.settings).path
+            self._detector = FaceDetector(path, self._detector_options)
+        return self._detector
+
+    @property
+    def embedder(self) -> SFaceEmbedder:
+        if self._embedder is None:
+            self._embedder = SFaceEmbedder(resolve("sface", self.settings).path)
+        return self._embedder
+
+    def embed_crop(self, crop: np.ndarray) -> np.ndarray:
+        """Unit embedding of an aligned crop, averaged over its lighting variants."""
+        total = sum(self.embedder.embed(v) for v in variants(crop))
+        vec = np.asarray(total, dtype=np.float32)
+        return vec / np.float32(np.linalg.norm(vec))
+
+    def observe(self, frame: Frame, quality: QualityOptions | None = None) -> Observation:
+        """Run the whole chain on one frame; a refusal is a reason, not an exception."""
+        faces = self.detector.detect(frame.image)
+        base = {"source": frame.source, "index": frame.index, "t": frame.t, "faces": faces}
+        if not len(faces):
+            return Observation(**base, quality=None, reason=Reason.NO_FACE)
+        if len(faces) > 1 and faces.areas[1] >= SECOND_FACE_AREA * faces.areas[0]:
+            return Observation(**base, quality=None, reason=Reason.SEVERAL_FACES)
+        crop = align(frame.image, faces, 0)
+        q = assess(faces, 0, crop, quality or QualityOptions())
+        if not q.ok:
+            return Observation(**base, quality=q, reason=q.reason)
+        return Observation(**base, quality=q, reason=None, embedding=self.embed_crop(crop))
+
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
+        if self._embedder is not None:
+            self._embedder.close()
+        self._detector = self._embedder = None
+
+    def __enter__(self) -> FacePipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

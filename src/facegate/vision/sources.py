@@ -1,0 +1,170 @@
+"""Images, video files and cameras, all turned into ``Frame`` values.
+
+Everything downstream sees one shape: an (H, W, 3) uint8 BGR array, whatever the
+file held (grey PGM, palette GIF, 16-bit TIFF, RGBA PNG). Input is checked here, at
+the edge, so later stages can trust it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from facegate.errors import ImageSizeError, UnreadableSource
+
+MIN_SIDE = 32  # pixels: below this no face can be detected
+MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg"})
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture: ``image`` is (H, W, 3) uint8 BGR; ``t`` is seconds from the source start."""
+
+    image: np.ndarray = field(repr=False)
+    source: str
+    index: int = 0
+    t: float = 0.0
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
+            got = getattr(img, "shape", type(img).__name__)
+            raise ValueError(f"Frame.image must be (H, W, 3), got {got}")
+        if img.dtype != np.uint8:
+            raise ValueError(f"Frame.image must be uint8, got {img.dtype}")
+        check_size(img.shape[1], img.shape[0], self.source)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return self.image.shape[1], self.image.shape[0]
+
+
+def check_size(width: int, height: int, source: str) -> None:
+    """Refuse frames too small to hold a face or too large to decode safely."""
+    if min(width, height) < MIN_SIDE:
+        raise ImageSizeError(
+            f"{source}: {width}x{height} px is too small; at least {MIN_SIDE}x{MIN_SIDE} is needed"
+        )
+    if width * height > MAX_PIXELS:
+        raise ImageSizeError(
+            f"{source}: {width}x{height} px exceeds the {MAX_PIXELS // 1_000_000} megapixel limit"
+        )
+
+
+def to_bgr(array: np.ndarray) -> np.ndarray:
+    """Normalise any decoded image array (grey, RGBA, 16-bit, float) to uint8 BGR."""
+    img = np.asarray(array)
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img.astype(np.float64), 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.ndim == 3 and img.shape[2] == 3:
+        return np.ascontiguousarray(img)
+    raise UnreadableSource(f"unsupported image layout {img.shape}")
+
+
+def read_image(path: str | Path) -> Frame:
+    """Decode one image file (JPEG, PNG, PGM, GIF, TIFF, BMP; grey or colour).
+
+    The header is read first, so an absurd size is refused before any pixels are
+    decoded. The first frame of an animated GIF is used.
+    """
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise UnreadableSource(f"{name}: no such file")
+    try:
+        with Image.open(path) as pil:
+            check_size(pil.width, pil.height, name)
+            pil.seek(0)
+            pil.load()
+            if pil.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(pil, dtype=np.uint32)
+                rgb = (arr >> 8).clip(0, 255).astype(np.uint8)
+            elif pil.mode in ("L", "RGB", "RGBA"):
+                rgb = np.asarray(pil)
+            else:
+                rgb = np.asarray(pil.convert("RGB"))
+    except ImageSizeError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise UnreadableSource(f"{name}: not a readable image ({err})") from err
+    except Image.DecompressionBombError as err:
+        raise ImageSizeError(f"{name}: {err}") from err
+    if rgb.ndim == 3 and rgb.shape[2] == 3:
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    elif rgb.ndim == 3 and rgb.shape[2] == 4:
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGR)
+    else:
+        bgr = to_bgr(rgb)
+    return Frame(image=bgr, source=name)
+
+
+def iter_video(
+    src: str | Path | int, *, max_frames: int | None = None, step: int = 1
+) -> Iterator[Frame]:
+    """Frames of a video file or a camera (an int index), every ``step``-th one.
+
+    A file that opens but yields no frame is refused as unreadable (a truncated or
+    empty video); one that breaks off midway simply ends early.
+    """
+    is_camera = isinstance(src, int)
+    name = f"camera:{src}" if is_camera else str(src)
+    if not is_camera and not Path(src).is_file():
+        raise UnreadableSource(f"{name}: no such file")
+    cap = cv2.VideoCapture(src if is_camera else str(src))
+    try:
+        if not cap.isOpened():
+            raise UnreadableSource(f"{name}: cannot be opened as a video or camera")
+        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        start = time.monotonic()
+        index = emitted = 0
+        while max_frames is None or emitted < max_frames:
+            ok, img = cap.read()
+            if not ok or img is None:
+                break
+            if index % step == 0:
+                if is_camera:
+                    t = time.monotonic() - start
+                else:
+                    msec = cap.get(cv2.CAP_PROP_POS_MSEC)
+                    t = msec / 1000.0 if msec > 0 else (index / fps if fps > 0 else float(index))
+                yield Frame(image=to_bgr(img), source=name, index=index, t=t)
+                emitted += 1
+            index += 1
+        if index == 0:
+            raise UnreadableSource(f"{name}: no frame could be decoded (empty or truncated video)")
+    finally:
+        cap.release()
+
+
+def is_video(src: str | Path) -> bool:
+    return Path(src).suffix.lower() in VIDEO_SUFFIXES
+
+
+def iter_frames(src: str | Path, *, max_frames: int | None = None, step: int = 1) -> Iterator[Frame]:
+    """Frames from one source named on a command line.
+
+    ``"0"`` or ``"camera:0"`` opens a camera; a video suffix opens a video; anything
+    else is read as a single image.
+    """
+    text = str(src)
+    if text.isdigit() or text.startswith("camera:"):
+        index = int(text.removeprefix("camera:"))
+        yield from iter_video(index, max_frames=max_frames, step=step)
+    elif is_video(text):
+        yield from iter_video(text, max_frames=max_frames, step=step)
+    else:
+        yield read_image(text)
