@@ -17,8 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facegate.biometrics.template import build_template
 from facegate.biometrics.match import template_score
+from facegate.biometrics.template import build_template
 from facegate.config import load_settings
 from facegate.models import resolve
 from facegate.vision.align import align
@@ -40,7 +40,11 @@ class BenchResult:
     machine: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rows": [asdict(r) for r in self.rows], "speedup": self.speedup, "machine": self.machine}
+        return {
+            "rows": [asdict(r) for r in self.rows],
+            "speedup": self.speedup,
+            "machine": self.machine,
+        }
 
 
 def sample_frame() -> np.ndarray:
@@ -91,9 +95,10 @@ def run_bench(runs: int = 30, baseline: bool = True) -> BenchResult:
         faces = pipeline.detector.detect(image)
         crop = align(image, faces)
         obs = pipeline.observe(frame)
-        if obs.embedding is None:
+        embedding = obs.embedding
+        if embedding is None:
             raise RuntimeError(f"benchmark frame was refused: {obs.reason}")
-        template = build_template([obs.embedding] * 5, time.time())
+        template = build_template([embedding] * 5, time.time())
 
         def verify_once() -> float:
             seen = pipeline.observe(frame)
@@ -103,8 +108,13 @@ def run_bench(runs: int = 30, baseline: bool = True) -> BenchResult:
         rows = [
             _named("detect (YuNet)", _time(lambda: pipeline.detector.detect(image), runs)),
             _named("align", _time(lambda: align(image, faces), runs)),
-            _named("embed (SFace, lighting variants)", _time(lambda: pipeline.embed_crop(crop), runs)),
-            _named("match (template of 5)", _time(lambda: template_score(template, obs.embedding), runs)),
+            _named(
+                "embed (SFace, lighting variants)", _time(lambda: pipeline.embed_crop(crop), runs)
+            ),
+            _named(
+                "match (template of 5)",
+                _time(lambda: template_score(template, embedding), runs),
+            ),
             _named("verify one frame (all of the above)", _time(verify_once, runs)),
         ]
     speedup = None

@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from facegate.errors import ConfigError
 
 
-class KeySource(str, Enum):
+class KeySource(StrEnum):
     """Where the vault key comes from; AUTO tries the OS keyring, then a 0600 key file."""
 
     AUTO = "auto"

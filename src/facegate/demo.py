@@ -22,7 +22,7 @@ from facegate.vision.sources import Frame, iter_video, to_bgr
 
 
 def _camera_present(index: int | None) -> bool:
-    if index is None:
+    if index is None or index < 0:  # a negative index means no camera (and crashes OpenCV)
         return False
     cap = cv2.VideoCapture(index)
     try:
@@ -77,13 +77,19 @@ def run_demo(console: Console, camera: int | None) -> None:
                 "sealed with AES-GCM in the vault"
             )
             probe = cv2.resize(cv2.flip(astronaut, 1), (400, 400))
-            _show(console, "unlock with a new capture", unlocker.verify(
-                "astronaut", [Frame(probe, "astronaut-probe")]))
+            _show(
+                console,
+                "unlock with a new capture",
+                unlocker.verify("astronaut", [Frame(probe, "astronaut-probe")]),
+            )
             cat = to_bgr(data.chelsea()[:, :, ::-1])
             _show(console, "a cat tries", unlocker.verify("astronaut", [Frame(cat, "chelsea")]))
             cam = to_bgr(data.camera())
-            _show(console, "the cameraman photo", unlocker.verify(
-                "astronaut", [Frame(cam, "cameraman")]))
+            _show(
+                console,
+                "the cameraman photo",
+                unlocker.verify("astronaut", [Frame(cam, "cameraman")]),
+            )
             records = session.vault.users()
             console.print(
                 f"  vault holds {len(records)} user(s): "

@@ -39,7 +39,8 @@ def _opencv() -> list[Check]:
         Check(
             "opencv distributions",
             len(installed) == 1,
-            ", ".join(installed) + ("" if len(installed) == 1 else " (exactly one must be installed)"),
+            ", ".join(installed)
+            + ("" if len(installed) == 1 else " (exactly one must be installed)"),
         ),
     ]
 

@@ -31,10 +31,10 @@ service) turns them into exit codes or statuses, through ``EXIT_CODE`` and
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """The single reason a verdict or a capture gives; values are stable strings."""
 
     MATCH = "match"
@@ -169,5 +169,5 @@ def lookup(table: dict[type[FaceGateError], int], err: FaceGateError) -> int:
     """The entry for the most specific class of ``err`` that the table names."""
     for cls in type(err).__mro__:
         if cls in table:
-            return table[cls]  # type: ignore[index]
+            return table[cls]
     return table[FaceGateError]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 
 import numpy as np
@@ -20,7 +20,7 @@ from facegate.biometrics.template import Template
 from facegate.errors import ConfigError
 
 
-class SecurityLevel(str, Enum):
+class SecurityLevel(StrEnum):
     """STANDARD targets FMR 1e-5 (unlock, sudo); HIGH targets FMR 1e-6 (payments)."""
 
     STANDARD = "standard"

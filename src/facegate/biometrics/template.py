@@ -17,7 +17,7 @@ import numpy as np
 
 from facegate.errors import EnrolmentError, VaultTampered
 
-EMBEDDING_MODEL = "sface-2021dec-int8bq/mirror+clahe-v1"
+EMBEDDING_MODEL = "sface-2021dec-int8bq/lighting-v2"
 MAX_ENROLLED = 5
 MAX_ADAPTIVE = 3
 ADAPTIVE_TTL_SECONDS = 30 * 24 * 3600.0
@@ -101,27 +101,32 @@ def select_varied(embeddings: np.ndarray, n: int) -> list[int]:
     return chosen
 
 
-def build_template(
-    embeddings: list[np.ndarray], now: float, *, consistency_threshold: float | None = None
-) -> Template:
-    """A template from the embeddings of good captures.
+def consistent_captures(embeddings: list[np.ndarray], threshold: float) -> list[int]:
+    """Indices of the captures that match the most typical one at ``threshold``.
 
-    With ``consistency_threshold`` (the unlock threshold), captures whose best
-    similarity to the other captures is below it are refused as a different person:
-    enrolment must never mix two faces.
+    Enrolment must never mix two faces, yet one odd capture (a grimace, a hand in
+    front of the face) should not sink a whole enrolment: odd captures are dropped,
+    and only when they are the majority is enrolment refused.
     """
     if not embeddings:
         raise EnrolmentError("no usable capture: every image was rejected (see reasons)")
     stack = np.stack(embeddings).astype(np.float32)
-    if consistency_threshold is not None and len(stack) > 1:
-        sims = stack @ stack.T
-        np.fill_diagonal(sims, -1.0)
-        strays = np.flatnonzero(sims.max(axis=1) < consistency_threshold)
-        if len(strays):
-            raise EnrolmentError(
-                f"captures {', '.join(str(i + 1) for i in strays)} do not look like the same "
-                "person as the others; enrol one person at a time"
-            )
+    sims = stack @ stack.T
+    medoid = int(np.argmax(sims.sum(axis=1)))
+    keep = [i for i in range(len(stack)) if i == medoid or sims[medoid, i] >= threshold]
+    if 2 * len(keep) < len(stack):
+        raise EnrolmentError(
+            f"only {len(keep)} of {len(stack)} captures look like the same person; "
+            "enrol one person at a time"
+        )
+    return keep
+
+
+def build_template(embeddings: list[np.ndarray], now: float) -> Template:
+    """A template of up to MAX_ENROLLED varied captures (see ``consistent_captures``)."""
+    if not embeddings:
+        raise EnrolmentError("no usable capture: every image was rejected (see reasons)")
+    stack = np.stack(embeddings).astype(np.float32)
     keep = select_varied(stack, MAX_ENROLLED)
     return Template(
         embeddings=stack[keep],
@@ -136,10 +141,16 @@ def adapt(template: Template, embedding: np.ndarray, now: float) -> Template:
     Enrolled entries are never replaced. The caller decides what counts as confident.
     """
     fresh = ~template.adaptive | (now - template.added_at < ADAPTIVE_TTL_SECONDS)
-    emb, added, adaptive = template.embeddings[fresh], template.added_at[fresh], template.adaptive[fresh]
+    emb, added, adaptive = (
+        template.embeddings[fresh],
+        template.added_at[fresh],
+        template.adaptive[fresh],
+    )
     adaptive_idx = np.flatnonzero(adaptive)
     if len(adaptive_idx) >= MAX_ADAPTIVE:
-        oldest = adaptive_idx[np.argsort(added[adaptive_idx])][: len(adaptive_idx) - MAX_ADAPTIVE + 1]
+        oldest = adaptive_idx[np.argsort(added[adaptive_idx])][
+            : len(adaptive_idx) - MAX_ADAPTIVE + 1
+        ]
         keep = np.setdiff1d(np.arange(len(emb)), oldest)
         emb, added, adaptive = emb[keep], added[keep], adaptive[keep]
     return Template(

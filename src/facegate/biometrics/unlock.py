@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facegate.biometrics.match import Calibration, SecurityLevel, template_score
-from facegate.biometrics.template import EMBEDDING_MODEL, Template, adapt, build_template
+from facegate.biometrics.template import (
+    EMBEDDING_MODEL,
+    Template,
+    adapt,
+    build_template,
+    consistent_captures,
+)
 from facegate.errors import ConfigError, EnrolmentError, Reason
 from facegate.vault import Vault
 from facegate.vision.pipeline import FacePipeline, Observation
@@ -105,11 +111,10 @@ class Unlocker:
         if not embeddings:
             detail = ", ".join(f"{r.value}: {n}" for r, n in rejected.items()) or "no frames"
             raise EnrolmentError(f"no usable capture among {seen} frame(s) ({detail})")
-        template = build_template(
-            embeddings,
-            time.time(),
-            consistency_threshold=self.calibration.threshold(SecurityLevel.STANDARD),
-        )
+        keep = consistent_captures(embeddings, self.calibration.threshold(SecurityLevel.STANDARD))
+        if len(keep) < len(embeddings):
+            rejected[Reason.NOT_MATCHED] += len(embeddings) - len(keep)
+        template = build_template([embeddings[i] for i in keep], time.time())
         if replace:
             self.vault.replace_template(user, template.to_bytes())
         else:
@@ -125,8 +130,16 @@ class Unlocker:
         record = self.vault.user(user)
         if record.locked:
             return Verdict(
-                user, False, Reason.LOCKED_OUT, opts.level, threshold, None, 0, 0,
-                record.failures, True,
+                user,
+                False,
+                Reason.LOCKED_OUT,
+                opts.level,
+                threshold,
+                None,
+                0,
+                0,
+                record.failures,
+                True,
             )
         template = Template.from_bytes(self.vault.get_template(user))
         usable: list[Observation] = []
@@ -144,8 +157,16 @@ class Unlocker:
                 break
         if not usable:
             return Verdict(
-                user, False, _dominant(refusals), opts.level, threshold, None, seen, 0,
-                record.failures, record.locked,
+                user,
+                False,
+                _dominant(refusals),
+                opts.level,
+                threshold,
+                None,
+                seen,
+                0,
+                record.failures,
+                record.locked,
             )
         scores = [template_score(template, o.embedding) for o in usable if o.embedding is not None]
         score = float(np.mean(scores))
@@ -156,11 +177,27 @@ class Unlocker:
                 if best is not None:
                     self.vault.replace_template(user, adapt(template, best, time.time()).to_bytes())
             return Verdict(
-                user, True, Reason.MATCH, opts.level, threshold, score, seen, len(usable),
-                record.failures, record.locked,
+                user,
+                True,
+                Reason.MATCH,
+                opts.level,
+                threshold,
+                score,
+                seen,
+                len(usable),
+                record.failures,
+                record.locked,
             )
         record = self.vault.record_failure(user)
         return Verdict(
-            user, False, Reason.NOT_MATCHED, opts.level, threshold, score, seen, len(usable),
-            record.failures, record.locked,
+            user,
+            False,
+            Reason.NOT_MATCHED,
+            opts.level,
+            threshold,
+            score,
+            seen,
+            len(usable),
+            record.failures,
+            record.locked,
         )

@@ -20,7 +20,9 @@ from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import QualityOptions
 from facegate.vision.sources import read_image
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".gif", ".tif", ".tiff", ".bmp"})
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".gif", ".tif", ".tiff", ".bmp"}
+)
 
 
 @dataclass(frozen=True)

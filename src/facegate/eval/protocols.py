@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facegate.biometrics.match import template_score
-from facegate.biometrics.template import Template, build_template
+from facegate.biometrics.template import Template, build_template, consistent_captures
 from facegate.errors import EnrolmentError
 from facegate.eval.dataset import EmbeddedSet
 
@@ -76,24 +76,32 @@ def unlock_scores(
     enrol: EmbeddedSet, probes: EmbeddedSet, *, consistency_threshold: float, now: float
 ) -> tuple[ScoreSet, dict[str, Template]]:
     """Enrol each identity from ``enrol``; probe every image of ``probes`` against its own
-    template (genuine) and every other template (impostor)."""
+    template (genuine), and every image of both sets against every other identity's
+    template (impostor). Identities that fail to enrol count in ``n_enrol_failed``."""
     templates: dict[str, Template] = {}
     enrol_ids = enrol.identities
     identities = sorted(set(enrol_ids.tolist()))
     for ident in identities:
-        rows = np.flatnonzero((enrol_ids == ident) & enrol.usable)
+        captures = [
+            enrol.embeddings[i] for i in np.flatnonzero((enrol_ids == ident) & enrol.usable)
+        ]
         try:
-            templates[ident] = build_template(
-                [enrol.embeddings[i] for i in rows], now, consistency_threshold=consistency_threshold
-            )
+            keep = consistent_captures(captures, consistency_threshold)
         except EnrolmentError:
             continue
+        templates[ident] = build_template([captures[i] for i in keep], now)
     genuine, impostor = [], []
     probe_ids = probes.identities
     for i in np.flatnonzero(probes.usable):
-        probe = probes.embeddings[i]
-        for ident, template in templates.items():
-            (genuine if ident == probe_ids[i] else impostor).append(template_score(template, probe))
+        if probe_ids[i] in templates:
+            genuine.append(template_score(templates[probe_ids[i]], probes.embeddings[i]))
+    # Impostor probes are every usable image of another person, enrolment images included.
+    for data in (enrol, probes):
+        ids = data.identities
+        for i in np.flatnonzero(data.usable):
+            for ident, template in templates.items():
+                if ident != ids[i]:
+                    impostor.append(template_score(template, data.embeddings[i]))
     attempts = len(probes.samples)
     return (
         ScoreSet(

@@ -39,5 +39,9 @@ def align(image: np.ndarray, faces: Faces, index: int = 0) -> np.ndarray:
     """The (112, 112, 3) uint8 BGR crop of face ``index``, ready for the recogniser."""
     matrix = similarity_matrix(faces.landmarks[index])
     return cv2.warpAffine(
-        image, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        image,
+        matrix,
+        (CROP_SIZE, CROP_SIZE),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )

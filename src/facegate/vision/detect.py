@@ -91,7 +91,7 @@ class FaceDetector:
 
     def __init__(self, model_path: Path, options: DetectorOptions | None = None) -> None:
         self.options = options or DetectorOptions()
-        self._net = cv2.FaceDetectorYN.create(
+        self._net: cv2.FaceDetectorYN | None = cv2.FaceDetectorYN.create(
             str(model_path),
             "",
             (320, 320),
@@ -101,6 +101,8 @@ class FaceDetector:
         )
 
     def _run(self, image: np.ndarray) -> Faces:
+        if self._net is None:
+            raise RuntimeError("this FaceDetector has been closed")
         h, w = image.shape[:2]
         scale = min(1.0, self.options.max_side / max(h, w))
         small = image

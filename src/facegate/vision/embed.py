@@ -30,12 +30,14 @@ class SFaceEmbedder:
     """SFace through OpenCV's FaceRecognizerSF; input is an aligned 112x112 BGR crop."""
 
     def __init__(self, model_path: Path) -> None:
-        self._net = cv2.FaceRecognizerSF.create(str(model_path), "")
+        self._net: cv2.FaceRecognizerSF | None = cv2.FaceRecognizerSF.create(str(model_path), "")
 
     def embed(self, crop: np.ndarray) -> np.ndarray:
         """(128,) unit float32 embedding of one aligned crop."""
         if crop.shape != (CROP_SIZE, CROP_SIZE, 3):
             raise ValueError(f"SFace needs a (112, 112, 3) crop, got {crop.shape}")
+        if self._net is None:
+            raise RuntimeError("this SFaceEmbedder has been closed")
         return _unit(self._net.feature(crop))
 
     def close(self) -> None:

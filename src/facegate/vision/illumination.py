@@ -4,8 +4,9 @@ SFace was trained on ordinary photos; a face lit hard from one side, or mostly i
 shadow, lands far from the same face in even light. For such crops the embedding
 averages the plain crop, a contrast-equalised copy (CLAHE on lightness) and their
 mirror images: mirroring swaps the lit side, and equalisation lifts the shadowed
-detail. Evenly lit crops are left alone, because equalisation costs a little
-accuracy there (measured on the pooled dev set).
+detail. Evenly lit crops are embedded once, as they are: equalisation costs a
+little accuracy there (measured on the pooled dev set), and each extra pass costs
+one more SFace run on the unlock path.
 """
 
 from __future__ import annotations
@@ -33,10 +34,9 @@ def equalise(crop: np.ndarray) -> np.ndarray:
 
 
 def variants(crop: np.ndarray) -> list[np.ndarray]:
-    """The crops whose embeddings are averaged: the crop and its mirror, plus equalised
-    copies when the crop is poorly lit."""
-    mirror = np.ascontiguousarray(crop[:, ::-1])
+    """The crops whose embeddings are averaged: the crop alone when evenly lit; the crop,
+    an equalised copy and both mirror images when poorly lit."""
     if not is_poorly_lit(crop):
-        return [crop, mirror]
+        return [crop]
     eq = equalise(crop)
-    return [crop, mirror, eq, np.ascontiguousarray(eq[:, ::-1])]
+    return [crop, np.ascontiguousarray(crop[:, ::-1]), eq, np.ascontiguousarray(eq[:, ::-1])]

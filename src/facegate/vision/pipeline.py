@@ -77,16 +77,21 @@ class FacePipeline:
     def observe(self, frame: Frame, quality: QualityOptions | None = None) -> Observation:
         """Run the whole chain on one frame; a refusal is a reason, not an exception."""
         faces = self.detector.detect(frame.image)
-        base = {"source": frame.source, "index": frame.index, "t": frame.t, "faces": faces}
+
+        def result(
+            q: Quality | None, reason: Reason | None, emb: np.ndarray | None = None
+        ) -> Observation:
+            return Observation(frame.source, frame.index, frame.t, faces, q, reason, emb)
+
         if not len(faces):
-            return Observation(**base, quality=None, reason=Reason.NO_FACE)
+            return result(None, Reason.NO_FACE)
         if len(faces) > 1 and faces.areas[1] >= SECOND_FACE_AREA * faces.areas[0]:
-            return Observation(**base, quality=None, reason=Reason.SEVERAL_FACES)
+            return result(None, Reason.SEVERAL_FACES)
         crop = align(frame.image, faces, 0)
         q = assess(faces, 0, crop, quality or QualityOptions())
         if not q.ok:
-            return Observation(**base, quality=q, reason=q.reason)
-        return Observation(**base, quality=q, reason=None, embedding=self.embed_crop(crop))
+            return result(q, q.reason)
+        return result(q, None, self.embed_crop(crop))
 
     def close(self) -> None:
         if self._detector is not None:

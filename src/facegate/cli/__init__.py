@@ -1,0 +1,16 @@
+"""The ``facegate`` command line: thin commands over the library.
+
+Each module registers its commands on the shared Typer app in ``app.py``.
+"""
+
+from __future__ import annotations
+
+from facegate.cli import eval as _eval  # noqa: F401  (registers commands)
+from facegate.cli import unlock as _unlock  # noqa: F401  (registers commands)
+from facegate.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,46 @@
+"""The shared pieces of the command line: the Typer apps, consoles and error handling.
+
+Exit codes are a contract (PAM and scripts rely on them): 0 match / success,
+1 no match, 2 error. Library errors are turned into messages and codes here and
+only here; templates never reach the command line's output.
+"""
+
+from __future__ import annotations
+
+import functools
+import shlex
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from facegate.errors import EXIT_CODE, FaceGateError, lookup
+
+app = typer.Typer(help="FaceGate: private, offline face unlock.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure accuracy the way biometric systems are measured.")
+app.add_typer(eval_app, name="eval")
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn FaceGate errors into a one-line message and the table's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FaceGateError as exc:
+            err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+            raise typer.Exit(lookup(EXIT_CODE, exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def command_line() -> str:
+    """The command as typed, recorded in reports so a figure can be reproduced."""
+    return "facegate " + " ".join(shlex.quote(a) for a in sys.argv[1:])

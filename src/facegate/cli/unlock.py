@@ -1,0 +1,170 @@
+"""Commands for the unlock job: enrol, verify, list, delete, reset, doctor, demo, bench."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from facegate.biometrics.match import SecurityLevel
+from facegate.biometrics.unlock import UnlockOptions, Verdict
+from facegate.cli.app import app, friendly, out
+from facegate.session import Session
+from facegate.vision.sources import Frame, iter_frames
+
+
+def _frames(sources: list[str], max_frames: int | None = None) -> Iterator[Frame]:
+    for src in sources:
+        yield from iter_frames(src, max_frames=max_frames)
+
+
+@app.command()
+@friendly
+def enroll(
+    user: str,
+    sources: Annotated[list[str], typer.Argument(help="Images, videos, or a camera index.")],
+    replace: Annotated[bool, typer.Option(help="Replace an existing template.")] = False,
+    max_frames: Annotated[int, typer.Option(help="Frames to read per video/camera.")] = 60,
+) -> None:
+    """Enrol USER from several images, a video or a camera session."""
+    with Session.open() as session:
+        report = session.unlocker.enroll(user, _frames(sources, max_frames), replace=replace)
+    rejected = ", ".join(f"{r.value}: {n}" for r, n in report.rejected.items()) or "none"
+    out.print(
+        f"enrolled [bold]{report.user}[/]: kept {report.kept} of {report.seen} capture(s); "
+        f"rejected: {rejected}"
+    )
+
+
+@app.command()
+@friendly
+def verify(
+    user: str,
+    sources: Annotated[list[str], typer.Argument(help="Images, a video, or a camera index.")],
+    level: Annotated[SecurityLevel, typer.Option(help="Security level.")] = SecurityLevel.STANDARD,
+    frames: Annotated[int, typer.Option(help="Usable frames fused per attempt.")] = 3,
+    budget: Annotated[float, typer.Option(help="Seconds allowed for one attempt.")] = 3.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Verify USER. Exit code 0 = match, 1 = no match, 2 = error."""
+    options = UnlockOptions(level=level, max_frames=frames, budget_seconds=budget)
+    with Session.open() as session:
+        verdict = session.unlocker.verify(user, _frames(sources, 120), options)
+    _print_verdict(verdict, as_json)
+    raise typer.Exit(0 if verdict.matched else 1)
+
+
+def _print_verdict(verdict: Verdict, as_json: bool) -> None:
+    record = {
+        "user": verdict.user,
+        "matched": verdict.matched,
+        "reason": verdict.reason.value,
+        "level": verdict.level.value,
+        "score": None if verdict.score is None else round(verdict.score, 4),
+        "threshold": round(verdict.threshold, 4),
+        "frames_used": verdict.frames_used,
+        "frames_seen": verdict.frames_seen,
+        "failures": verdict.failures,
+        "locked": verdict.locked,
+    }
+    if as_json:
+        out.print_json(json.dumps(record))
+        return
+    colour = "green" if verdict.matched else "red"
+    score = "n/a" if verdict.score is None else f"{verdict.score:.3f}"
+    out.print(
+        f"[{colour}]{'MATCH' if verdict.matched else 'NO MATCH'}[/] {verdict.user}: "
+        f"reason={verdict.reason.value} score={score} threshold={verdict.threshold:.3f} "
+        f"({verdict.level.value}) frames={verdict.frames_used}/{verdict.frames_seen}"
+        + (" [bold red]LOCKED[/]" if verdict.locked else "")
+    )
+
+
+@app.command()
+@friendly
+def users() -> None:
+    """List enrolled users (names and lockout state only)."""
+    with Session.open() as session:
+        records = session.vault.users()
+    table = Table("user", "enrolled", "updated", "failures", "locked")
+    for r in records:
+        table.add_row(
+            r.name,
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            f"{r.updated_at:%Y-%m-%d %H:%M}",
+            str(r.failures),
+            "yes" if r.locked else "no",
+        )
+    out.print(table if records else "no users enrolled")
+
+
+@app.command()
+@friendly
+def delete(
+    user: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
+) -> None:
+    """Delete USER and their template for good."""
+    if not yes and not typer.confirm(f"Delete {user} and their face template for good?"):
+        raise typer.Exit(1)
+    with Session.open() as session:
+        session.vault.delete_user(user)
+    out.print(f"deleted {user}")
+
+
+@app.command()
+@friendly
+def reset(user: str) -> None:
+    """Clear USER's lockout after five failed attempts."""
+    with Session.open() as session:
+        session.vault.reset_lockout(user)
+    out.print(f"lockout cleared for {user}")
+
+
+@app.command()
+def doctor() -> None:
+    """Show which models, OpenCV build and vault key source are in use."""
+    from facegate.doctor import run_checks
+
+    checks = run_checks()
+    table = Table("check", "status", "detail")
+    for check in checks:
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
+    out.print(table)
+    raise typer.Exit(0 if all(c.ok for c in checks) else 2)
+
+
+@app.command()
+@friendly
+def demo(
+    camera: Annotated[int | None, typer.Option(help="Camera index to use if present.")] = 0,
+) -> None:
+    """Enrol and unlock end to end in a throw-away vault (camera, or bundled sample photos)."""
+    from facegate.demo import run_demo
+
+    run_demo(out, camera)
+
+
+@app.command()
+@friendly
+def bench(
+    runs: Annotated[int, typer.Option(help="Timed repetitions per stage.")] = 30,
+    baseline: Annotated[bool, typer.Option(help="Also time the dlib HOG pipeline.")] = True,
+    as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """Median latency of each stage on a 640x480 frame, and the dlib baseline."""
+    from facegate.bench import machine_description, run_bench
+
+    result = run_bench(runs=runs, baseline=baseline)
+    table = Table("stage", "median ms", "p90 ms", title=f"facegate bench ({runs} runs)")
+    for row in result.rows:
+        table.add_row(row.stage, f"{row.median_ms:.2f}", f"{row.p90_ms:.2f}")
+    out.print(table)
+    out.print(machine_description())
+    if result.speedup is not None:
+        out.print(f"FaceGate verify is {result.speedup:.1f}x faster than the dlib HOG pipeline")
+    if as_json:
+        as_json.write_text(json.dumps(result.as_dict(), indent=2))
