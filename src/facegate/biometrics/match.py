@@ -33,9 +33,15 @@ class SecurityLevel(StrEnum):
 
 @dataclass(frozen=True)
 class Calibration:
-    """Thresholds per level, with the provenance needed to reproduce them."""
+    """Thresholds per level, with the provenance needed to reproduce them.
+
+    ``consistency_threshold`` (single image pairs at FMR 1e-3) only decides whether
+    enrolment captures show one person; it is loose on purpose, so an unusual but
+    genuine capture (a turned head) stays in the template.
+    """
 
     thresholds: dict[SecurityLevel, float]
+    consistency_threshold: float
     embedding_model: str
     n_impostor: int
     command: str
@@ -52,6 +58,7 @@ def load_calibration() -> Calibration:
         thresholds = {SecurityLevel(k): float(v) for k, v in raw["thresholds"].items()}
         return Calibration(
             thresholds=thresholds,
+            consistency_threshold=float(raw["consistency_threshold"]),
             embedding_model=str(raw["embedding_model"]),
             n_impostor=int(raw["n_impostor"]),
             command=str(raw["command"]),

@@ -111,7 +111,7 @@ class Unlocker:
         if not embeddings:
             detail = ", ".join(f"{r.value}: {n}" for r, n in rejected.items()) or "no frames"
             raise EnrolmentError(f"no usable capture among {seen} frame(s) ({detail})")
-        keep = consistent_captures(embeddings, self.calibration.threshold(SecurityLevel.STANDARD))
+        keep = consistent_captures(embeddings, self.calibration.consistency_threshold)
         if len(keep) < len(embeddings):
             rejected[Reason.NOT_MATCHED] += len(embeddings) - len(keep)
         template = build_template([embeddings[i] for i in keep], time.time())

@@ -93,7 +93,7 @@ def eval_unlock(
     scores, _ = unlock_scores(
         enrol_set,
         probe_set,
-        consistency_threshold=calibration.threshold(SecurityLevel.STANDARD),
+        consistency_threshold=calibration.consistency_threshold,
         now=time.time(),
     )
     extra = {

@@ -22,6 +22,8 @@ from facegate.eval.dataset import EmbeddedSet
 from facegate.eval.metrics import threshold_at_fmr
 from facegate.eval.protocols import impostor_template_scores
 
+CONSISTENCY_FMR = 1e-3  # single image pairs; decides only whether captures show one person
+
 
 def calibrate(
     data: EmbeddedSet, *, template_size: int, subsets: int, command: str, root: Path
@@ -36,10 +38,16 @@ def calibrate(
                 f"level {level.value}; add identities or raise --subsets"
             )
         thresholds[level.value] = round(threshold_at_fmr(impostor, level.target_fmr), 6)
+    ids = data.identities[data.usable]
+    emb = data.embeddings[data.usable]
+    upper = np.triu_indices(len(emb), 1)
+    pairs = (emb @ emb.T)[upper][(ids[:, None] != ids[None, :])[upper]].astype(np.float64)
     top = np.sort(impostor)[::-1]
     return {
         "embedding_model": EMBEDDING_MODEL,
         "thresholds": thresholds,
+        "consistency_threshold": round(threshold_at_fmr(pairs, CONSISTENCY_FMR), 6),
+        "n_impostor_pairs": len(pairs),
         "target_fmr": {lvl.value: lvl.target_fmr for lvl in SecurityLevel},
         "n_impostor": len(impostor),
         "impostor_top10": [round(float(v), 6) for v in top[:10]],
