@@ -7,7 +7,8 @@ service) turns them into exit codes or statuses, through ``EXIT_CODE`` and
     FaceGateError
     ├── InputError                bad input from the caller
     │   ├── UnreadableSource      corrupt / not an image / truncated video / no camera
-    │   └── ImageSizeError        1-pixel or absurdly large frames
+    │   ├── ImageSizeError        1-pixel or absurdly large frames
+    │   └── ChallengeIncomplete   the video ended before the liveness challenge was judged
     ├── CaptureRejected           a readable frame that cannot be used (has a Reason)
     │   ├── NoFace
     │   ├── SeveralFaces
@@ -47,6 +48,8 @@ class Reason(StrEnum):
     TOO_DARK = "too_dark"
     TOO_BRIGHT = "too_bright"
     LOCKED_OUT = "locked_out"
+    LIVENESS = "liveness"  # a presentation attack was suspected; counts toward lockout
+    NO_ATTENTION = "no_attention"  # eyes closed or looking away; does not count
 
 
 class FaceGateError(Exception):
@@ -63,6 +66,10 @@ class UnreadableSource(InputError):
 
 class ImageSizeError(InputError):
     """A frame is too small to hold a face or too large to process safely."""
+
+
+class ChallengeIncomplete(InputError):
+    """The frames ran out before an active liveness challenge could be judged."""
 
 
 class CaptureRejected(FaceGateError):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facegate.errors import EnrolmentError, VaultTampered
+from facegate.vision.embed import EMBEDDING_DIM
 
 EMBEDDING_MODEL = "sface-2021dec-int8bq/lighting-v2"
 MAX_ENROLLED = 5
@@ -73,6 +74,8 @@ class Template:
             (hlen,) = struct.unpack("<I", data[4:8])
             header = json.loads(data[8 : 8 + hlen])
             k, d = (int(v) for v in header["shape"])
+            if k < 1 or d != EMBEDDING_DIM:
+                raise ValueError(f"shape ({k}, {d}) is not (K>=1, {EMBEDDING_DIM})")
             body = memoryview(data)[8 + hlen :]
             n_emb, n_time = k * d * 4, k * 8
             if len(body) != n_emb + n_time + k:
@@ -81,7 +84,8 @@ class Template:
             added = np.frombuffer(body[n_emb : n_emb + n_time], "<f8").astype(np.float64)
             adaptive = np.frombuffer(body[n_emb + n_time :], np.uint8).astype(bool)
             return cls(emb, added, adaptive, model=str(header["model"]))
-        except (ValueError, KeyError, TypeError, struct.error, json.JSONDecodeError) as err:
+        except (ValueError, KeyError, TypeError, RecursionError, struct.error) as err:
+            # RecursionError: a deeply nested JSON header; JSONDecodeError is a ValueError.
             raise VaultTampered(f"stored template is malformed ({err})") from err
 
 
@@ -106,7 +110,8 @@ def consistent_captures(embeddings: list[np.ndarray], threshold: float) -> list[
 
     Enrolment must never mix two faces, yet one odd capture (a grimace, a hand in
     front of the face) should not sink a whole enrolment: odd captures are dropped,
-    and only when they are the majority is enrolment refused.
+    and enrolment is refused unless the consistent captures are a strict majority
+    (so two captures of two different people never enrol).
     """
     if not embeddings:
         raise EnrolmentError("no usable capture: every image was rejected (see reasons)")
@@ -114,7 +119,7 @@ def consistent_captures(embeddings: list[np.ndarray], threshold: float) -> list[
     sims = stack @ stack.T
     medoid = int(np.argmax(sims.sum(axis=1)))
     keep = [i for i in range(len(stack)) if i == medoid or sims[medoid, i] >= threshold]
-    if 2 * len(keep) < len(stack):
+    if len(stack) > 1 and 2 * len(keep) <= len(stack):
         raise EnrolmentError(
             f"only {len(keep)} of {len(stack)} captures look like the same person; "
             "enrol one person at a time"

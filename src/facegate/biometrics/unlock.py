@@ -142,6 +142,11 @@ class Unlocker:
                 True,
             )
         template = Template.from_bytes(self.vault.get_template(user))
+        if template.model != EMBEDDING_MODEL:
+            raise EnrolmentError(
+                f"{user}'s template was made by {template.model}, but this FaceGate embeds "
+                f"with {EMBEDDING_MODEL}; re-enrol with `facegate enroll --replace {user} ...`"
+            )
         usable: list[Observation] = []
         refusals: list[Reason] = []
         seen = 0

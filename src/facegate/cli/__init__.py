@@ -6,6 +6,7 @@ Each module registers its commands on the shared Typer app in ``app.py``.
 from __future__ import annotations
 
 from facegate.cli import eval as _eval  # noqa: F401  (registers commands)
+from facegate.cli import liveness as _liveness  # noqa: F401  (registers commands)
 from facegate.cli import unlock as _unlock  # noqa: F401  (registers commands)
 from facegate.cli.app import app
 

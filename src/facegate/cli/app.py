@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from facegate.errors import EXIT_CODE, FaceGateError, lookup
 
@@ -35,7 +36,12 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except FaceGateError as exc:
-            err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+            # Escaped (a path may hold "[/x]", read as markup) and never wrapped: one line.
+            err.print(
+                f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(lookup(EXIT_CODE, exc)) from None
 
     return wrapper  # type: ignore[return-value]

@@ -1,0 +1,41 @@
+"""Endpoints anyone on this machine may read: the terms, the platform key, the scopes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from facegate.server.context import ServiceDep
+from facegate.server.models import PlatformKeyOut, ScopeOut, TermsOut
+from facegate.sharing.frames import SCOPE_FIELDS
+from facegate.sharing.keys import key_id
+from facegate.sharing.scopes import Scope
+from facegate.sharing.terms import current_terms
+
+router = APIRouter(prefix="/api/v1", tags=["public"])
+
+
+@router.get("/terms", response_model=TermsOut)
+def terms() -> TermsOut:
+    """The terms every app accepts (by version) before it may ask for consent."""
+    current = current_terms()
+    return TermsOut(version=current.version, text=current.text)
+
+
+@router.get("/platform-key", response_model=PlatformKeyOut)
+def platform_key(svc: ServiceDep) -> PlatformKeyOut:
+    """The Ed25519 key that signs deletion notices; apps verify notices with it."""
+    public = svc.sharing.platform_public_key
+    return PlatformKeyOut(public_key=public, key_id=key_id(public))
+
+
+@router.get("/scopes", response_model=list[ScopeOut])
+def scopes() -> list[ScopeOut]:
+    """Every scope an app may ask for. There is no identity scope."""
+    return [
+        ScopeOut(
+            name=scope.value,
+            fields=list(SCOPE_FIELDS[scope]),
+            description=scope.description,
+        )
+        for scope in Scope
+    ]

@@ -1,0 +1,62 @@
+"""What every route needs (the sharing rules, the hub, the user's auth) and how it asks.
+
+Routes declare who may call them through these dependencies, so the separation of
+the person's endpoints from the apps' endpoints is visible in each signature:
+``UserReader`` / ``UserWriter`` for the person, ``SignedApp`` for an app.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from facegate.server.hub import StreamHub
+from facegate.server.security import UserAuth
+from facegate.sharing.apps import App
+from facegate.sharing.signed_requests import check_request
+from facegate.sharing.service import Sharing
+
+AppId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ObjectId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@dataclass(frozen=True)
+class Service:
+    sharing: Sharing
+    hub: StreamHub
+    users: UserAuth
+
+
+def service(request: Request) -> Service:
+    found: Service = request.app.state.service
+    return found
+
+
+ServiceDep = Annotated[Service, Depends(service)]
+
+
+def _user_reader(request: Request, svc: ServiceDep) -> None:
+    svc.users.check(request, changes_state=False)
+
+
+def _user_writer(request: Request, svc: ServiceDep) -> None:
+    svc.users.check(request, changes_state=True)
+
+
+async def _signed_app(request: Request, app_id: AppId, svc: ServiceDep) -> App:
+    """The app named in the path, if the request carries its valid signature."""
+    app = await run_in_threadpool(svc.sharing.app, app_id)
+    body = await request.body()
+    check_request(
+        app.public_key, request.method, request.url.path, request.headers, body, time.time()
+    )
+    return app
+
+
+UserReader = Depends(_user_reader)
+UserWriter = Depends(_user_writer)
+SignedApp = Annotated[App, Depends(_signed_app)]

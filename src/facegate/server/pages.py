@@ -1,0 +1,131 @@
+"""The web pages: sign-in, the consent prompt, my apps and grants, the audit log, the demo.
+
+Pages are rendered on the server from the same ``Sharing`` calls as the API, with
+Jinja2's autoescaping (an app's name is shown, never executed). Their buttons call
+the person's API with the CSRF token embedded in the page; scripts come only from
+``/static`` (the Content-Security-Policy forbids inline script).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from facegate.server.context import ObjectId, ServiceDep
+from facegate.server.security import SESSION_COOKIE
+from facegate.sharing.consent import GrantState, RequestStatus
+from facegate.sharing.errors import NotFound
+from facegate.sharing.scopes import Scope
+from facegate.sharing.terms import CURRENT_VERSION
+
+TEMPLATES_DIR = Path(str(resources.files("facegate.server").joinpath("templates")))
+STATIC_DIR = Path(str(resources.files("facegate.server").joinpath("static")))
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(
+    request: Request, name: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _csrf(request: Request, svc: ServiceDep) -> str | None:
+    """The session's CSRF token, or None when the browser is not signed in."""
+    session = svc.users.session(request.cookies.get(SESSION_COOKIE))
+    return None if session is None else session.csrf
+
+
+def _signin(request: Request) -> HTMLResponse:
+    return _render(request, "signin.html", 401, next=request.url.path)
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request, svc: ServiceDep) -> HTMLResponse:
+    csrf = _csrf(request, svc)
+    if csrf is None:
+        return _signin(request)
+    now = svc.sharing.clock()
+    pending = svc.sharing.consent_requests(RequestStatus.PENDING)
+    apps = {app.id: app for app in svc.sharing.apps()}
+    return _render(request, "index.html", csrf=csrf, pending=pending, apps=apps, now=now)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login(request: Request) -> HTMLResponse:
+    """Reads the user token from the URL fragment (never sent to the server) and signs in."""
+    return _render(request, "login.html")
+
+
+@router.get("/consent/{request_id}", response_class=HTMLResponse)
+def consent_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> HTMLResponse:
+    csrf = _csrf(request, svc)
+    if csrf is None:
+        return _signin(request)
+    try:
+        consent = svc.sharing.consent_request(request_id)
+    except NotFound:
+        return _render(request, "not_found.html", 404, what="consent request")
+    app = svc.sharing.app(consent.app_id)
+    scopes = [scope for scope in Scope if scope in consent.scopes]
+    return _render(
+        request,
+        "consent.html",
+        csrf=csrf,
+        consent=consent,
+        status=consent.status(svc.sharing.clock()).value,
+        app=app,
+        scopes=scopes,
+        hours=round(consent.grant_seconds / 3600, 1),
+        terms_version=CURRENT_VERSION,
+    )
+
+
+@router.get("/grants", response_class=HTMLResponse)
+def my_grants(request: Request, svc: ServiceDep) -> HTMLResponse:
+    csrf = _csrf(request, svc)
+    if csrf is None:
+        return _signin(request)
+    now = svc.sharing.clock()
+    apps = svc.sharing.apps()
+    grants = svc.sharing.grants()
+    return _render(
+        request,
+        "grants.html",
+        csrf=csrf,
+        apps=apps,
+        names={app.id: app.name for app in apps},
+        grants=[(grant, grant.state(now).value) for grant in grants],
+        active=GrantState.ACTIVE.value,
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, svc: ServiceDep) -> HTMLResponse:
+    csrf = _csrf(request, svc)
+    if csrf is None:
+        return _signin(request)
+    return _render(
+        request,
+        "audit.html",
+        csrf=csrf,
+        entries=list(reversed(svc.sharing.audit_entries())),
+        report=svc.sharing.verify_audit(),
+    )
+
+
+@router.get("/demo/avatar", response_class=HTMLResponse)
+def avatar_demo(request: Request) -> HTMLResponse:
+    """A 2D face driven by the stream; the app's token is given in the URL fragment."""
+    return _render(request, "avatar.html")
+
+
+@router.get("/favicon.ico")
+def favicon() -> RedirectResponse:
+    return RedirectResponse("/static/favicon.svg")

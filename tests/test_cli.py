@@ -1,0 +1,189 @@
+"""The command line through Typer's CliRunner: exit codes 0 / 1 / 2 are a contract, and
+every FaceGate error is one 'error:' line without a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from facegate.cli import app
+
+USER = "astronaut"
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(home: Path) -> Invoke:
+    runner = CliRunner()
+    env = {"FACEGATE_HOME": str(home), "FACEGATE_KEY_SOURCE": "keyfile"}
+
+    def invoke(*args: str | Path) -> Result:
+        return runner.invoke(app, [str(a) for a in args], env=env)
+
+    return invoke
+
+
+@pytest.fixture
+def enrolled(cli: Invoke, image_files: dict) -> Invoke:
+    result = cli("enroll", USER, *image_files["enrol"])
+    assert result.exit_code == 0, result.output
+    return cli
+
+
+def assert_one_error_line(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one error line, got {lines}"
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_enroll_reports_what_it_kept(cli: Invoke, image_files: dict) -> None:
+    result = cli("enroll", USER, *image_files["enrol"])
+    assert result.exit_code == 0, result.output
+    assert f"enrolled {USER}: kept 5 of 5 capture(s)" in result.output
+
+
+def test_genuine_verify_exits_0_with_match(enrolled: Invoke, image_files: dict) -> None:
+    result = enrolled("verify", USER, image_files["probe"])
+    assert result.exit_code == 0, result.output
+    assert "MATCH" in result.output and "NO MATCH" not in result.output
+    assert "reason=match" in result.output
+
+
+@pytest.mark.dataset
+def test_impostor_verify_exits_1(enrolled: Invoke, other_person_path: Path) -> None:
+    result = enrolled("verify", USER, other_person_path)
+    assert result.exit_code == 1, result.output
+    assert "NO MATCH" in result.output
+    assert "reason=not_matched" in result.output
+
+
+def test_unusable_probe_exits_1_with_its_reason(enrolled: Invoke, tmp_path: Path) -> None:
+    from skimage import data
+    from skimage.io import imsave
+
+    path = tmp_path / "cat.png"
+    imsave(path, data.chelsea())
+    result = enrolled("verify", USER, path)
+    assert result.exit_code == 1, result.output
+    assert "reason=no_face" in result.output
+
+
+def test_verify_json_has_the_verdict(enrolled: Invoke, image_files: dict) -> None:
+    result = enrolled("verify", USER, image_files["probe"], "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert {"matched", "reason", "score", "threshold"} <= record.keys()
+    assert record["matched"] is True
+    assert record["reason"] == "match"
+    assert isinstance(record["score"], float) and record["score"] >= record["threshold"]
+    assert record["user"] == USER and record["locked"] is False
+
+
+def test_corrupt_image_is_one_error_line_exit_2(cli: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "a-rather-long-file-name-for-a-corrupt-capture-from-the-camera.jpg"
+    path.write_bytes(bytes(range(256)) * 8)
+    result = cli("enroll", USER, path)
+    assert_one_error_line(result, "UnreadableSource", str(path))
+
+
+def test_error_naming_a_markup_like_path_is_printed_verbatim(
+    cli: Invoke,
+    tmp_path: Path,
+) -> None:
+    # Rich would read "[/x]" as a closing tag (and crash) and "[bold]" as a style.
+    for name in ("[/x].jpg", "[bold]face.jpg"):
+        path = tmp_path / name
+        result = cli("enroll", USER, path)
+        assert_one_error_line(result, "UnreadableSource", str(path))
+
+
+def test_unknown_user_exits_2(enrolled: Invoke, image_files: dict) -> None:
+    result = enrolled("verify", "nobody", image_files["probe"])
+    assert_one_error_line(result, "NotEnrolled", "nobody")
+
+
+def test_invalid_user_name_exits_2(cli: Invoke, image_files: dict) -> None:
+    result = cli("enroll", "bad/name", *image_files["enrol"])
+    assert_one_error_line(result, "InputError", "bad/name")
+
+
+def test_enrolling_twice_exits_2(enrolled: Invoke, image_files: dict) -> None:
+    result = enrolled("enroll", USER, *image_files["enrol"])
+    assert_one_error_line(result, "AlreadyEnrolled", USER)
+
+
+def test_users_lists_then_delete_removes(enrolled: Invoke) -> None:
+    listed = enrolled("users")
+    assert listed.exit_code == 0, listed.output
+    assert USER in listed.output and "no users enrolled" not in listed.output
+
+    deleted = enrolled("delete", USER, "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert f"deleted {USER}" in deleted.output
+
+    after = enrolled("users")
+    assert after.exit_code == 0
+    assert "no users enrolled" in after.output
+    assert USER not in after.output
+
+
+def test_delete_unknown_user_exits_2(cli: Invoke) -> None:
+    result = cli("delete", "ghost", "--yes")
+    assert_one_error_line(result, "NotEnrolled", "ghost")
+
+
+@pytest.mark.dataset
+def test_lockout_and_reset_through_the_cli(
+    enrolled: Invoke,
+    image_files: dict,
+    other_person_path: Path,
+) -> None:
+    for _ in range(5):
+        assert enrolled("verify", USER, other_person_path).exit_code == 1
+    locked = enrolled("verify", USER, image_files["probe"], "--json")
+    assert locked.exit_code == 1
+    assert json.loads(locked.stdout)["reason"] == "locked_out"
+    assert "yes" in enrolled("users").output
+
+    reset = enrolled("reset", USER)
+    assert reset.exit_code == 0 and "lockout cleared" in reset.output
+    assert enrolled("verify", USER, image_files["probe"]).exit_code == 0
+
+
+def test_doctor_exits_0_and_names_opencv_4(cli: Invoke) -> None:
+    result = cli("doctor")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"cv2 4\.\d+\.\d+", result.output)
+    assert "FAIL" not in result.output
+    for model in ("yunet", "sface"):
+        assert f"model {model}" in result.output
+    assert "keyfile" in result.output
+
+
+def test_doctor_exits_2_on_a_missing_model_override(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FACEGATE_MODEL_SFACE", str(tmp_path / "missing.onnx"))
+    result = cli("doctor")
+    assert result.exit_code == 2
+    assert "FAIL" in result.output
+
+
+def test_demo_without_camera_matches_and_refuses(cli: Invoke) -> None:
+    result = cli("demo", "--camera", "-1")
+    assert result.exit_code == 0, result.output
+    assert "No camera" in result.output
+    assert re.search(r"unlock with a new capture: MATCH \(reason=match", result.output)
+    assert "refused (reason=no_face" in result.output
+    assert "refused (reason=too_small" in result.output
+    assert "Demo vault deleted" in result.output

@@ -1,0 +1,239 @@
+"""Enrolment and unlock end to end: real models, a real sealed SQLite vault."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage import data
+
+from conftest import astronaut_probe
+from facegate.biometrics.match import SecurityLevel, load_calibration
+from facegate.biometrics.template import Template
+from facegate.biometrics.unlock import UnlockOptions
+from facegate.demo import _captures
+from facegate.errors import AlreadyEnrolled, EnrolmentError, NotEnrolled, Reason
+from facegate.session import Session
+from facegate.vault import DEFAULT_MAX_FAILURES
+from facegate.vision.sources import Frame, read_image, to_bgr
+
+USER = "astronaut"
+
+
+@pytest.fixture
+def session(home: Path) -> Iterator[Session]:
+    with Session.open(home) as s:
+        yield s
+
+
+@pytest.fixture
+def enrolled(session: Session, astronaut_bgr: np.ndarray) -> Session:
+    report = session.unlocker.enroll(USER, _captures(astronaut_bgr, "astronaut"))
+    assert report.kept >= 3
+    return session
+
+
+def genuine(astronaut_bgr: np.ndarray) -> list[Frame]:
+    return [Frame(astronaut_probe(astronaut_bgr), "astronaut-probe")]
+
+
+def cat() -> list[Frame]:
+    return [Frame(to_bgr(data.chelsea()[:, :, ::-1]), "chelsea")]
+
+
+def test_enrolment_keeps_the_varied_captures(session: Session, astronaut_bgr: np.ndarray) -> None:
+    report = session.unlocker.enroll(USER, _captures(astronaut_bgr, "astronaut"))
+    assert report.user == USER
+    assert report.seen == 5
+    assert report.kept == 5
+    assert report.rejected == {}
+    template = Template.from_bytes(session.vault.get_template(USER))
+    assert len(template) == report.kept
+    assert not template.adaptive.any()
+    assert [r.name for r in session.vault.users()] == [USER]
+
+
+def test_genuine_capture_matches(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
+    verdict = enrolled.unlocker.verify(USER, genuine(astronaut_bgr))
+    threshold = load_calibration().threshold(SecurityLevel.STANDARD)
+    assert verdict.matched
+    assert verdict.reason is Reason.MATCH
+    assert verdict.threshold == threshold
+    assert verdict.score is not None and verdict.score >= threshold
+    assert verdict.frames_used == verdict.frames_seen == 1
+    assert verdict.failures == 0 and not verdict.locked
+
+
+def test_genuine_matches_at_high_level(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
+    verdict = enrolled.unlocker.verify(
+        USER, genuine(astronaut_bgr), UnlockOptions(level=SecurityLevel.HIGH)
+    )
+    assert verdict.matched and verdict.level is SecurityLevel.HIGH
+    assert verdict.threshold == load_calibration().threshold(SecurityLevel.HIGH)
+
+
+def test_confident_match_adds_an_adaptive_entry(
+    enrolled: Session, astronaut_bgr: np.ndarray
+) -> None:
+    before = Template.from_bytes(enrolled.vault.get_template(USER))
+    verdict = enrolled.unlocker.verify(USER, genuine(astronaut_bgr))
+    after = Template.from_bytes(enrolled.vault.get_template(USER))
+    assert verdict.score is not None
+    if verdict.score >= verdict.threshold + 0.10:
+        assert len(after) == len(before) + 1 and after.adaptive[-1]
+    else:
+        assert len(after) == len(before)
+    np.testing.assert_array_equal(after.embeddings[: len(before)], before.embeddings)
+
+
+@pytest.mark.dataset
+def test_different_person_is_not_matched(enrolled: Session, other_person_path: Path) -> None:
+    verdict = enrolled.unlocker.verify(USER, [read_image(other_person_path)])
+    assert not verdict.matched
+    assert verdict.reason is Reason.NOT_MATCHED
+    assert verdict.score is not None and verdict.score < verdict.threshold
+    assert verdict.failures == 1
+    assert enrolled.vault.user(USER).failures == 1
+
+
+@pytest.mark.dataset
+def test_consecutive_non_matches_lock_the_user(
+    enrolled: Session, astronaut_bgr: np.ndarray, other_person_path: Path
+) -> None:
+    unlocker, impostor = enrolled.unlocker, read_image(other_person_path)
+    verdicts = [unlocker.verify(USER, [impostor]) for _ in range(DEFAULT_MAX_FAILURES)]
+    assert [v.failures for v in verdicts] == list(range(1, DEFAULT_MAX_FAILURES + 1))
+    assert [v.locked for v in verdicts] == [False] * (DEFAULT_MAX_FAILURES - 1) + [True]
+    assert enrolled.vault.user(USER).locked
+
+    locked = unlocker.verify(USER, genuine(astronaut_bgr))
+    assert not locked.matched
+    assert locked.reason is Reason.LOCKED_OUT
+    assert locked.locked and locked.score is None and locked.frames_seen == 0
+
+    enrolled.vault.reset_lockout(USER)
+    verdict = unlocker.verify(USER, genuine(astronaut_bgr))
+    assert verdict.matched and verdict.reason is Reason.MATCH
+    assert verdict.failures == 0 and not verdict.locked
+
+
+@pytest.mark.dataset
+def test_a_match_resets_the_failure_count(
+    enrolled: Session, astronaut_bgr: np.ndarray, other_person_path: Path
+) -> None:
+    unlocker, impostor = enrolled.unlocker, read_image(other_person_path)
+    for _ in range(DEFAULT_MAX_FAILURES - 1):
+        unlocker.verify(USER, [impostor])
+    assert enrolled.vault.user(USER).failures == DEFAULT_MAX_FAILURES - 1
+    assert unlocker.verify(USER, genuine(astronaut_bgr)).matched
+    assert enrolled.vault.user(USER).failures == 0
+    # ... so the next impostor attempt does not lock the user.
+    assert not unlocker.verify(USER, [impostor]).locked
+
+
+def test_no_face_is_stated_and_does_not_count(enrolled: Session) -> None:
+    for _ in range(DEFAULT_MAX_FAILURES + 1):
+        verdict = enrolled.unlocker.verify(USER, cat())
+        assert not verdict.matched
+        assert verdict.reason is Reason.NO_FACE
+        assert verdict.score is None and verdict.frames_used == 0
+        assert verdict.failures == 0
+    record = enrolled.vault.user(USER)
+    assert record.failures == 0 and not record.locked
+
+
+@pytest.mark.dataset
+def test_unjudgeable_frames_do_not_add_to_existing_failures(
+    enrolled: Session, other_person_path: Path
+) -> None:
+    enrolled.unlocker.verify(USER, [read_image(other_person_path)])
+    verdict = enrolled.unlocker.verify(USER, cat())
+    assert verdict.reason is Reason.NO_FACE
+    assert verdict.failures == 1
+
+
+def test_refusal_reason_is_the_dominant_one(enrolled: Session) -> None:
+    cameraman = Frame(to_bgr(data.camera()), "cameraman")
+    verdict = enrolled.unlocker.verify(USER, [*cat(), cameraman, cameraman])
+    assert verdict.reason is Reason.TOO_SMALL
+    assert verdict.frames_seen == 3 and verdict.frames_used == 0
+
+
+def test_usable_frame_after_refusals_still_matches(
+    enrolled: Session, astronaut_bgr: np.ndarray
+) -> None:
+    verdict = enrolled.unlocker.verify(USER, [*cat(), *genuine(astronaut_bgr)])
+    assert verdict.matched
+    assert verdict.frames_seen == 2 and verdict.frames_used == 1
+
+
+def test_unknown_user_is_not_enrolled(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
+    with pytest.raises(NotEnrolled, match="nobody"):
+        enrolled.unlocker.verify("nobody", genuine(astronaut_bgr))
+
+
+def test_enrolling_twice_is_refused(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
+    before = enrolled.vault.get_template(USER)
+    with pytest.raises(AlreadyEnrolled):
+        enrolled.unlocker.enroll(USER, _captures(astronaut_bgr, "again"))
+    assert enrolled.vault.get_template(USER) == before
+
+
+def test_replace_rewrites_the_template(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
+    before = Template.from_bytes(enrolled.vault.get_template(USER))
+    frames = [Frame(astronaut_probe(astronaut_bgr), "one")]
+    report = enrolled.unlocker.enroll(USER, frames, replace=True)
+    after = Template.from_bytes(enrolled.vault.get_template(USER))
+    assert report.kept == len(after) == 1
+    assert len(before) == 5
+
+
+def test_enrolling_from_a_cat_stores_nothing(session: Session) -> None:
+    with pytest.raises(EnrolmentError, match="no_face"):
+        session.unlocker.enroll("kitty", cat())
+    assert session.vault.users() == []
+    with pytest.raises(NotEnrolled):
+        session.vault.user("kitty")
+
+
+@pytest.mark.dataset
+def test_enrolment_drops_a_stray_face(
+    session: Session, astronaut_bgr: np.ndarray, other_person_path: Path
+) -> None:
+    frames = [*_captures(astronaut_bgr, "astronaut"), read_image(other_person_path)]
+    report = session.unlocker.enroll(USER, frames)
+    assert report.seen == 6 and report.kept == 5
+    assert report.rejected == {Reason.NOT_MATCHED: 1}
+
+
+@pytest.mark.dataset
+def test_enrolment_of_mostly_different_people_is_refused(
+    session: Session,
+    astronaut_bgr: np.ndarray,
+    other_person_path: Path,
+    third_person_path: Path,
+) -> None:
+    frames = [
+        Frame(astronaut_bgr, "a"),
+        read_image(other_person_path),
+        read_image(third_person_path),
+    ]
+    with pytest.raises(EnrolmentError, match="same person"):
+        session.unlocker.enroll(USER, frames)
+    assert session.vault.users() == []
+
+
+def test_deleted_user_is_no_longer_enrolled(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
+    enrolled.vault.delete_user(USER)
+    with pytest.raises(NotEnrolled):
+        enrolled.unlocker.verify(USER, genuine(astronaut_bgr))
+    assert enrolled.vault.users() == []
+
+
+def test_enrolment_survives_reopening_the_vault(home: Path, astronaut_bgr: np.ndarray) -> None:
+    with Session.open(home) as first:
+        first.unlocker.enroll(USER, _captures(astronaut_bgr, "astronaut"))
+    with Session.open(home) as second:
+        assert second.unlocker.verify(USER, genuine(astronaut_bgr)).matched
