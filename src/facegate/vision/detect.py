@@ -3,8 +3,8 @@
 YuNet misses faces that fill the whole frame (tight crops such as ID photos or
 the ORL set), because it never saw a face without surrounding context. When the
 plain pass finds nothing, the frame is padded with a grey border and searched
-again; when that fails on a dark frame, a brightened copy is tried. Coordinates
-always come back in the original frame's pixels.
+again. Coordinates always come back in the original frame's pixels. (Badly lit
+frames are retried on a lifted copy by ``pipeline``, which can judge the crop.)
 """
 
 from __future__ import annotations
@@ -141,8 +141,6 @@ class FaceDetector:
         faces = self._run(image)
         if not len(faces):
             faces = self._padded(image)
-        if not len(faces) and float(image.mean()) < 80:
-            faces = self._padded(brighten(image))
         order = np.argsort(-faces.areas, kind="stable")
         return faces[order]
 
@@ -154,11 +152,3 @@ class FaceDetector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def brighten(image: np.ndarray) -> np.ndarray:
-    """Gamma-lift a dark frame so the detector can see it; used for detection only."""
-    mean = max(float(image.mean()), 1.0) / 255.0
-    gamma = np.log(0.45) / np.log(mean)
-    lut = (np.linspace(0, 1, 256) ** gamma * 255).clip(0, 255).astype(np.uint8)
-    return cv2.LUT(image, lut)

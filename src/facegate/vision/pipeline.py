@@ -17,7 +17,7 @@ from facegate.models import resolve
 from facegate.vision.align import align
 from facegate.vision.detect import DetectorOptions, FaceDetector, Faces
 from facegate.vision.embed import SFaceEmbedder
-from facegate.vision.illumination import variants
+from facegate.vision.illumination import is_poorly_lit, lift_frame, variants
 from facegate.vision.quality import Quality, QualityOptions, assess
 from facegate.vision.sources import Frame
 
@@ -74,9 +74,18 @@ class FacePipeline:
         vec = np.asarray(total, dtype=np.float32)
         return vec / np.float32(np.linalg.norm(vec))
 
+    def locate(self, image: np.ndarray) -> Faces:
+        """Faces with their five points; a badly lit face is located again on a lifted
+        copy of the frame, whose points are kept when it finds a face."""
+        faces = self.detector.detect(image)
+        if len(faces) and not is_poorly_lit(align(image, faces, 0)):
+            return faces
+        lifted = self.detector.detect(lift_frame(image))
+        return lifted if len(lifted) else faces
+
     def observe(self, frame: Frame, quality: QualityOptions | None = None) -> Observation:
         """Run the whole chain on one frame; a refusal is a reason, not an exception."""
-        faces = self.detector.detect(frame.image)
+        faces = self.locate(frame.image)
 
         def result(
             q: Quality | None, reason: Reason | None, emb: np.ndarray | None = None
