@@ -74,7 +74,9 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--out", type=Path, default=Path("out/blink-calibration"))
     args = parser.parse_args()
-    videos = sorted(v for v in args.folder.glob("*.avi") if v.with_name(f"{v.stem}_ideal.csv").is_file())
+    videos = sorted(
+        v for v in args.folder.glob("*.avi") if v.with_name(f"{v.stem}_ideal.csv").is_file()
+    )
     data = {}
     for video in videos:
         track = load_track(video, args.out / "tracks")
@@ -119,10 +121,14 @@ def main() -> None:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "calibration.json").write_text(json.dumps(report, indent=2))
-    for label, counts in (("fitted (all videos)", fitted), ("leave-one-video-out", lovo_pooled),
-                          ("baseline eyeBlink>=0.5", baseline)):
+    for label, counts in (
+        ("fitted (all videos)", fitted),
+        ("leave-one-video-out", lovo_pooled),
+        ("baseline eyeBlink>=0.5", baseline),
+    ):
         print(
-            f"{label}: event recall {counts.event_recall:.1%} ({counts.matched}/{counts.n_events}), "
+            f"{label}: event recall {counts.event_recall:.1%} "
+            f"({counts.matched}/{counts.n_events}), "
             f"frame F1 {counts.frame_f1:.3f}, false events/min {counts.false_events_per_min:.2f} "
             f"({counts.false_events} in {counts.minutes:.2f} min)"
         )

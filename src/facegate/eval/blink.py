@@ -212,9 +212,12 @@ class EyeTrack:
 
 
 def track_eyes(
-    video: Path, settings: Settings | None = None, progress: Callable[[], None] | None = None
+    video: Path,
+    settings: Settings | None = None,
+    progress: Callable[[], None] | None = None,
+    max_frames: int | None = None,
 ) -> EyeTrack:
-    """Run the face mesh over every frame of ``video`` (VIDEO mode, one face)."""
+    """Run the face mesh over the frames of ``video`` (VIDEO mode, one face)."""
     from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode, next_timestamp_ms
     from facegate.vision.sources import iter_video
 
@@ -223,7 +226,7 @@ def track_eyes(
     last_ms: int | None = None
     options = MeshOptions(running_mode=RunningMode.VIDEO)
     with FaceMesher.create_from_options(options, settings) as mesher:
-        for frame in iter_video(video):
+        for frame in iter_video(video, max_frames=max_frames):
             last_ms = next_timestamp_ms(frame.t, last_ms)
             mesh = mesher.detect_for_video(frame.image, last_ms)
             times.append(frame.t)
@@ -287,3 +290,43 @@ def score_track(
     n = len(aligned.labels)
     minutes = track.minutes * n / max(len(track.times), 1)
     return score(flags[:n], aligned.labels, minutes=minutes, tolerance=tolerance), aligned
+
+
+def evaluate_videos(
+    pairs: Sequence[tuple[Path, Path]],
+    options: BlinkOptions | None = None,
+    settings: Settings | None = None,
+    progress: Callable[[], None] | None = None,
+    tolerance: int = 1,
+) -> dict[str, Any]:
+    """Score the blink detector on (video, labels) pairs, pooled over the videos.
+
+    The top-level scores are pooled from the counts; ``per_video`` breaks them down,
+    ``baseline`` scores max(eyeBlinkLeft, eyeBlinkRight) >= 0.5 on the same frames.
+    """
+    options = options or BlinkOptions()
+    per_video: dict[str, Any] = {}
+    detected: list[BlinkCounts] = []
+    naive: list[BlinkCounts] = []
+    for video, labels_path in pairs:
+        labels = read_labels(labels_path)
+        track = track_eyes(video, settings, progress)
+        counts, aligned = score_track(track, labels, detect_blinks(track, options), tolerance)
+        baseline, _ = score_track(track, labels, threshold_flags(track), tolerance)
+        detected.append(counts)
+        naive.append(baseline)
+        per_video[str(video)] = {
+            **counts.report(),
+            "labels": str(labels_path),
+            "frames_decoded": len(track.times),
+            "frames_without_face": sum(s is None for s in track.states),
+            "labels_dropped": aligned.labels_dropped,
+            "frames_unlabelled": aligned.frames_unlabelled,
+        }
+    return {
+        **pool(detected).report(),
+        "tolerance_frames": tolerance,
+        "options": asdict(options),
+        "baseline": {"rule": "max(eyeBlinkLeft, eyeBlinkRight) >= 0.5", **pool(naive).report()},
+        "per_video": per_video,
+    }

@@ -8,7 +8,6 @@ background so the answer does not wait on an app's webhook.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
@@ -71,9 +70,7 @@ def ban_app(app_id: ObjectId, body: BanIn, tasks: BackgroundTasks, svc: ServiceD
     return AppOut.of(svc.sharing.app(app_id))
 
 
-@router.get(
-    "/consent-requests", response_model=list[ConsentRequestOut], dependencies=[UserReader]
-)
+@router.get("/consent-requests", response_model=list[ConsentRequestOut], dependencies=[UserReader])
 def list_requests(
     request: Request,
     svc: ServiceDep,
@@ -145,7 +142,7 @@ def export_audit(svc: ServiceDep) -> StreamingResponse:
 
     def lines() -> Iterator[bytes]:
         for entry in entries:
-            yield (json.dumps(entry.as_json(), ensure_ascii=False) + "\n").encode("utf-8")
+            yield entry.as_json_line().encode("utf-8")
 
     return StreamingResponse(
         lines(),

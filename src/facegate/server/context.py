@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from facegate.server.hub import StreamHub
 from facegate.server.security import UserAuth
 from facegate.sharing.apps import App
-from facegate.sharing.signed_requests import check_request
 from facegate.sharing.service import Sharing
+from facegate.sharing.signed_requests import check_request
 
 AppId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 ObjectId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]

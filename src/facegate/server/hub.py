@@ -20,7 +20,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -97,16 +97,20 @@ class StreamHub:
         self._halt = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._stop_listening: Callable[[], None] | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._halt.clear()
         self._watcher = asyncio.create_task(self._watch(), name="facegate-grant-watcher")
-        self._sharing.on_revocation(self.end_grants)
+        self._stop_listening = self._sharing.on_revocation(self.end_grants)
 
     async def stop(self) -> None:
         """Close every stream as going away and stop the feed."""
         self._halt.set()
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         for sub in self.subscriptions():
             sub.end(CloseCode.GOING_AWAY, "the FaceGate service is stopping")
         if self._watcher is not None:

@@ -30,9 +30,7 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 router = APIRouter(include_in_schema=False)
 
 
-def _render(
-    request: Request, name: str, status_code: int = 200, **context: Any
-) -> HTMLResponse:
+def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

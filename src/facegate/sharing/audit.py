@@ -9,7 +9,9 @@ what catches someone who drops the triggers and edits the file.
 Limits, stated plainly: a chain cannot reveal that its newest entries were cut off
 (there is nothing after them to disagree), and someone able to rewrite the file can
 recompute every hash after an edit. Exporting the log (``facegate audit export``)
-and keeping the last hash elsewhere detects both.
+and keeping the copy elsewhere detects both: ``verify_export`` checks such a copy
+(``facegate audit verify --file``), and comparing it with the database shows
+what changed.
 
 Entries never hold tokens, images or face data: only who, what, which scopes, when,
 and how many frames were sent.
@@ -96,6 +98,48 @@ class AuditEntry:
             "hash": self.hash,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuditEntry:
+        """An entry read back from an export line."""
+        scopes = data["scopes"]
+        return cls(
+            seq=data["seq"],
+            at=data["at"],
+            event=data["event"],
+            actor=data["actor"],
+            app_id=data["app_id"],
+            grant_id=data["grant_id"],
+            scopes=None if scopes is None else tuple(scopes),
+            started_at=data["started_at"],
+            ended_at=data["ended_at"],
+            frames=data["frames"],
+            detail=dict(data["detail"]),
+            prev_hash=data["prev_hash"],
+            hash=data["hash"],
+        )
+
+    def stored_row(self) -> tuple[Any, ...]:
+        """The entry as the columns it was hashed from, ``hash`` last."""
+        return (
+            self.seq,
+            self.at,
+            self.event,
+            self.actor,
+            self.app_id,
+            self.grant_id,
+            None if self.scopes is None else ",".join(self.scopes),
+            self.started_at,
+            self.ended_at,
+            self.frames,
+            _detail_text(self.detail),
+            self.prev_hash,
+            self.hash,
+        )
+
+    def as_json_line(self) -> str:
+        """One line of ``facegate audit export``."""
+        return json.dumps(self.as_json(), ensure_ascii=False) + "\n"
+
 
 @dataclass(frozen=True)
 class ChainReport:
@@ -108,6 +152,10 @@ class ChainReport:
     @property
     def ok(self) -> bool:
         return self.broken_seq is None
+
+
+def _detail_text(detail: dict[str, Any]) -> str:
+    return json.dumps(detail, sort_keys=True, separators=(",", ":"))
 
 
 def entry_hash(row: tuple[Any, ...]) -> str:
@@ -152,7 +200,7 @@ def append(
         None if started_at is None else iso(started_at),
         None if ended_at is None else iso(ended_at),
         frames,
-        json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
+        _detail_text(detail or {}),
         prev_hash,
     )
     conn.execute(
@@ -193,10 +241,10 @@ def entries(conn: sqlite3.Connection, after: int = 0) -> list[AuditEntry]:
     return [_entry(row) for row in _rows(conn, after)]
 
 
-def verify(conn: sqlite3.Connection) -> ChainReport:
-    """Walk the whole chain; report the first entry whose links or contents do not fit."""
+def verify_rows(rows: Iterable[tuple[Any, ...]]) -> ChainReport:
+    """Walk a chain of stored rows (``seq .. hash``); report the first one that does not fit."""
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
-    for row in _rows(conn):
+    for row in rows:
         count += 1
         seq, stored_prev, stored_hash = row[0], row[11], row[12]
         if seq != expected_seq:
@@ -209,3 +257,25 @@ def verify(conn: sqlite3.Connection) -> ChainReport:
             return ChainReport(count, seq, f"entry #{seq} was altered after it was written")
         expected_seq, prev_hash = seq + 1, stored_hash
     return ChainReport(count)
+
+
+def verify(conn: sqlite3.Connection) -> ChainReport:
+    """Check the whole chain in the database."""
+    return verify_rows(_rows(conn))
+
+
+def verify_export(lines: Iterable[str]) -> ChainReport:
+    """Check a copy written by ``facegate audit export`` (one JSON object per line).
+
+    A line that is not a well-formed entry counts as an altered entry, named by its
+    line number when it has no readable ``seq``.
+    """
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(AuditEntry.from_json(json.loads(line)).stored_row())
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return ChainReport(len(rows) + 1, number, f"line {number} is not an audit entry")
+    return verify_rows(rows)

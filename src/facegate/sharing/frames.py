@@ -75,15 +75,15 @@ def _gaze(value: object) -> dict[str, float | None] | None:
 
 
 def _face_map(value: object) -> list[list[float | None]] | None:
-    if value is None:
+    if not isinstance(value, list | tuple):
         return None
-    points = list(value)  # type: ignore[call-overload]
+    points = list(value)
     if len(points) > MAX_FACE_MAP_VERTICES:
         raise ValueError(
             f"a face map of {len(points)} vertices is too dense to share "
             f"(at most {MAX_FACE_MAP_VERTICES})"
         )
-    return [[_number(c) for c in point] for point in points]
+    return [[_number(c) for c in point] for point in points if isinstance(point, list | tuple)]
 
 
 _ENCODERS = {
@@ -101,9 +101,11 @@ def build_frame(record: Mapping[str, Any], scopes: Iterable[Scope]) -> dict[str,
         "t": _number(record.get("t")),
         "face_found": bool(record.get("face_found")),
     }
-    for scope in set(scopes):
-        for key in SCOPE_FIELDS[scope]:
-            frame[key] = _ENCODERS[key](record.get(key))
+    granted = set(scopes)
+    for scope in Scope:  # the enum's order, so every frame lists its keys the same way
+        if scope in granted:
+            for key in SCOPE_FIELDS[scope]:
+                frame[key] = _ENCODERS[key](record.get(key))
     return frame
 
 

@@ -138,17 +138,22 @@ class NoticeSender:
         """Pick due notices and push their next attempt past this one's timeout.
 
         The lease keeps a second sender (the CLI beside the service) from posting
-        the same notice at the same moment.
+        the same notice at the same moment. The common case, nothing due, is a
+        plain read that never takes the write lock.
         """
         now = self._clock()
+        due = (
+            "SELECT id, app_id, url, body, signature, key_id, attempts FROM notices"
+            " WHERE delivered_at IS NULL AND attempts < ? AND next_attempt_at <= ?"
+            " ORDER BY created_at"
+        )
+        args = (MAX_ATTEMPTS, iso(now))
+        with self._store.read("read the notice outbox of") as conn:
+            if conn.execute(due, args).fetchone() is None:
+                return []
         lease = iso(now + timedelta(seconds=self._timeout + 2))
-        with self._store.write("read the notice outbox of") as conn:
-            rows = conn.execute(
-                "SELECT id, app_id, url, body, signature, key_id, attempts FROM notices"
-                " WHERE delivered_at IS NULL AND attempts < ? AND next_attempt_at <= ?"
-                " ORDER BY created_at",
-                (MAX_ATTEMPTS, iso(now)),
-            ).fetchall()
+        with self._store.write("lease notices in") as conn:
+            rows = conn.execute(due, args).fetchall()
             for row in rows:
                 conn.execute("UPDATE notices SET next_attempt_at = ? WHERE id = ?", (lease, row[0]))
         return [tuple(row) for row in rows]

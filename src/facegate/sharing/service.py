@@ -112,9 +112,13 @@ class Sharing:
         """The raw Ed25519 public key (base64) that verifies deletion notices."""
         return public_key_b64(self._platform_key)
 
-    def on_revocation(self, listener: RevocationListener) -> None:
-        """Call ``listener`` with the ids of grants that end, right after each commit."""
+    def on_revocation(self, listener: RevocationListener) -> Callable[[], None]:
+        """Call ``listener`` with the ids of grants that end, right after each commit.
+
+        Returns the function that stops the calls.
+        """
         self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     def _ended(self, grant_ids: Iterable[str]) -> None:
         ids = frozenset(grant_ids)

@@ -32,7 +32,13 @@ def request_message(method: str, path: str, timestamp: str, body: bytes) -> byte
     """The exact bytes signed for one request."""
     digest = hashlib.sha256(body).hexdigest()
     return b"\n".join(
-        [_PREFIX, method.upper().encode(), path.encode("utf-8"), timestamp.encode(), digest.encode()]
+        [
+            _PREFIX,
+            method.upper().encode(),
+            path.encode("utf-8"),
+            timestamp.encode(),
+            digest.encode(),
+        ]
     )
 
 

@@ -43,6 +43,7 @@ N_LANDMARKS = 478  # 468 face-mesh points + 5 per iris (468-472, 473-477)
 # MediaPipe's face-geometry stage projects with a pinhole camera of this vertical
 # field of view (its default ``PerspectiveCamera``); crop poses are re-projected with it.
 VERTICAL_FOV_DEGREES = 63.0
+MIN_CROP_SIDE = 128  # pixels; smaller crops are upscaled before the landmarker
 
 
 class RunningMode(StrEnum):
@@ -242,13 +243,12 @@ class FaceMesher:
     :meth:`detect_for_video` (VIDEO mode), and close it when done.
     """
 
-    def __init__(
-        self, landmarker: Any, options: MeshOptions, settings: Settings
-    ) -> None:
+    def __init__(self, landmarker: Any, options: MeshOptions, settings: Settings) -> None:
         self.options = options
         self._settings = settings
         self._landmarker: Any = landmarker
-        self._crop_landmarker: Any = None
+        self._crop_still: Any = None  # IMAGE mode, for crops around YuNet boxes
+        self._crop_video: Any = None  # VIDEO mode, following a face found on crops
         self._detector: FaceDetector | None = None
         self._previous: FaceMesh | None = None
         self._last_timestamp_ms: int | None = None
@@ -290,15 +290,23 @@ class FaceMesher:
                 f"{self._last_timestamp_ms} ms"
             )
         rgb = _rgb(image)
-        self._last_timestamp_ms = int(timestamp_ms)
-        result = self._landmarker.detect_for_video(_mp_image(rgb), int(timestamp_ms))
+        ts = self._last_timestamp_ms = int(timestamp_ms)
+        previous = self._previous
+        if previous is not None and previous.from_crop and self.options.crop_fallback:
+            face = self._follow_crop(image, previous, ts)
+            if face is not None:
+                self._previous = face
+                return face
+        result = self._landmarker.detect_for_video(_mp_image(rgb), ts)
         return self._choose(_convert(result, rgb.shape), image)
 
     def _require(self, mode: RunningMode) -> None:
         if self._landmarker is None:
             raise RuntimeError("this FaceMesher has been closed")
         if self.options.running_mode is not mode:
-            call = "detect" if self.options.running_mode is RunningMode.IMAGE else "detect_for_video"
+            call = (
+                "detect" if self.options.running_mode is RunningMode.IMAGE else "detect_for_video"
+            )
             raise ConfigError(
                 f"this FaceMesher runs in {self.options.running_mode.value} mode; call {call}()"
             )
@@ -311,12 +319,30 @@ class FaceMesher:
             self._previous = face
         return face
 
+    def _follow_crop(self, image: np.ndarray, previous: FaceMesh, ts: int) -> FaceMesh | None:
+        """Follow a face that was only found on a crop: crop around where it just was.
+
+        This skips the full-frame search and YuNet on every frame of a distant face;
+        the crop landmarker runs in VIDEO mode, so it tracks as the full one does.
+        """
+        if self._crop_video is None:
+            self._crop_video = _landmarker(self.options, RunningMode.VIDEO, self._settings)
+        points = previous.pixels()[:, :2]
+        low, high = points.min(axis=0), points.max(axis=0)
+        crop = _square(np.concatenate([low, high - low]), self.options.crop_margin)
+        rgb = _crop_rgb(image, crop)
+        found = _convert(self._crop_video.detect_for_video(_mp_image(rgb), ts), rgb.shape)
+        if not found:
+            return None
+        height, width = image.shape[:2]
+        return _uncrop(found[0], crop, width, height)
+
     def _from_crop(self, image: np.ndarray) -> list[FaceMesh]:
         """Run the landmarker on a padded square around each YuNet face, primary first."""
         if self._detector is None:
             self._detector = FaceDetector(resolve("yunet", self._settings).path)
-        if self._crop_landmarker is None:
-            self._crop_landmarker = _landmarker(self.options, RunningMode.IMAGE, self._settings)
+        if self._crop_still is None:
+            self._crop_still = _landmarker(self.options, RunningMode.IMAGE, self._settings)
         boxes = self._detector.detect(image).boxes
         if self._previous is not None and len(boxes) > 1:
             px, py = self._previous.centre
@@ -325,22 +351,27 @@ class FaceMesher:
             boxes = boxes[np.argsort(np.hypot(centres[:, 0] - px * w, centres[:, 1] - py * h))]
         for box in boxes[: self.options.num_faces]:
             crop = _square(box, self.options.crop_margin)
-            patch = _cut(image, crop)
-            rgb = _rgb(patch)
-            found = _convert(self._crop_landmarker.detect(_mp_image(rgb)), rgb.shape)
+            rgb = _crop_rgb(image, crop)
+            found = _convert(self._crop_still.detect(_mp_image(rgb)), rgb.shape)
             if found:
+                log.debug("face found on a %.0f px YuNet crop", crop.side)
                 height, width = image.shape[:2]
                 return [_uncrop(face, crop, width, height) for face in found]
         return []
 
     def close(self) -> None:
         """Free the native graphs; the mesher cannot be used afterwards."""
-        for landmarker in (self._landmarker, self._crop_landmarker):
+        for landmarker in (self._landmarker, self._crop_still, self._crop_video):
             if landmarker is not None:
-                landmarker.close()
+                try:
+                    landmarker.close()
+                except RuntimeError:
+                    # MediaPipe's dispatcher is gone once the interpreter shuts down;
+                    # the process is ending, so there is nothing left to free.
+                    log.debug("MediaPipe already shut down; landmarker not closed")
         if self._detector is not None:
             self._detector.close()
-        self._landmarker = self._crop_landmarker = self._detector = None
+        self._landmarker = self._crop_still = self._crop_video = self._detector = None
 
     def __enter__(self) -> FaceMesher:
         return self
@@ -460,6 +491,14 @@ def _cut(image: np.ndarray, crop: _Crop) -> np.ndarray:
         cv2.BORDER_CONSTANT,
         value=fill,
     )
+
+
+def _crop_rgb(image: np.ndarray, crop: _Crop) -> np.ndarray:
+    """The crop as RGB, upscaled when tiny (landmarks are normalised, so this is free)."""
+    rgb = cv2.cvtColor(_cut(image, crop), cv2.COLOR_BGR2RGB)
+    if rgb.shape[0] < MIN_CROP_SIDE:
+        rgb = cv2.resize(rgb, (MIN_CROP_SIDE, MIN_CROP_SIDE), interpolation=cv2.INTER_LINEAR)
+    return rgb
 
 
 def _uncrop(face: FaceMesh, crop: _Crop, width: int, height: int) -> FaceMesh:

@@ -1,0 +1,444 @@
+"""Commands for the sharing job: apps, terms, consent, grants, the audit log, the service.
+
+Each command is a few lines over ``facegate.sharing.service.Sharing`` (or the
+service and client packages). Exit codes: 0 success, 1 a broken audit chain,
+2 any error. Tokens are printed only where they are issued and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Column, Table
+
+from facegate.cli.app import app, err, friendly, out
+from facegate.config import load_settings
+from facegate.errors import InputError
+from facegate.sharing.apps import AppRegistration
+from facegate.sharing.audit import verify_export
+from facegate.sharing.consent import RequestStatus
+from facegate.sharing.scopes import to_names
+from facegate.sharing.service import Sharing, Via
+
+apps_app = typer.Typer(help="Apps that may ask for expression data.", no_args_is_help=True)
+terms_app = typer.Typer(help="The terms every app accepts.", no_args_is_help=True)
+consent_app = typer.Typer(help="Decide apps' consent requests.", no_args_is_help=True)
+grants_app = typer.Typer(help="See and revoke what apps may receive.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log of every access.")
+app.add_typer(apps_app, name="apps")
+app.add_typer(terms_app, name="terms")
+app.add_typer(consent_app, name="consent")
+app.add_typer(grants_app, name="grants")
+app.add_typer(audit_app, name="audit")
+
+
+@contextmanager
+def _sharing() -> Iterator[Sharing]:
+    with Sharing.open(load_settings()) as sharing:
+        yield sharing
+
+
+def _when(moment: object) -> str:
+    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _report_notices(sharing: Sharing) -> None:
+    """Send due deletion notices now; the service retries any that fail."""
+    for delivery in sharing.deliver_notices():
+        if delivery.delivered:
+            out.print(f"deletion notice {delivery.notice_id} delivered to {delivery.app_id}")
+        else:
+            err.print(
+                f"deletion notice {delivery.notice_id} to {delivery.app_id} not delivered yet "
+                f"({escape(delivery.error or '')}); `facegate serve` keeps retrying it"
+            )
+
+
+# --- apps -------------------------------------------------------------------------------
+
+
+def _public_key_text(value: str) -> str:
+    """A key given as a PEM file path, or as the key text itself."""
+    path = Path(value).expanduser()
+    if len(value) < 1024 and path.is_file():
+        try:
+            return path.read_text("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not a readable PEM key file ({exc})") from exc
+    return value
+
+
+@apps_app.command("register")
+@friendly
+def apps_register(
+    name: Annotated[str, typer.Option(help="The app's name, as people will see it.")],
+    developer: Annotated[str, typer.Option(help="Who makes it.")],
+    contact: Annotated[str, typer.Option(help="E-mail or URL for questions.")],
+    purpose: Annotated[str, typer.Option(help="What the expression data is used for.")],
+    retention_days: Annotated[int, typer.Option(help="Days the app keeps the data, at most.")],
+    webhook: Annotated[str, typer.Option(help="URL that receives signed deletion notices.")],
+    public_key: Annotated[str, typer.Option(help="Ed25519 public key: PEM file or base64.")],
+) -> None:
+    """Register an app; it must accept the terms before asking anyone for consent."""
+    registration = AppRegistration(
+        name=name,
+        developer=developer,
+        contact=contact,
+        purpose=purpose,
+        retention_days=retention_days,
+        webhook_url=webhook,
+        public_key=_public_key_text(public_key),
+    )
+    with _sharing() as sharing:
+        registered = sharing.register_app(registration, Via.CLI)
+    out.print(
+        f"registered app [bold]{escape(registered.name)}[/] as {registered.id}", soft_wrap=True
+    )
+
+
+@apps_app.command("list")
+@friendly
+def apps_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Registered apps, their terms acceptance and ban state."""
+    with _sharing() as sharing:
+        apps = sharing.apps()
+    if as_json:
+        rows = [
+            {
+                "id": a.id,
+                "name": a.name,
+                "developer": a.developer,
+                "retention_days": a.retention_days,
+                "terms_version": a.terms_version,
+                "banned": a.banned,
+            }
+            for a in apps
+        ]
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(Column("id", no_wrap=True), "name", "developer", "keeps data", "terms", "status")
+    for a in apps:
+        status = f"[red]banned[/]: {escape(a.ban_reason or '')}" if a.banned else "allowed"
+        table.add_row(
+            a.id,
+            escape(a.name),
+            escape(a.developer),
+            f"{a.retention_days} d",
+            a.terms_version or "-",
+            status,
+        )
+    out.print(table if apps else "no apps registered")
+
+
+@apps_app.command("ban")
+@friendly
+def apps_ban(
+    app_id: str,
+    reason: Annotated[str, typer.Option(help="Why; recorded in the audit log.")],
+) -> None:
+    """Ban an app: every token dies, its streams close, it is told to delete its data."""
+    with _sharing() as sharing:
+        revoked = sharing.ban_app(app_id, reason)
+        out.print(f"banned {app_id}; {len(revoked)} grant(s) revoked")
+        _report_notices(sharing)
+
+
+# --- terms ------------------------------------------------------------------------------
+
+
+@terms_app.command("show")
+def terms_show() -> None:
+    """Print the terms in force."""
+    from facegate.sharing.terms import current_terms
+
+    terms = current_terms()
+    out.print(f"terms version {terms.version}\n", highlight=False)
+    out.print(terms.text, markup=False, highlight=False)
+
+
+@terms_app.command("accept")
+@friendly
+def terms_accept(
+    app_id: str,
+    version: Annotated[str, typer.Option(help="The version being accepted.")],
+) -> None:
+    """Record that APP_ID accepts the terms of VERSION (the one in force)."""
+    with _sharing() as sharing:
+        accepted = sharing.accept_terms(app_id, version)
+    out.print(f"{app_id} accepted terms version {accepted.terms_version}")
+
+
+# --- consent ----------------------------------------------------------------------------
+
+
+@consent_app.command("list")
+@friendly
+def consent_list(
+    all_requests: Annotated[bool, typer.Option("--all", help="Not only pending ones.")] = False,
+) -> None:
+    """Consent requests waiting for a decision (or all of them)."""
+    with _sharing() as sharing:
+        requests = sharing.consent_requests(None if all_requests else RequestStatus.PENDING)
+        names = {a.id: a.name for a in sharing.apps()}
+        now = sharing.clock()
+    table = Table(Column("request", no_wrap=True), "app", "scopes", "for", "status")
+    for r in requests:
+        table.add_row(
+            r.id,
+            escape(names.get(r.app_id, r.app_id)),
+            ", ".join(to_names(r.scopes)),
+            f"{r.grant_seconds / 3600:.1f} h",
+            r.status(now).value,
+        )
+    out.print(table if requests else "no consent requests")
+
+
+@consent_app.command("approve")
+@friendly
+def consent_approve(request_id: str) -> None:
+    """Allow the app exactly what REQUEST_ID asks for."""
+    with _sharing() as sharing:
+        request = sharing.consent_request(request_id)
+        shown = sharing.app(request.app_id)
+        grant = sharing.approve(request_id, Via.CLI)
+    out.print(
+        f"allowed [bold]{escape(shown.name)}[/] {', '.join(to_names(grant.scopes))} until "
+        f"{_when(grant.expires_at)} UTC (grant {grant.id})",
+        soft_wrap=True,
+    )
+
+
+@consent_app.command("refuse")
+@friendly
+def consent_refuse(request_id: str) -> None:
+    """Refuse REQUEST_ID; the app receives nothing."""
+    with _sharing() as sharing:
+        sharing.refuse(request_id, Via.CLI)
+    out.print(f"refused {request_id}")
+
+
+# --- grants -----------------------------------------------------------------------------
+
+
+@grants_app.command("list")
+@friendly
+def grants_list() -> None:
+    """Every grant, newest first, with its state."""
+    with _sharing() as sharing:
+        grants = sharing.grants()
+        names = {a.id: a.name for a in sharing.apps()}
+        now = sharing.clock()
+    table = Table(Column("grant", no_wrap=True), "app", "scopes", "state", "until")
+    for g in grants:
+        table.add_row(
+            g.id,
+            escape(names.get(g.app_id, g.app_id)),
+            ", ".join(to_names(g.scopes)),
+            g.state(now).value,
+            _when(g.expires_at),
+        )
+    out.print(table if grants else "no grants")
+
+
+@grants_app.command("revoke")
+@friendly
+def grants_revoke(grant_id: str) -> None:
+    """Revoke GRANT_ID: its token dies, live streams close within a second."""
+    with _sharing() as sharing:
+        sharing.revoke(grant_id, Via.CLI)
+        out.print(f"revoked {grant_id}")
+        _report_notices(sharing)
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+@audit_app.callback(invoke_without_command=True)
+def audit_default(ctx: typer.Context) -> None:
+    """Show the audit log (the same as `facegate audit show`)."""
+    if ctx.invoked_subcommand is None:
+        audit_show(limit=50)
+
+
+@audit_app.command("show")
+@friendly
+def audit_show(
+    limit: Annotated[int, typer.Option(help="Newest entries to show (0: all).")] = 50,
+) -> None:
+    """The newest audit entries."""
+    with _sharing() as sharing:
+        entries = sharing.audit_entries()
+    shown = entries[-limit:] if limit > 0 else entries
+    table = Table("#", "when (UTC)", "event", "who", "app", "scopes", "frames")
+    for e in shown:
+        table.add_row(
+            str(e.seq),
+            e.at[:19].replace("T", " "),
+            e.event,
+            e.actor,
+            e.app_id or "",
+            ", ".join(e.scopes or ()),
+            "" if e.frames is None else str(e.frames),
+        )
+    out.print(table if entries else "the audit log is empty")
+
+
+@audit_app.command("export")
+@friendly
+def audit_export(
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of standard output.")
+    ] = None,
+) -> None:
+    """Every entry as JSON lines, hashes included, so a copy can be checked later."""
+    with _sharing() as sharing:
+        entries = sharing.audit_entries()
+    lines = "".join(e.as_json_line() for e in entries)
+    if output is None:
+        typer.echo(lines, nl=False)
+        return
+    output.write_text(lines, encoding="utf-8")
+    out.print(f"wrote {len(entries)} entries to {escape(str(output))}")
+
+
+@audit_app.command("verify")
+@friendly
+def audit_verify(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Check an exported copy instead.")
+    ] = None,
+) -> None:
+    """Check the hash chain. Exit 0 intact, 1 broken (naming the first bad entry)."""
+    if file is not None:
+        try:
+            with file.open(encoding="utf-8") as fh:
+                report = verify_export(fh)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{file}: cannot read the export ({exc})") from exc
+    else:
+        with _sharing() as sharing:
+            report = sharing.verify_audit()
+    if report.ok:
+        out.print(f"[green]audit chain intact[/]: {report.entries} entries")
+        return
+    err.print(f"[bold red]audit chain broken at entry #{report.broken_seq}[/]: {report.problem}")
+    raise typer.Exit(1)
+
+
+# --- the service ------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8765,
+    source: Annotated[str, typer.Option(help="Camera index or video file to track.")] = "0",
+    loop: Annotated[bool, typer.Option(help="Replay a video file forever.")] = False,
+    allow_remote: Annotated[
+        bool, typer.Option(help="Allow a non-loopback address (exposes the pages).")
+    ] = False,
+) -> None:
+    """Run the expression-sharing service (consent pages, API, stream) on this machine."""
+    from facegate.server.app import create_app
+    from facegate.server.feeds import TrackerFeed
+    from facegate.server.run import Binding, login_url, new_user_token, serve_forever
+
+    binding = Binding(host=host, port=port, allow_remote=allow_remote)
+    settings = load_settings()
+    token = new_user_token()
+    with Sharing.open(settings) as sharing:
+        feed = TrackerFeed(source, settings, loop=loop)
+        application = create_app(sharing, feed, token, extra_hosts=binding.extra_hosts)
+        shown_host = f"[{host}]" if ":" in host else host
+        out.print(f"FaceGate sharing service on http://{shown_host}:{port}/")
+        out.print(
+            f"sign in (this link is your key; keep it private): "
+            f"{login_url(f'http://{shown_host}:{port}', token)}",
+            soft_wrap=True,
+        )
+        serve_forever(application, binding)
+
+
+@app.command()
+@friendly
+def osc(
+    stream_url: Annotated[
+        str, typer.Option(help="The stream endpoint.")
+    ] = "ws://127.0.0.1:8765/api/v1/stream",
+    token_file: Annotated[
+        Path | None, typer.Option(help="File holding the grant token (else $FACEGATE_TOKEN).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="VMC receiver address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="VMC receiver port.")] = 39539,
+    frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+) -> None:
+    """Forward blend shapes to avatar software as OSC (VMC protocol), under a grant."""
+    from facegate.client.osc import VmcSender, bridge
+    from facegate.client.stream import StreamClosed
+
+    try:
+        token = (
+            token_file.read_text().strip()
+            if token_file is not None
+            else os.environ.get("FACEGATE_TOKEN", "")
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{token_file}: cannot read the token ({exc})") from exc
+    if not token:
+        raise InputError("give the grant token with --token-file or $FACEGATE_TOKEN")
+    try:
+        sent = asyncio.run(bridge(stream_url, token, VmcSender(host, port), max_frames=frames))
+    except StreamClosed as exc:
+        err.print(f"[red]stream closed[/]: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        raise InputError(f"cannot reach {stream_url}: {exc.strerror or exc}") from exc
+    out.print(f"forwarded {sent} frame(s) to {host}:{port}")
+
+
+@app.command("bench-stream")
+@friendly
+def bench_stream(
+    clients: Annotated[int, typer.Option(help="Concurrent stream clients.")] = 1,
+    frames: Annotated[int, typer.Option(help="Frames each client receives.")] = 300,
+    fps: Annotated[float, typer.Option(help="Replay rate of the feed.")] = 30.0,
+    as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """Frame-to-client latency of the stream over loopback (median, p90, the machine)."""
+    from facegate.server.bench import run_stream_bench
+
+    result = run_stream_bench(clients=clients, frames=frames, fps=fps)
+    table = Table(
+        "clients",
+        "frames each",
+        "samples",
+        "sessions ok",
+        "median ms",
+        "p90 ms",
+        "max ms",
+        title=f"facegate bench-stream ({', '.join(result.scopes)} at {fps:g} fps)",
+    )
+    table.add_row(
+        str(result.clients),
+        str(result.frames_per_client),
+        str(result.samples),
+        f"{result.sessions_completed}/{result.clients}",
+        f"{result.median_ms:.2f}",
+        f"{result.p90_ms:.2f}",
+        f"{result.max_ms:.2f}",
+    )
+    out.print(table)
+    out.print(result.machine)
+    if as_json:
+        as_json.write_text(json.dumps(result.as_dict(), indent=2))

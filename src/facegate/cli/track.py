@@ -1,0 +1,194 @@
+"""``facegate track`` and the expression evaluations: thin commands over the library.
+
+facegate track SRC... --jsonl OUT          one JSON record per line
+facegate eval blink VIDEO LABELS --out DIR  blink detector vs per-frame labels
+facegate eval smile YALE_DIR --out DIR      smile AUC, Yale happy vs normal
+facegate eval privacy DATA_DIR --out DIR    re-identification attack on the face map
+facegate bench-track [VIDEO] --out DIR      tracking speed (median of runs)
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+from facegate.cli.app import app, command_line, err, eval_app, friendly, out
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+    )
+
+
+def _write_report(out_dir: Path, report: dict[str, Any]) -> Path:
+    from facegate.bench import machine_description
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "report.json"
+    record = {**report, "command": command_line(), "machine": machine_description()}
+    path.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+@app.command("track")
+@friendly
+def track_command(
+    sources: Annotated[list[str], typer.Argument(help="Images, videos, or a camera (0).")],
+    jsonl: Annotated[Path, typer.Option("--jsonl", help="Output file, one record a line.")],
+    smooth: Annotated[bool, typer.Option(help="One Euro smoothing on video.")] = False,
+) -> None:
+    """Track expressions in SRC... and write shareable records (no identity data)."""
+    from facegate.sharing.tracker import track
+
+    try:
+        jsonl.parent.mkdir(parents=True, exist_ok=True)
+        handle = jsonl.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {jsonl}: {exc.strerror}") from None
+    n = found = 0
+    with handle, _progress() as progress:
+        task = progress.add_task("tracking", total=None)
+        for record in track(sources, smoothing=smooth):
+            handle.write(json.dumps(record.to_json(), allow_nan=False) + "\n")
+            n += 1
+            found += record.face_found
+            progress.advance(task)
+    out.print(f"{n} records ({found} with a face) from {len(sources)} source(s); wrote {jsonl}")
+
+
+@eval_app.command("blink")
+@friendly
+def eval_blink(
+    video: Annotated[
+        Path, typer.Argument(help="A video, or a folder of NAME.avi + NAME_ideal.csv.")
+    ],
+    labels: Annotated[
+        Path | None, typer.Argument(help="Per-frame 0/1 labels (1 = closed).")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("out/eval-blink"),
+    tolerance: Annotated[int, typer.Option(help="Frames of slack when matching.")] = 1,
+) -> None:
+    """Blink detection vs labels: event recall, frame F1 (+-1 frame), false events/min."""
+    from facegate.errors import UnreadableSource
+    from facegate.eval.blink import evaluate_videos
+
+    if video.is_dir():
+        pairs = [
+            (v, v.with_name(f"{v.stem}_ideal.csv"))
+            for v in sorted(video.glob("*.avi"))
+            if v.with_name(f"{v.stem}_ideal.csv").is_file()
+        ]
+        if not pairs:
+            raise UnreadableSource(f"{video}: no NAME.avi with a NAME_ideal.csv beside it")
+    elif labels is None:
+        raise typer.BadParameter("give LABELS for a single video")
+    else:
+        pairs = [(video, labels)]
+    with _progress() as progress:
+        task = progress.add_task("tracking eyes", total=None)
+        report = evaluate_videos(
+            pairs, progress=lambda: progress.advance(task), tolerance=tolerance
+        )
+    path = _write_report(out_dir, report)
+    base = report["baseline"]
+    out.print(
+        f"blink over {len(pairs)} video(s), {report['minutes']:.2f} min: "
+        f"event recall {report['event_recall']:.1%} ({report['matched']}/{report['n_events']}), "
+        f"frame F1 {report['frame_f1']:.3f} (P {report['frame_precision']:.3f}, "
+        f"R {report['frame_recall']:.3f}), false events {report['false_events_per_min']:.2f}/min "
+        f"({report['false_events']})\n"
+        f"baseline max(eyeBlink) >= 0.5: recall {base['event_recall']:.1%}, "
+        f"frame F1 {base['frame_f1']:.3f}\nwrote {path}",
+        highlight=False,
+    )
+
+
+@eval_app.command("smile")
+@friendly
+def eval_smile(
+    yale: Annotated[Path, typer.Argument(help="The yale_faces folder.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("out/eval-smile"),
+) -> None:
+    """AUC of mouthSmileLeft + mouthSmileRight, Yale happy vs normal."""
+    from facegate.eval.smile import evaluate_smile
+
+    with _progress() as progress:
+        task = progress.add_task("meshing", total=None)
+        result = evaluate_smile(yale, progress=lambda: progress.advance(task))
+    path = _write_report(out_dir, result.as_dict())
+    out.print(
+        f"smile AUC {result.auc:.3f} ({result.n_happy} happy x {result.n_normal} normal, "
+        f"{result.n_no_face} without a face)\nwrote {path}",
+        highlight=False,
+    )
+
+
+@eval_app.command("privacy")
+@friendly
+def eval_privacy(
+    data: Annotated[Path, typer.Argument(help="Folder holding orl_att_faces/ and yale_faces/.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path(
+        "out/eval-privacy"
+    ),
+) -> None:
+    """Re-identification attack: EER on raw landmarks, blend shapes and the face map."""
+    from facegate.eval.reid import evaluate_reid
+
+    with _progress() as progress:
+        task = progress.add_task("meshing", total=None)
+        report = evaluate_reid(data, progress=lambda: progress.advance(task))
+    path = _write_report(out_dir, report)
+    lines = [
+        f"  {name:18} EER {r['eer']:.3f}  rank-1 {r['rank1']:.3f}  ({r['dimensions']} dims)"
+        for name, r in report["attacks"].items()
+    ]
+    first = next(iter(report["attacks"].values()))
+    verdict = "passes" if report["face_map_passes"] else "FAILS"
+    out.print(
+        f"re-identification over {first['n_images']} images, {first['n_identities']} people "
+        f"({first['n_genuine']} genuine / {first['n_impostor']} impostor pairs):\n"
+        + "\n".join(lines)
+        + f"\nface map {verdict}: {report['rule']}\nwrote {path}",
+        highlight=False,
+    )
+
+
+@app.command("bench-track")
+@friendly
+def bench_track(
+    video: Annotated[Path | None, typer.Argument(help="A video (default: astronaut clip).")] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Timed runs.")] = 5,
+    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path(
+        "out/bench-track"
+    ),
+) -> None:
+    """Tracking speed on a 640x480 video: frames per second, median of RUNS runs."""
+    from facegate.bench import machine_description
+    from facegate.sharing.track_bench import benchmark_tracking, write_sample_clip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = video or write_sample_clip(Path(tmp) / "astronaut_640x480.avi")
+        result = benchmark_tracking(clip, runs=runs)
+    report = result.as_dict()
+    if video is None:
+        report["video"] = "astronaut 640x480 MJPEG clip (facegate.sharing.track_bench)"
+    path = _write_report(out_dir, report)
+    out.print(
+        f"tracked {result.frames} frames ({result.frames_with_face} with a face), {runs} runs: "
+        f"median {result.median_fps:.1f} fps end to end, {result.steady_fps:.1f} fps steady; "
+        f"per frame median "
+        f"{result.median_ms_per_frame:.2f} ms, p90 {result.p90_ms_per_frame:.2f} ms\n"
+        f"machine: {machine_description()}; load average {result.load_average[0]:.1f} before, "
+        f"{result.load_average[1]:.1f} after\nwrote {path}",
+        highlight=False,
+    )

@@ -1,0 +1,25 @@
+"""The Python client for apps: register, ask for consent, then stream frames.
+
+::
+
+    from facegate.client import AppClient, stream
+
+    app = AppClient.register("http://127.0.0.1:8765", private_key, name="Mirror", ...)
+    app.accept_terms()
+    request = app.request_consent(["expressions", "head_pose"])
+    print("Ask the person to open", request.consent_url)
+    token = app.wait_for_token(request.id)
+    async for frame in stream(token.stream_url, token.token):
+        frame.blendshapes["jawOpen"]
+
+``stream`` ends when the source ends and raises ``StreamClosed`` when the service
+refuses or ends the grant (revoked, expired, app banned). ``facegate.client.osc``
+forwards the stream to avatar software over OSC (VMC protocol).
+"""
+
+from __future__ import annotations
+
+from facegate.client.app import AppClient, ConsentInfo, TokenInfo
+from facegate.client.stream import StreamClosed, StreamFrame, stream
+
+__all__ = ["AppClient", "ConsentInfo", "StreamClosed", "StreamFrame", "TokenInfo", "stream"]
