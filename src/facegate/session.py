@@ -45,6 +45,8 @@ class Session:
         return self._unlocker
 
     def close(self) -> None:
+        if self._unlocker is not None:
+            self._unlocker.liveness.close()
         if self._vault is not None:
             self._vault.close()
         self.pipeline.close()

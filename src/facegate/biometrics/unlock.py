@@ -6,13 +6,17 @@ score across blinks and motion, while an impostor's mean is no likelier to cross
 the threshold than a single frame's score, so the calibrated FMR still holds.
 Only a real non-match counts toward the lockout; frames that could not be judged
 (no face, blur, darkness) do not, since they say nothing about who is there.
+
+Liveness (``facegate.liveness``) is judged on the same frames: a matching face that
+fails it is refused with ``Reason.LIVENESS`` and counts toward the lockout, as an
+attack should; closed eyes or a look away give ``Reason.NO_ATTENTION``, which does not.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +30,13 @@ from facegate.biometrics.template import (
     consistent_captures,
 )
 from facegate.errors import ConfigError, EnrolmentError, Reason
+from facegate.liveness.challenge import Challenge, ChallengeKind
+from facegate.liveness.check import (
+    LivenessEngine,
+    LivenessMode,
+    LivenessOptions,
+    LivenessVerdict,
+)
 from facegate.vault import Vault
 from facegate.vision.pipeline import FacePipeline, Observation
 from facegate.vision.quality import ENROL_QUALITY
@@ -37,12 +48,29 @@ ADAPT_MARGIN = 0.10
 
 @dataclass(frozen=True)
 class UnlockOptions:
-    """level: which calibrated threshold; max_frames / budget_seconds bound one attempt."""
+    """level: which calibrated threshold; max_frames / budget_seconds bound one attempt.
+
+    liveness: OFF here by default, so library callers opt in; the ``facegate verify``
+    command applies :func:`default_liveness` for the level. require_attention: open
+    eyes looking towards the camera (off for accessibility). challenges: a fixed
+    ACTIVE sequence for recorded tests; None draws a random one per attempt.
+    """
 
     level: SecurityLevel = SecurityLevel.STANDARD
     max_frames: int = 3
     budget_seconds: float = 3.0
     adaptive_update: bool = True
+    liveness: LivenessMode = LivenessMode.OFF
+    require_attention: bool = True
+    challenges: tuple[ChallengeKind, ...] | None = None
+
+
+def default_liveness(level: SecurityLevel, moving: bool) -> LivenessMode:
+    """The level's liveness: STANDARD -> PASSIVE; HIGH -> ACTIVE when frames come from a
+    camera or video (``moving``), else PASSIVE, since a still cannot answer a challenge."""
+    if level is SecurityLevel.HIGH and moving:
+        return LivenessMode.ACTIVE
+    return LivenessMode.PASSIVE
 
 
 @dataclass(frozen=True)
@@ -63,6 +91,7 @@ class Verdict:
     frames_used: int
     failures: int
     locked: bool
+    liveness: LivenessVerdict | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +111,13 @@ def _dominant(reasons: list[Reason]) -> Reason:
 class Unlocker:
     """Enrolment and verification against one vault, with one shared pipeline."""
 
-    def __init__(self, vault: Vault, pipeline: FacePipeline, calibration: Calibration) -> None:
+    def __init__(
+        self,
+        vault: Vault,
+        pipeline: FacePipeline,
+        calibration: Calibration,
+        liveness: LivenessEngine | None = None,
+    ) -> None:
         if calibration.embedding_model != EMBEDDING_MODEL:
             raise ConfigError(
                 f"calibration is for {calibration.embedding_model}, the pipeline makes "
@@ -91,6 +126,7 @@ class Unlocker:
         self.vault = vault
         self.pipeline = pipeline
         self.calibration = calibration
+        self.liveness = liveness or LivenessEngine(pipeline.settings)
 
     def enroll(
         self, user: str, frames: Iterable[Frame], *, max_frames: int = 200, replace: bool = False
@@ -122,9 +158,15 @@ class Unlocker:
         return EnrolmentReport(user=user, seen=seen, kept=len(template), rejected=dict(rejected))
 
     def verify(
-        self, user: str, frames: Iterable[Frame], options: UnlockOptions | None = None
+        self,
+        user: str,
+        frames: Iterable[Frame],
+        options: UnlockOptions | None = None,
+        on_challenge: Callable[[Challenge], None] | None = None,
     ) -> Verdict:
-        """One unlock attempt. Raises NotEnrolled for an unknown user."""
+        """One unlock attempt. Raises NotEnrolled for an unknown user, and
+        ChallengeIncomplete when an ACTIVE challenge's frames ran out undecided.
+        ``on_challenge`` is told each liveness prompt as it is issued."""
         opts = options or UnlockOptions()
         threshold = self.calibration.threshold(opts.level)
         record = self.vault.user(user)
@@ -150,17 +192,23 @@ class Unlocker:
         usable: list[Observation] = []
         refusals: list[Reason] = []
         seen = 0
-        deadline = time.monotonic() + opts.budget_seconds
+        check = self.liveness.attempt(
+            LivenessOptions(opts.liveness, opts.require_attention, opts.challenges), on_challenge
+        )
+        deadline = time.monotonic() + max(opts.budget_seconds, check.time_limit)
         for frame in frames:
             seen += 1
             obs = self.pipeline.observe(frame)
-            if obs.usable:
+            wanted = obs.usable and len(usable) < opts.max_frames
+            check.add(frame, obs.faces, wanted)
+            if wanted:
                 usable.append(obs)
-            elif obs.reason is not None:
+            elif obs.reason is not None and not obs.usable:
                 refusals.append(obs.reason)
-            if len(usable) >= opts.max_frames or time.monotonic() > deadline:
+            if (len(usable) >= opts.max_frames or time.monotonic() > deadline) and check.settled:
                 break
         if not usable:
+            check.abandon()
             return Verdict(
                 user,
                 False,
@@ -173,8 +221,20 @@ class Unlocker:
                 record.failures,
                 record.locked,
             )
+        live = check.verdict()
         scores = [template_score(template, o.embedding) for o in usable if o.embedding is not None]
         score = float(np.mean(scores))
+        if score >= threshold and not live.live:
+            record = self.vault.record_failure(user)
+            return Verdict(
+                user, False, Reason.LIVENESS, opts.level, threshold, score, seen,
+                len(usable), record.failures, record.locked, live,
+            )  # fmt: skip
+        if score >= threshold and live.attentive is False:
+            return Verdict(
+                user, False, Reason.NO_ATTENTION, opts.level, threshold, score, seen,
+                len(usable), record.failures, record.locked, live,
+            )  # fmt: skip
         if score >= threshold:
             record = self.vault.record_success(user)
             if opts.adaptive_update and score >= threshold + ADAPT_MARGIN:
@@ -192,6 +252,7 @@ class Unlocker:
                 len(usable),
                 record.failures,
                 record.locked,
+                live,
             )
         record = self.vault.record_failure(user)
         return Verdict(

@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from facegate.biometrics.match import SecurityLevel
 from facegate.cli.app import command_line, err, eval_app, friendly, out
+from facegate.liveness.check import LivenessMode
 from facegate.session import Session
 
 
@@ -74,8 +75,18 @@ def eval_unlock(
     root: Path,
     out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")],
     enroll: Annotated[int, typer.Option(help="Images per identity to enrol.")] = 3,
+    liveness: Annotated[
+        LivenessMode, typer.Option(help="PAD on every probe: off or passive.")
+    ] = LivenessMode.OFF,
+    attacks: Annotated[
+        Path | None,
+        typer.Option(help="CSV path,identity,label of attack images (relative to the CSV)."),
+    ] = None,
 ) -> None:
-    """Enrol the first K images of each identity; probe every other image."""
+    """Enrol the first K images of each identity; probe every other image.
+
+    With --liveness passive, genuine probes the PAD refuses count as non-matches; with
+    --attacks, each attack is probed against its identity and IAPAR is reported."""
     import numpy as np
 
     from facegate.biometrics.match import load_calibration
@@ -90,12 +101,18 @@ def eval_unlock(
     )
     probe_set = _embed_with_progress([s for s, e in zip(samples, is_enrol, strict=True) if not e])
     calibration = load_calibration()
-    scores, _ = unlock_scores(
+    scores, templates = unlock_scores(
         enrol_set,
         probe_set,
         consistency_threshold=calibration.consistency_threshold,
         now=time.time(),
     )
+    live = np.ones(len(scores.genuine), bool)
+    liveness_extra: dict[str, Any] = {}
+    if liveness is not LivenessMode.OFF or attacks is not None:
+        from facegate.cli.liveness import unlock_liveness
+
+        live, liveness_extra = unlock_liveness(liveness, probe_set, templates, attacks, calibration)
     extra = {
         "dataset": str(root),
         "protocol": f"unlock, enrol first {enroll} per identity",
@@ -105,13 +122,16 @@ def eval_unlock(
         "levels": {
             lvl.value: {
                 "threshold": calibration.threshold(lvl),
-                "fnmr": float(np.mean(scores.genuine < calibration.threshold(lvl))),
+                "fnmr": float(np.mean((scores.genuine < calibration.threshold(lvl)) | ~live)),
                 "fmr": float(np.mean(scores.impostor >= calibration.threshold(lvl))),
-                "false_non_matches": int(np.sum(scores.genuine < calibration.threshold(lvl))),
+                "false_non_matches": int(
+                    np.sum((scores.genuine < calibration.threshold(lvl)) | ~live)
+                ),
                 "false_matches": int(np.sum(scores.impostor >= calibration.threshold(lvl))),
             }
             for lvl in SecurityLevel
         },
+        **liveness_extra,
     }
     _write(scores, out_dir, f"unlock {root.name} (enrol {enroll})", extra)
 

@@ -43,7 +43,7 @@ def train_pad(
         "pad_weights.npz"
     ),
     l2: Annotated[float, typer.Option(help="L2 penalty; higher is a simpler model.")] = 0.01,
-    bpcer: Annotated[float, typer.Option(help="Cross-validated BPCER of the threshold.")] = 0.05,
+    bpcer: Annotated[float, typer.Option(help="Cross-validated BPCER of the threshold.")] = 0.02,
     folds: Annotated[int, typer.Option(help="Subject-disjoint folds; 0 = leave one out.")] = 0,
     report: Annotated[Path | None, typer.Option(help="Also write a CV report here.")] = None,
 ) -> None:
@@ -65,8 +65,10 @@ def train_pad(
             result.oof_scores,
             data,
             result.at_threshold,
-            {"protocol": f"cross-validation, {result.model.meta['cv']}",
-             "cv_at_bpcer": {k: v.as_dict() for k, v in result.at_targets.items()}},
+            {
+                "protocol": f"cross-validation, {result.model.meta['cv']}",
+                "cv_at_bpcer": {k: v.as_dict() for k, v in result.at_targets.items()},
+            },
         )
     out.print(f"wrote {out_file} ({out_file.stat().st_size:,} bytes)")
 
@@ -99,7 +101,9 @@ def _write_pad_report(
 @friendly
 def eval_liveness(
     out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")],
-    labels: Annotated[Path | None, typer.Option(help="CSV path,label (live / attack type).")] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="CSV path,label (live / attack type).")
+    ] = None,
     root: Annotated[Path | None, typer.Option(help="Folder the CSV paths are relative to.")] = None,
     live: Annotated[Path | None, typer.Option(help="Folder of bona fide images.")] = None,
     attack: Annotated[Path | None, typer.Option(help="Folder of attack images.")] = None,
@@ -112,15 +116,181 @@ def eval_liveness(
     from facegate.liveness.train import summarise
 
     if (labels is None) == (live is None or attack is None):
-        raise InputError("give either --labels CSV (with --root) or both --live DIR and --attack DIR")
+        raise InputError(
+            "give either --labels CSV (with --root) or both --live DIR and --attack DIR"
+        )
     images = read_labels(labels, root) if labels is not None else from_folders(live, attack)  # type: ignore[arg-type]
     model = PadModel.load(weights)
     data = _features(images, model.spec)
     scores = model.score_features(data.features)
     summary = summarise(scores, data, model.threshold)
     report = _write_pad_report(
-        out_dir, scores, data, summary,
+        out_dir,
+        scores,
+        data,
+        summary,
         {"dataset": str(labels or f"{live} | {attack}"), "weights": model.meta.get("command")},
     )
     out.print(_rates(summary))
     out.print(f"wrote {report}")
+
+
+@eval_app.command("challenges")
+@friendly
+def eval_challenges(
+    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")],
+    data: Annotated[Path, typer.Option(help="The shared dataset folder.")] = Path("../shared/data"),
+    attacks: Annotated[int, typer.Option(help="Simulated attack trials (a third per kind).")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the trial draw (reproducible).")] = 0,
+    turn_trials: Annotated[int, typer.Option(help="Tilted-photo trials against turns.")] = 50,
+) -> None:
+    """Pass rates of genuine challenge responses and of simulated attacks (photo, moved
+    photo, wrong-order replay), and attention on labelled open / closed eyes."""
+    from collections import Counter
+
+    from facegate.bench import machine_description
+    from facegate.eval.challenges import run_trials
+    from facegate.liveness.challenge import DEFAULT_POOL, ChallengeOptions
+
+    options = ChallengeOptions()
+    trials, attention, skipped = run_trials(
+        data, attacks, turn_trials, seed, options, progress=lambda s: err.print(f"[dim]{s}…[/]")
+    )
+    groups: dict[str, dict[str, Any]] = {}
+    for group in sorted({t.group for t in trials}):
+        members = [t for t in trials if t.group == group]
+        passed = sum(t.passed for t in members)
+        failures = Counter(
+            "incomplete" if t.incomplete else str(t.result.failure) if t.result else "?"
+            for t in members
+            if not t.passed
+        )
+        groups[group] = {
+            "attack": members[0].attack,
+            "n": len(members),
+            "passed": passed,
+            "pass_rate": passed / len(members),
+            "failures": dict(failures),
+        }
+    pooled = [t for t in trials if t.attack and t.group != "moved_photo_turn_first"]
+    attacks_passed = sum(t.passed for t in pooled)
+    record = {
+        "groups": groups,
+        "challenge_pool": [k.value for k in DEFAULT_POOL],
+        "n_attack_trials": len(pooled),
+        "attack_trials_passed": attacks_passed,
+        "attention": {
+            "open_eyes_attentive": attention.open_attentive,
+            "n_open_frames": attention.n_open,
+            "closed_eyes_refused": attention.closed_inattentive,
+            "n_closed_frames": attention.n_closed,
+        },
+        "skipped": skipped,
+        "options": {
+            **{k: v for k, v in vars(options).items() if k != "rules"},
+            "rules": {k.value: [r.trigger, r.rise] for k, r in options.rules.items()},
+        },
+        "command": command_line(),
+        "machine": machine_description(),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "report.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    for group, g in groups.items():
+        out.print(f"{group}: {g['passed']}/{g['n']} passed ({g['pass_rate']:.1%}) {g['failures']}")
+    out.print(f"attacks passed: {attacks_passed}/{record['n_attack_trials']}; wrote {path}")
+
+
+def unlock_liveness(
+    mode: Any, probes: Any, templates: dict[str, Any], attacks_csv: Path | None, calibration: Any
+) -> tuple[Any, dict[str, Any]]:
+    """For ``facegate eval unlock``: which genuine probes pass the PAD (aligned with the
+    genuine scores) and the attack figures (IAPAR per level, with counts)."""
+    import numpy as np
+
+    from facegate.biometrics.match import SecurityLevel
+    from facegate.errors import InputError
+    from facegate.eval.attacks import pad_scores, probe_attacks, read_attacks
+    from facegate.liveness.check import LivenessMode
+    from facegate.liveness.pad import PadModel
+    from facegate.session import Session
+
+    if mode is LivenessMode.ACTIVE:
+        raise InputError("eval unlock probes still images; --liveness active needs video")
+    model = PadModel.load() if mode is LivenessMode.PASSIVE else None
+    genuine_idx = [i for i in np.flatnonzero(probes.usable) if probes.identities[i] in templates]
+    live = np.ones(len(genuine_idx), bool)
+    extra: dict[str, Any] = {"liveness": mode.value}
+    with Session.open(vault=False) as session, Progress(console=err) as progress:
+        if model is not None:
+            task = progress.add_task("PAD genuine", total=int(probes.usable.sum()))
+            pad = pad_scores(probes, session.pipeline, model, lambda: progress.advance(task))
+            live = np.nan_to_num(pad[genuine_idx], nan=-1.0) >= model.threshold
+            extra["pad_threshold"] = model.threshold
+            extra["genuine_refused_by_liveness"] = int((~live).sum())
+        if attacks_csv is None:
+            return live, extra
+        rows = read_attacks(attacks_csv)
+    attack_set = _embed_attacks([r.sample for r in rows])
+    attack_live = np.ones(len(rows), bool)
+    if model is not None:
+        with Session.open(vault=False) as session, Progress(console=err) as progress:
+            task = progress.add_task("PAD attacks", total=int(attack_set.usable.sum()))
+            pad = pad_scores(attack_set, session.pipeline, model, lambda: progress.advance(task))
+        attack_live = np.nan_to_num(pad, nan=-1.0) >= model.threshold
+    outcome = probe_attacks(attack_set, [r.label for r in rows], attack_live, templates)
+    n = len(outcome.scores)
+    by_level = {}
+    for lvl in SecurityLevel:
+        accepted = outcome.accepted(calibration.threshold(lvl))
+        by_level[lvl.value] = {
+            "iapar": float(accepted.mean()) if n else None,
+            "attacks_accepted": int(accepted.sum()),
+            "attacks_matched_ignoring_liveness": int(
+                (np.nan_to_num(outcome.scores, nan=-np.inf) >= calibration.threshold(lvl)).sum()
+            ),
+        }
+    standard = by_level[SecurityLevel.STANDARD.value]
+    extra.update(
+        {
+            "attacks": str(attacks_csv),
+            "n_attacks": n,
+            "iapar": standard["iapar"],
+            "attacks_accepted": standard["attacks_accepted"],
+            "n_attacks_unenrolled_identity": outcome.n_unenrolled,
+            "n_attacks_no_usable_face": int(np.isnan(outcome.scores).sum()),
+            "attack_types": sorted(set(outcome.labels.tolist())),
+            "iapar_by_level": by_level,
+        }
+    )
+    return live, extra
+
+
+def _embed_attacks(samples: list[Any]) -> Any:
+    from facegate.eval.dataset import embed_samples
+    from facegate.session import Session
+
+    with Session.open(vault=False) as session, Progress(console=err) as progress:
+        task = progress.add_task("embedding attacks", total=len(samples))
+        return embed_samples(
+            samples, session.pipeline, None, progress=lambda: progress.advance(task)
+        )
+
+
+@app.command("bench-pad")
+@friendly
+def bench_pad(runs: Annotated[int, typer.Option(help="Timed repetitions.")] = 200) -> None:
+    """Median PAD latency per frame (features + model) from a detected face box."""
+    from rich.table import Table
+
+    from facegate.liveness.bench import run_pad_bench
+
+    timing = run_pad_bench(runs)
+    table = Table("stage", "median ms", "p90 ms", title=f"facegate bench-pad ({runs} runs)")
+    table.add_row(
+        "PAD (features + model)", f"{timing.pad_median_ms:.2f}", f"{timing.pad_p90_ms:.2f}"
+    )
+    table.add_row("  of which features", f"{timing.features_median_ms:.2f}", "")
+    table.add_row("detection (already run by unlock)", f"{timing.detect_median_ms:.2f}", "")
+    out.print(table)
+    out.print(timing.machine)

@@ -11,10 +11,11 @@ import typer
 from rich.table import Table
 
 from facegate.biometrics.match import SecurityLevel
-from facegate.biometrics.unlock import UnlockOptions, Verdict
-from facegate.cli.app import app, friendly, out
+from facegate.biometrics.unlock import UnlockOptions, Verdict, default_liveness
+from facegate.cli.app import app, err, friendly, out
+from facegate.liveness.check import LivenessMode
 from facegate.session import Session
-from facegate.vision.sources import Frame, iter_frames
+from facegate.vision.sources import Frame, is_video, iter_frames
 
 
 def _frames(sources: list[str], max_frames: int | None = None) -> Iterator[Frame]:
@@ -49,11 +50,34 @@ def verify(
     frames: Annotated[int, typer.Option(help="Usable frames fused per attempt.")] = 3,
     budget: Annotated[float, typer.Option(help="Seconds allowed for one attempt.")] = 3.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    liveness: Annotated[
+        LivenessMode | None,
+        typer.Option(
+            help="Liveness check. Default by level: standard = passive; high = active "
+            "(random blink / smile / mouth / brow prompts) for a camera or video, else passive."
+        ),
+    ] = None,
+    attention: Annotated[
+        bool, typer.Option(help="Require open eyes looking at the camera (accessibility: off).")
+    ] = True,
 ) -> None:
     """Verify USER. Exit code 0 = match, 1 = no match, 2 = error."""
-    options = UnlockOptions(level=level, max_frames=frames, budget_seconds=budget)
+    moving = any(is_video(s) or s.removeprefix("camera:").isdigit() for s in sources)
+    mode = liveness or default_liveness(level, moving)
+    options = UnlockOptions(
+        level=level,
+        max_frames=frames,
+        budget_seconds=budget,
+        liveness=mode,
+        require_attention=attention,
+    )
     with Session.open() as session:
-        verdict = session.unlocker.verify(user, _frames(sources, 120), options)
+        verdict = session.unlocker.verify(
+            user,
+            _frames(sources, None if mode is LivenessMode.ACTIVE else 120),
+            options,
+            on_challenge=lambda c: err.print(f"[bold]{c.kind.prompt}[/] now"),
+        )
     _print_verdict(verdict, as_json)
     raise typer.Exit(0 if verdict.matched else 1)
 
@@ -70,6 +94,9 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
         "frames_seen": verdict.frames_seen,
         "failures": verdict.failures,
         "locked": verdict.locked,
+        "liveness_score": None
+        if verdict.liveness is None or verdict.liveness.pad_score is None
+        else round(verdict.liveness.pad_score, 4),
     }
     if as_json:
         out.print_json(json.dumps(record))

@@ -3,10 +3,11 @@
 Why it stops what it stops:
 
 - A **static photo** never moves, so no action ever starts: the first deadline passes.
-- A **moved or tilted photo** is a plane: every change between two of its frames is a
-  homography of the image. Each accepted action must also *deform* the face, measured
-  as the landmarks' residual after the best homography from the rest pose
-  (:func:`nonplanar_residual`); a tilted print fits a homography almost exactly.
+- A **moved or tilted photo** can fool the blend-shape model (tilting a print squashes
+  the eyes into a "blink"), so every action must also show in landmark geometry that
+  a tilt cannot fake (:class:`Geometry`: ratios along one axis), while the face's
+  rigid points keep their shape (:func:`distortion`) and the head stays still; a
+  turn must move the nose across the face as a 3-D head does.
 - A **replayed clip** was recorded before the sequence was drawn. Each action must
   start *after* its prompt, from rest, before its deadline, and no other prompted
   kind of action may come first, so a clip whose actions come in another order fails.
@@ -31,8 +32,6 @@ import numpy as np
 from facegate.errors import ChallengeIncomplete
 from facegate.vision.blendshapes import BlendShape
 from facegate.vision.mesh import FaceMesh
-
-MESH_POINTS = 468  # the face-mesh points; the iris points follow gaze, not the face
 
 
 class ChallengeKind(StrEnum):
@@ -62,7 +61,7 @@ class ChallengeFailure(StrEnum):
 
     DEADLINE = "deadline"  # the action did not come in time (static photo, no response)
     WRONG_ACTION = "wrong_action"  # another prompted kind of action came first
-    PLANAR = "planar"  # the face moved like a flat picture, not a face
+    PLANAR = "planar"  # the face moved like a flat picture, not like a face
     NO_FACE = "no_face"  # no face in any frame
 
 
@@ -93,21 +92,42 @@ class ActionRule:
 class ChallengeOptions:
     """timeout: seconds allowed for each action after its prompt; baseline_frames:
     frames with a face that set the rest pose before the first prompt counts;
-    blink_max_seconds: a blink must reopen within this; min_deformation: least
-    non-planar landmark residual (share of the inter-ocular distance) an action
-    must show; raising it is stricter on photos and on subtle genuine actions.
+    blink_max_seconds: a blink must reopen within this (people blink in 0.1-0.4 s;
+    a tilted print "closes its eyes" for as long as it is held tilted).
 
-    Default rules were set from Yale normal / happy / surprised stills and labelled
-    webcam blinks (see ``facegate eval challenges``).
+    Geometry confirmation of an expression (each against the rest pose; moving any
+    limit away from 1 / 0 is stricter):
+
+    - eye_gap_ratio: blink, gap at most this share of rest (labelled webcam blinks
+      0.23-0.69 for 35 of 40, 0.73-0.90 for 5 MediaPipe barely sees; tilted prints
+      with little distortion >= 0.86);
+    - mouth_width_ratio: smile (Yale happy 1.21-1.33);
+    - lip_gap_rise: open mouth (Yale surprised +0.36-0.87);
+    - brow_ratio: raise brows (Yale surprised 1.19-1.60);
+    - max_distortion: rigid points, share of the inter-ocular distance (Yale
+      expression pairs 0.02-0.17, webcam blinks <= 0.08, tilted prints median
+      0.10-0.16);
+    - max_pose_change: degrees of yaw and pitch allowed during an expression;
+    - turn_offset_per_degree: least nose shift per degree of yaw in a turn (NUAA
+      live faces: 0.0084 per degree; half of it is required).
+
+    Defaults were set from Yale normal / happy / surprised stills, labelled webcam
+    blinks and simulated prints (see ``facegate eval challenges``).
     """
 
     timeout: float = 5.0
     baseline_frames: int = 3
-    blink_max_seconds: float = 1.0
-    min_deformation: float = 0.03
+    blink_max_seconds: float = 0.5
+    eye_gap_ratio: float = 0.7
+    mouth_width_ratio: float = 1.12
+    lip_gap_rise: float = 0.25
+    brow_ratio: float = 1.25
+    max_distortion: float = 0.12
+    max_pose_change: float = 12.0
+    turn_offset_per_degree: float = 0.0042
     rules: dict[ChallengeKind, ActionRule] = field(
         default_factory=lambda: {
-            ChallengeKind.BLINK: ActionRule(trigger=0.45, rise=0.25),
+            ChallengeKind.BLINK: ActionRule(trigger=0.2, rise=0.15),
             ChallengeKind.SMILE: ActionRule(trigger=0.5, rise=0.25),
             ChallengeKind.OPEN_MOUTH: ActionRule(trigger=0.2, rise=0.15),
             ChallengeKind.RAISE_BROWS: ActionRule(trigger=0.35, rise=0.25),
@@ -131,27 +151,39 @@ class Challenge:
 @dataclass(frozen=True)
 class ChallengeResult:
     """The outcome: ``answered`` lists the challenges met, in order; ``failure`` is
-    None when every one was met; ``deformation`` is the least non-planar residual of
-    the accepted actions (None if there were none)."""
+    None when every one was met, else why the ``failed_on`` challenge failed."""
 
     kinds: tuple[ChallengeKind, ...]
     answered: tuple[Challenge, ...]
     failure: ChallengeFailure | None
     failed_on: ChallengeKind | None = None
-    deformation: float | None = None
 
     @property
     def passed(self) -> bool:
         return self.failure is None and len(self.answered) == len(self.kinds)
 
 
-def random_sequence(length: int | None = None) -> tuple[ChallengeKind, ...]:
-    """2 or 3 distinct kinds drawn with the OS's secure random source."""
+DEFAULT_POOL: tuple[ChallengeKind, ...] = (
+    ChallengeKind.BLINK,
+    ChallengeKind.SMILE,
+    ChallengeKind.OPEN_MOUTH,
+    ChallengeKind.RAISE_BROWS,
+)
+"""Kinds drawn by default. Turns are left out: a print turned about its vertical axis
+moves MediaPipe's yaw and nose landmarks much as a head does (in simulation a tilted
+print passed a turn-right-then-turn-left sequence), so a turn alone proves little.
+They stay available for an explicit sequence, behind the passive PAD."""
+
+
+def random_sequence(
+    length: int | None = None, pool: Sequence[ChallengeKind] = DEFAULT_POOL
+) -> tuple[ChallengeKind, ...]:
+    """2 or 3 distinct kinds from ``pool``, drawn with the OS's secure random source."""
     rng = secrets.SystemRandom()
     n = length if length is not None else rng.choice((2, 3))
-    if not 1 <= n <= len(ChallengeKind):
-        raise ValueError(f"a sequence holds 1 to {len(ChallengeKind)} challenges, got {n}")
-    return tuple(rng.sample(list(ChallengeKind), n))
+    if not 1 <= n <= len(pool):
+        raise ValueError(f"a sequence holds 1 to {len(pool)} challenges, got {n}")
+    return tuple(rng.sample(list(pool), n))
 
 
 def signal(mesh: FaceMesh, kind: ChallengeKind) -> float:
@@ -177,21 +209,70 @@ def signal(mesh: FaceMesh, kind: ChallengeKind) -> float:
             return -mesh.head_pose.yaw
 
 
-def nonplanar_residual(rest: FaceMesh, moved: FaceMesh) -> float:
-    """How far the face deformed beyond what a flat picture can do, as a share of the
-    inter-ocular distance: the 90th percentile of the 2-D landmark residuals after the
-    least-squares homography from ``rest`` to ``moved``. A tilted, bent-free print
-    gives landmark jitter only (~0.01); a blink, a smile or a 3-D head turn more."""
-    src = rest.pixels()[:MESH_POINTS, :2].astype(np.float64)
-    dst = moved.pixels()[:MESH_POINTS, :2].astype(np.float64)
-    matrix, _ = cv2.findHomography(src, dst, 0)
+# MediaPipe face-mesh indices (subject's right eye appears on the image's left).
+_EYE_R_OUT, _EYE_R_IN, _EYE_L_IN, _EYE_L_OUT = 33, 133, 362, 263
+_LID_R, _LID_L = (159, 145), (386, 374)  # upper, lower lid
+_BROW_R, _BROW_L = 105, 334
+_NOSE_BRIDGE, _NOSE_TIP = 6, 1
+_MOUTH_R, _MOUTH_L, _LIP_UP, _LIP_DOWN = 61, 291, 13, 14
+# Points that no facial action moves: eye corners, nose, temples, forehead.
+_STABLE = (33, 133, 362, 263, 6, 168, 1, 4, 234, 454, 10, 127, 356)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Ratios of landmark distances (unitless) that an action changes and a moved or
+    tilted photo cannot: each is normalised by a distance along the same axis, so a
+    photo squashed by tilting changes numerator and denominator alike.
+
+    eye_gap: mean eyelid gap / nose length (bridge to tip); a blink shrinks it.
+    mouth_width: mouth-corner distance / inter-ocular distance; a smile widens it.
+    lip_gap: inner-lip gap / nose length; opening the mouth raises it from ~0.
+    brow_height: brow-to-upper-lid distance / nose length; raised brows lift it.
+    nose_offset: where the nose tip falls between the outer eye corners (0-1, ~0.5
+        facing the camera); a 3-D head turn moves it, ~0.008 per degree of yaw.
+    """
+
+    eye_gap: float
+    mouth_width: float
+    lip_gap: float
+    brow_height: float
+    nose_offset: float
+
+    @classmethod
+    def of(cls, mesh: FaceMesh) -> Geometry:
+        p = mesh.pixels()[:, :2].astype(np.float64)
+
+        def dist(a: int, b: int) -> float:
+            return float(np.linalg.norm(p[a] - p[b]))
+
+        nose = max(dist(_NOSE_BRIDGE, _NOSE_TIP), 1e-6)
+        eye_r = (p[_EYE_R_OUT] + p[_EYE_R_IN]) / 2
+        eye_l = (p[_EYE_L_IN] + p[_EYE_L_OUT]) / 2
+        iod = max(float(np.linalg.norm(eye_l - eye_r)), 1e-6)
+        axis = p[_EYE_L_OUT] - p[_EYE_R_OUT]
+        return cls(
+            eye_gap=(dist(*_LID_R) + dist(*_LID_L)) / 2 / nose,
+            mouth_width=dist(_MOUTH_R, _MOUTH_L) / iod,
+            lip_gap=dist(_LIP_UP, _LIP_DOWN) / nose,
+            brow_height=(dist(_BROW_R, _LID_R[0]) + dist(_BROW_L, _LID_L[0])) / 2 / nose,
+            nose_offset=float((p[_NOSE_TIP] - p[_EYE_R_OUT]) @ axis / max(axis @ axis, 1e-6)),
+        )
+
+
+def distortion(rest: FaceMesh, moved: FaceMesh) -> float:
+    """How much the face's rigid frame changed shape: the largest residual of the
+    stable points after the best similarity transform (rotation, scale, shift) from
+    ``rest``, as a share of the inter-ocular distance. A facial action leaves these
+    points alone (~0.02 jitter); tilting a photo squashes them."""
+    src = rest.pixels()[list(_STABLE), :2].astype(np.float64)
+    dst = moved.pixels()[list(_STABLE), :2].astype(np.float64)
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
     if matrix is None:
-        return 0.0
-    mapped = cv2.perspectiveTransform(src.reshape(-1, 1, 2), matrix).reshape(-1, 2)
-    residual = np.linalg.norm(mapped - dst, axis=1)
-    iris = moved.pixels()[[468, 473], :2]
-    eye_distance = max(float(np.linalg.norm(iris[0] - iris[1])), 1.0)
-    return float(np.percentile(residual, 90) / eye_distance)
+        return float("inf")
+    mapped = src @ matrix[:, :2].T + matrix[:, 2]
+    iod = max(float(np.linalg.norm((dst[0] + dst[1]) / 2 - (dst[2] + dst[3]) / 2)), 1.0)
+    return float(np.max(np.linalg.norm(mapped - dst, axis=1)) / iod)
 
 
 class ChallengeJudge:
@@ -215,7 +296,7 @@ class ChallengeJudge:
         self._at_rest: set[ChallengeKind] = set()
         self._closed_at: float | None = None
         self._peak: FaceMesh | None = None
-        self._deformations: list[float] = []
+        self._planar = False
         self._failure: ChallengeFailure | None = None
         self._failed_on: ChallengeKind | None = None
         self._last_t: float | None = None
@@ -241,6 +322,7 @@ class ChallengeJudge:
         self._at_rest = set()
         self._closed_at = None
         self._peak = None
+        self._planar = False
 
     def _fail(self, failure: ChallengeFailure) -> None:
         self._failure = failure
@@ -255,7 +337,10 @@ class ChallengeJudge:
             self._issue(t)
         assert self._current is not None
         if t > self._current.deadline:
-            self._fail(ChallengeFailure.DEADLINE if self._faces else ChallengeFailure.NO_FACE)
+            if not self._faces:
+                self._fail(ChallengeFailure.NO_FACE)
+            else:
+                self._fail(ChallengeFailure.PLANAR if self._planar else ChallengeFailure.DEADLINE)
             return
         if mesh is None:
             return
@@ -305,7 +390,10 @@ class ChallengeJudge:
         if kind is ChallengeKind.BLINK:
             if wanted and self._closed_at is None:
                 self._closed_at, self._peak = t, mesh
-            elif self._closed_at is not None and self._resting(kind, values[kind]):
+            elif self._closed_at is not None and not self._reopened(values[kind]):
+                if self._peak is None or values[kind] > signal(self._peak, kind):
+                    self._peak = mesh  # judge the geometry where the eyes are most closed
+            elif self._closed_at is not None:  # reopened
                 if t - self._closed_at <= self.options.blink_max_seconds:
                     self._accept(t)
                     return
@@ -313,22 +401,56 @@ class ChallengeJudge:
         elif wanted:
             self._peak = mesh
             self._accept(t)
-            return
+            if self.done or self._current is None or self._current.kind is not kind:
+                return
         self._note_rest(mesh)
+
+    def _reopened(self, value: float) -> bool:
+        """Eyes at least half way back from the deepest closure towards rest (after a
+        blink the lids often settle a little lower than before it)."""
+        assert self._peak is not None
+        rest = self._rest[ChallengeKind.BLINK]
+        depth = signal(self._peak, ChallengeKind.BLINK) - rest
+        return value < rest + max(self.options.rules[ChallengeKind.BLINK].rise, depth) / 2
 
     def _accept(self, t: float) -> None:
         assert self._current is not None and self._peak is not None
         assert self._rest_mesh is not None
-        deformation = nonplanar_residual(self._rest_mesh, self._peak)
-        self._deformations.append(deformation)
-        if deformation < self.options.min_deformation:
-            self._fail(ChallengeFailure.PLANAR)
+        if not self._face_like(self._current.kind, self._rest_mesh, self._peak):
+            # Keep watching: a later frame may show the whole action. If none does
+            # before the deadline, the failure says the motion looked like a print's.
+            self._planar = True
+            self._closed_at = None
             return
         self._answered.append(self._current)
         if not self.done:
             self._issue(t)
         else:
             self._current = None
+
+    def _face_like(self, kind: ChallengeKind, rest: FaceMesh, peak: FaceMesh) -> bool:
+        """Whether the accepted action also shows as a face's motion, not a print's."""
+        o = self.options
+        before, after = Geometry.of(rest), Geometry.of(peak)
+        yaw = peak.head_pose.yaw - rest.head_pose.yaw
+        if kind in (ChallengeKind.TURN_LEFT, ChallengeKind.TURN_RIGHT):
+            direction = 1.0 if kind is ChallengeKind.TURN_LEFT else -1.0
+            shift = (after.nose_offset - before.nose_offset) * direction
+            return shift >= o.turn_offset_per_degree * abs(yaw)
+        pitch = peak.head_pose.pitch - rest.head_pose.pitch
+        if max(abs(yaw), abs(pitch)) > o.max_pose_change:
+            return False
+        if distortion(rest, peak) > o.max_distortion:
+            return False
+        match kind:
+            case ChallengeKind.BLINK:
+                return after.eye_gap <= o.eye_gap_ratio * before.eye_gap
+            case ChallengeKind.SMILE:
+                return after.mouth_width >= o.mouth_width_ratio * before.mouth_width
+            case ChallengeKind.OPEN_MOUTH:
+                return after.lip_gap >= before.lip_gap + o.lip_gap_rise
+            case _:
+                return after.brow_height >= o.brow_ratio * before.brow_height
 
     def finish(self) -> ChallengeResult:
         """The result after the last frame.
@@ -351,5 +473,4 @@ class ChallengeJudge:
             answered=tuple(self._answered),
             failure=self._failure,
             failed_on=self._failed_on,
-            deformation=min(self._deformations) if self._deformations else None,
         )

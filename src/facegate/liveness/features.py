@@ -41,7 +41,9 @@ class FeatureSpec:
     def __post_init__(self) -> None:
         unknown = set(self.spaces) - set(_CONVERSIONS)
         if unknown:
-            raise ValueError(f"unknown colour space(s) {sorted(unknown)}; known: {sorted(_CONVERSIONS)}")
+            raise ValueError(
+                f"unknown colour space(s) {sorted(unknown)}; known: {sorted(_CONVERSIONS)}"
+            )
         if not (0.5 <= self.context <= 4.0 and 16 <= self.side <= 256 and self.scales):
             raise ValueError(f"FeatureSpec out of range: {self}")
 

@@ -54,7 +54,8 @@ class PadModel:
             arr = getattr(self, name)
             if arr.shape != (self.spec.dim,) or arr.dtype != np.float32:
                 raise ValueError(
-                    f"PadModel.{name} must be float32 ({self.spec.dim},), got {arr.dtype} {arr.shape}"
+                    f"PadModel.{name} must be float32 ({self.spec.dim},), "
+                    f"got {arr.dtype} {arr.shape}"
                 )
             if not np.isfinite(arr).all():
                 raise ValueError(f"PadModel.{name} holds NaN or infinite values")

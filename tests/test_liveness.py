@@ -1,0 +1,346 @@
+"""Liveness: the PAD weights file, the challenge judge on real faces, attention, and
+the unlock flow refusing attacks. Real models throughout (YuNet, SFace, MediaPipe)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from facegate.biometrics.unlock import UnlockOptions
+from facegate.cli import app
+from facegate.errors import ChallengeIncomplete, ModelMissing, ModelTampered, Reason
+from facegate.eval.challenges import _photo_frames, concat, hold, judge, yale_tracks
+from facegate.eval.pad import pad_summary, threshold_at_bpcer
+from facegate.liveness.attention import Inattention, judge_attention
+from facegate.liveness.challenge import (
+    ChallengeFailure,
+    ChallengeKind,
+    ChallengeOptions,
+    random_sequence,
+)
+from facegate.liveness.check import LivenessMode
+from facegate.liveness.pad import WEIGHTS_FILE, PadModel
+from facegate.session import Session
+from facegate.vault import DEFAULT_MAX_FAILURES
+from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
+from facegate.vision.sources import iter_video, read_image
+
+SHIPPED = Path(__file__).parents[1] / "src" / "facegate" / "liveness" / WEIGHTS_FILE
+OPTIONS = ChallengeOptions()
+
+
+# --- PAD weights --------------------------------------------------------------------
+
+
+def test_shipped_weights_load_are_small_and_state_their_provenance() -> None:
+    model = PadModel.load()
+    assert SHIPPED.stat().st_size <= 2_000_000
+    assert 0.0 < model.threshold < 1.0
+    assert "research" in str(model.meta["licence"])
+    assert model.meta["cv_at_threshold"]["n_live"] > 0
+
+
+def test_corrupted_weights_are_refused(tmp_path: Path) -> None:
+    raw = bytearray(SHIPPED.read_bytes())
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(bytes(raw[: len(raw) // 2]))
+    flipped = tmp_path / "flipped.npz"
+    raw[len(raw) // 2] ^= 0xFF
+    flipped.write_bytes(bytes(raw))
+    text = tmp_path / "text.npz"
+    text.write_text("not weights")
+    for path in (truncated, flipped, text):
+        with pytest.raises(ModelTampered, match="corrupted or altered"):
+            PadModel.load(path)
+
+
+def test_altered_weights_with_a_stale_digest_are_refused(tmp_path: Path) -> None:
+    with np.load(SHIPPED, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["weights"] = arrays["weights"] * 2  # a model made more lenient, digest kept
+    path = tmp_path / "altered.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ModelTampered, match="digest"):
+        PadModel.load(path)
+
+
+def test_pickled_objects_are_never_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "pickle.npz"
+    np.savez(path, meta=np.array([{"evil": 1}], dtype=object), digest=np.array("x"))
+    with pytest.raises(ModelTampered):
+        PadModel.load(path)
+
+
+def test_missing_weights_name_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ModelMissing, match="facegate train pad"):
+        PadModel.load(tmp_path / "absent.npz")
+
+
+def test_save_then_load_gives_the_same_scores(tmp_path: Path) -> None:
+    model = PadModel.load()
+    model.save(tmp_path / "copy.npz")
+    copy = PadModel.load(tmp_path / "copy.npz")
+    rows = np.random.default_rng(0).random((4, model.spec.dim), dtype=np.float32)
+    np.testing.assert_allclose(copy.score_features(rows), model.score_features(rows))
+
+
+# --- PAD metrics ----------------------------------------------------------------------
+
+
+def test_threshold_at_bpcer_refuses_at_most_the_target_share() -> None:
+    rng = np.random.default_rng(1)
+    live = rng.normal(0.8, 0.1, 500)
+    for target in (0.0, 0.02, 0.05, 0.2):
+        t = threshold_at_bpcer(live, target)
+        assert np.mean(live < t) <= target
+        assert np.mean(live < np.nextafter(t, np.inf)) > target or t == live.max()
+
+
+def test_pad_summary_reports_apcer_per_attack_type_with_counts() -> None:
+    summary = pad_summary([0.9, 0.8, 0.2], {"print": [0.1, 0.95], "screen": [0.3]}, 0.5)
+    assert summary.bpcer == pytest.approx(1 / 3) and summary.bona_fide_refused == 1
+    assert summary.apcer["print"].accepted == 1 and summary.apcer["print"].n == 2
+    assert summary.apcer["screen"].apcer == 0.0
+    assert summary.max_apcer == 0.5 and summary.n_attack == 3
+
+
+# --- challenges on real faces -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def yale(data_dir: Path) -> dict[ChallengeKind, list]:
+    folder = data_dir / "yale_faces"
+    with FaceMesher.create_from_options(MeshOptions()) as mesher:
+        return yale_tracks(folder, mesher)
+
+
+@pytest.fixture(scope="module")
+def blink_clip(data_dir: Path) -> list:
+    """The first labelled blink of one webcam video, 1.2 s before to 0.8 s after."""
+    video = data_dir / "blink_webcam_videos" / "mahie_test_1.avi"
+    labels = np.array(video.with_name("mahie_test_1_ideal.csv").read_text("utf-8-sig").split(), int)
+    start = int(np.argmax(labels))
+    frames = list(iter_video(video, max_frames=start + 30))
+    with FaceMesher.create_from_options(MeshOptions(running_mode=RunningMode.VIDEO)) as m:
+        track = [
+            (f.t, m.detect_for_video(f.image, i + int(f.t * 1000))) for i, f in enumerate(frames)
+        ]
+    first = int(np.searchsorted([t for t, _ in track], track[start][0] - 1.2))
+    return track[first:]
+
+
+@pytest.mark.dataset
+def test_genuine_smile_and_open_mouth_pass(yale: dict) -> None:
+    for kind in (ChallengeKind.SMILE, ChallengeKind.OPEN_MOUTH):
+        result, incomplete = judge((kind,), iter(yale[kind][0]), OPTIONS)
+        assert not incomplete and result is not None and result.passed, kind
+        assert result.answered[0].kind is kind and len(result.answered[0].nonce) == 16
+
+
+@pytest.mark.dataset
+def test_genuine_blink_passes(blink_clip: list) -> None:
+    result, _ = judge((ChallengeKind.BLINK,), iter(blink_clip), OPTIONS)
+    assert result is not None and result.passed
+
+
+@pytest.mark.dataset
+def test_genuine_two_step_sequence_passes_and_its_replay_in_wrong_order_fails(
+    yale: dict,
+) -> None:
+    clip = hold(concat([yale[ChallengeKind.SMILE][1], yale[ChallengeKind.OPEN_MOUTH][1]]), 6.0)
+    right, _ = judge((ChallengeKind.SMILE, ChallengeKind.OPEN_MOUTH), iter(clip), OPTIONS)
+    assert right is not None and right.passed
+    wrong, _ = judge((ChallengeKind.OPEN_MOUTH, ChallengeKind.SMILE), iter(clip), OPTIONS)
+    assert wrong is not None and not wrong.passed
+    assert wrong.failure in (ChallengeFailure.WRONG_ACTION, ChallengeFailure.DEADLINE)
+
+
+@pytest.mark.dataset
+def test_blink_replayed_before_a_smile_fails_when_smile_comes_first(
+    yale: dict, blink_clip: list
+) -> None:
+    clip = hold(concat([blink_clip, yale[ChallengeKind.SMILE][2]]), 6.0)
+    result, _ = judge((ChallengeKind.SMILE, ChallengeKind.BLINK), iter(clip), OPTIONS)
+    assert result is not None and not result.passed
+
+
+def _photo_track(image: np.ndarray, moved: bool, seconds: float) -> Iterator:
+    rng = np.random.default_rng(7)
+    with FaceMesher.create_from_options(MeshOptions(running_mode=RunningMode.VIDEO)) as m:
+        for t, frame in _photo_frames(image, seconds, rng, moved):
+            yield t, m.detect_for_video(frame, int(t * 1000))
+
+
+@pytest.mark.dataset
+@pytest.mark.parametrize("moved", [False, True], ids=["static", "moved"])
+def test_photo_attacks_fail(data_dir: Path, moved: bool) -> None:
+    image = read_image(data_dir / "yale_faces" / "subject03.normal.gif").image
+    kinds = (ChallengeKind.TURN_LEFT, ChallengeKind.BLINK)
+    result, incomplete = judge(kinds, _photo_track(image, moved, 11.0), OPTIONS)
+    assert not incomplete and result is not None and not result.passed
+    assert result.failure in (ChallengeFailure.DEADLINE, ChallengeFailure.PLANAR)
+
+
+def test_random_sequences_are_two_or_three_distinct_kinds_without_turns() -> None:
+    turns = {ChallengeKind.TURN_LEFT, ChallengeKind.TURN_RIGHT}
+    for _ in range(50):
+        kinds = random_sequence()
+        assert len(kinds) in (2, 3) and len(set(kinds)) == len(kinds)
+        assert not turns & set(kinds)  # a tilted print can fake a turn: not drawn
+
+
+# --- attention -----------------------------------------------------------------------
+
+
+@pytest.mark.dataset
+def test_attention_refuses_closed_eyes(data_dir: Path) -> None:
+    with FaceMesher.create_from_options(MeshOptions()) as mesher:
+        awake = mesher.detect(read_image(data_dir / "yale_faces/subject09.normal.gif").image)
+        asleep = mesher.detect(read_image(data_dir / "yale_faces/subject09.sleepy.gif").image)
+    assert judge_attention(awake).attentive
+    assert judge_attention(asleep).reason is Inattention.EYES_CLOSED
+    assert judge_attention(None).reason is Inattention.NO_MESH
+
+
+# --- the unlock flow --------------------------------------------------------------------
+
+
+NUAA_SUBJECT = "0001"
+
+
+@pytest.fixture
+def nuaa(data_dir: Path) -> dict[str, list[Path]]:
+    root = data_dir / "nuaa_photo_imposter_subset"
+    live = sorted((root / "ClientRaw" / NUAA_SUBJECT).glob("*.jpg"))
+    spoof = sorted((root / "ImposterRaw" / NUAA_SUBJECT).glob("*.jpg"))
+    return {"enrol": live[:3], "live": live[10:11], "spoof": spoof[::17][:3]}
+
+
+@pytest.fixture
+def nuaa_session(home: Path, nuaa: dict) -> Iterator[Session]:
+    with Session.open(home) as session:
+        session.unlocker.enroll("n1", [read_image(p) for p in nuaa["enrol"]])
+        yield session
+        session.unlocker.liveness.close()
+
+
+@pytest.mark.dataset
+def test_printed_photo_of_the_user_is_refused_for_liveness_and_counts(
+    nuaa_session: Session, nuaa: dict
+) -> None:
+    options = UnlockOptions(liveness=LivenessMode.PASSIVE, require_attention=False)
+    verdicts = [
+        nuaa_session.unlocker.verify("n1", [read_image(nuaa["spoof"][i % 3])], options)
+        for i in range(DEFAULT_MAX_FAILURES)
+    ]
+    assert [v.reason for v in verdicts] == [Reason.LIVENESS] * DEFAULT_MAX_FAILURES
+    assert verdicts[0].liveness is not None and verdicts[0].liveness.pad_score is not None
+    assert [v.failures for v in verdicts] == list(range(1, DEFAULT_MAX_FAILURES + 1))
+    assert verdicts[-1].locked and nuaa_session.vault.user("n1").locked
+
+
+@pytest.mark.dataset
+def test_live_user_passes_passive_liveness(nuaa_session: Session, nuaa: dict) -> None:
+    options = UnlockOptions(liveness=LivenessMode.PASSIVE)
+    verdict = nuaa_session.unlocker.verify("n1", [read_image(nuaa["live"][0])], options)
+    assert verdict.matched and verdict.reason is Reason.MATCH
+
+
+def _write_video(path: Path, image: np.ndarray, seconds: float, fps: float = 10.0) -> Path:
+    h, w = image.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for _ in range(int(seconds * fps)):
+        writer.write(image)
+    writer.release()
+    return path
+
+
+@pytest.mark.dataset
+def test_video_too_short_for_the_challenge_is_a_clear_error(
+    nuaa_session: Session, nuaa: dict, tmp_path: Path
+) -> None:
+    image = read_image(nuaa["live"][0]).image
+    video = _write_video(tmp_path / "short.avi", image, 1.0)
+    options = UnlockOptions(liveness=LivenessMode.ACTIVE, challenges=(ChallengeKind.BLINK,))
+    with pytest.raises(ChallengeIncomplete, match="blink"):
+        nuaa_session.unlocker.verify("n1", iter_video(video), options)
+    assert nuaa_session.vault.user("n1").failures == 0
+
+
+@pytest.mark.dataset
+def test_video_with_no_face_is_refused_as_no_face(nuaa_session: Session, tmp_path: Path) -> None:
+    blank = np.full((240, 320, 3), 120, np.uint8)
+    video = _write_video(tmp_path / "blank.avi", blank, 6.0)
+    options = UnlockOptions(liveness=LivenessMode.ACTIVE, challenges=(ChallengeKind.SMILE,))
+    verdict = nuaa_session.unlocker.verify("n1", iter_video(video), options)
+    assert verdict.reason is Reason.NO_FACE and verdict.failures == 0
+
+
+@pytest.mark.dataset
+def test_a_still_video_fails_the_active_challenge(
+    nuaa_session: Session, nuaa: dict, tmp_path: Path
+) -> None:
+    image = read_image(nuaa["live"][0]).image
+    video = _write_video(tmp_path / "still.avi", image, 6.0)
+    options = UnlockOptions(liveness=LivenessMode.ACTIVE, challenges=(ChallengeKind.SMILE,))
+    prompts: list[ChallengeKind] = []
+    verdict = nuaa_session.unlocker.verify(
+        "n1", iter_video(video), options, on_challenge=lambda c: prompts.append(c.kind)
+    )
+    assert prompts == [ChallengeKind.SMILE]
+    assert verdict.reason is Reason.LIVENESS and verdict.failures == 1
+    assert verdict.liveness is not None and verdict.liveness.challenge is not None
+    assert verdict.liveness.challenge.failure is ChallengeFailure.DEADLINE
+
+
+# --- command line and privacy ---------------------------------------------------------
+
+
+@pytest.mark.dataset
+def test_eval_liveness_writes_apcer_per_type_and_no_template(
+    data_dir: Path, tmp_path: Path, nuaa: dict
+) -> None:
+    labels = tmp_path / "labels.csv"
+    rows = [f"{p},live" for p in nuaa["enrol"]] + [f"{p},spoof_print" for p in nuaa["spoof"]]
+    labels.write_text("path,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        app, ["eval", "liveness", "--labels", str(labels), "--root", "/", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["apcer"]) == {"spoof_print"}
+    assert report["n_live"] == 3 and report["n_attack"] == 3
+    assert {"bpcer", "threshold"} <= set(report)
+    assert (out / "det.png").read_bytes()[:4] == b"\x89PNG"
+    assert "embedding" not in json.dumps(report) and "template" not in json.dumps(report)
+
+
+def test_eval_liveness_needs_one_kind_of_input(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["eval", "liveness", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--labels" in result.output
+
+
+@pytest.mark.dataset
+def test_verify_json_with_liveness_shows_no_template(
+    home: Path, nuaa: dict, nuaa_session: Session
+) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["verify", "n1", str(nuaa["spoof"][0]), "--liveness", "passive", "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    record = json.loads(result.output)
+    assert record["reason"] == "liveness"
+    assert set(record) == {
+        "user", "matched", "reason", "level", "score", "threshold", "frames_used",
+        "frames_seen", "failures", "locked", "liveness_score",
+    }  # fmt: skip
+    template = nuaa_session.vault.get_template("n1")
+    assert template[:16].hex() not in result.output
