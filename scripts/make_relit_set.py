@@ -20,7 +20,7 @@ import numpy as np
 
 from facegate.config import load_settings
 from facegate.eval.dataset import list_dataset
-from facegate.models import resolve
+from facegate.models import read_verified
 from facegate.vision.detect import FaceDetector
 from facegate.vision.sources import read_image
 
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    detector = FaceDetector(resolve("yunet", load_settings()).path)
+    detector = FaceDetector(read_verified("yunet", load_settings()))
     counts: dict[str, int] = {}
     for sample in list_dataset(args.src):
         n = counts.get(sample.identity, 0)

@@ -127,6 +127,16 @@ def file_sha256(path: Path) -> str:
     return _sha256(path, stat.st_size, stat.st_mtime_ns)
 
 
+def read_verified(name: str, settings: Settings) -> bytes:
+    """The model's bytes, hashed as read: what is loaded is exactly what was checked,
+    so a file swapped between the check and the load cannot slip in."""
+    model = resolve(name, settings)
+    data = model.path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != model.spec.sha256:
+        raise ModelTampered(f"model {name} at {model.path} changed while it was being loaded")
+    return data
+
+
 def resolve(name: str, settings: Settings) -> ResolvedModel:
     """Find model ``name`` (a key of MODELS) and check its digest.
 

@@ -17,7 +17,7 @@ from facegate.bench import machine_description, sample_frame
 from facegate.config import load_settings
 from facegate.liveness.features import pad_features
 from facegate.liveness.pad import PadModel
-from facegate.models import resolve
+from facegate.models import read_verified
 from facegate.vision.detect import FaceDetector
 
 
@@ -48,7 +48,7 @@ def run_pad_bench(runs: int = 200) -> PadTiming:
     """Time the PAD on the sample frame's face ``runs`` times."""
     image = sample_frame()
     model = PadModel.load()
-    with FaceDetector(resolve("yunet", load_settings()).path) as detector:
+    with FaceDetector(read_verified("yunet", load_settings())) as detector:
         box = detector.detect(image).boxes[0]
         detect = _time(lambda: detector.detect(image), max(runs // 10, 5))
     pad = _time(lambda: model.score(image, box), runs)

@@ -10,7 +10,6 @@ frames are retried on a lifted copy by ``pipeline``, which can judge the crop.)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -89,11 +88,13 @@ class DetectorOptions:
 class FaceDetector:
     """YuNet behind one ``detect`` call. Create once and reuse; not thread-safe."""
 
-    def __init__(self, model_path: Path, options: DetectorOptions | None = None) -> None:
+    def __init__(self, model: bytes, options: DetectorOptions | None = None) -> None:
+        """``model`` is the verified ONNX file's bytes (``models.read_verified("yunet")``)."""
         self.options = options or DetectorOptions()
         self._net: cv2.FaceDetectorYN | None = cv2.FaceDetectorYN.create(
-            str(model_path),
-            "",
+            "onnx",
+            np.frombuffer(model, np.uint8),
+            np.zeros(0, np.uint8),
             (320, 320),
             self.options.score_threshold,
             self.options.nms_threshold,

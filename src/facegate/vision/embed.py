@@ -29,8 +29,11 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 class SFaceEmbedder:
     """SFace through OpenCV's FaceRecognizerSF; input is an aligned 112x112 BGR crop."""
 
-    def __init__(self, model_path: Path) -> None:
-        self._net: cv2.FaceRecognizerSF | None = cv2.FaceRecognizerSF.create(str(model_path), "")
+    def __init__(self, model: bytes) -> None:
+        """``model`` is the verified ONNX file's bytes (``models.read_verified("sface")``)."""
+        self._net: cv2.FaceRecognizerSF | None = cv2.FaceRecognizerSF.create(
+            "onnx", np.frombuffer(model, np.uint8), np.zeros(0, np.uint8)
+        )
 
     def embed(self, crop: np.ndarray) -> np.ndarray:
         """(128,) unit float32 embedding of one aligned crop."""

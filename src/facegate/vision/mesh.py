@@ -31,7 +31,7 @@ import numpy as np
 
 from facegate.config import Settings, load_settings
 from facegate.errors import ConfigError, InputError, ModelError
-from facegate.models import resolve
+from facegate.models import read_verified, resolve
 from facegate.vision.blendshapes import NAMES, BlendShape
 from facegate.vision.detect import FaceDetector
 from facegate.vision.sources import check_size
@@ -340,7 +340,7 @@ class FaceMesher:
     def _from_crop(self, image: np.ndarray) -> list[FaceMesh]:
         """Run the landmarker on a padded square around each YuNet face, primary first."""
         if self._detector is None:
-            self._detector = FaceDetector(resolve("yunet", self._settings).path)
+            self._detector = FaceDetector(read_verified("yunet", self._settings))
         if self._crop_still is None:
             self._crop_still = _landmarker(self.options, RunningMode.IMAGE, self._settings)
         boxes = self._detector.detect(image).boxes
@@ -385,11 +385,12 @@ def _landmarker(options: MeshOptions, mode: RunningMode, settings: Settings) -> 
     from mediapipe.tasks.python import vision as mp_vision
 
     model = resolve("face_landmarker", settings).path
+    buffer = read_verified("face_landmarker", settings)
     mp_mode = (
         mp_vision.RunningMode.VIDEO if mode is RunningMode.VIDEO else mp_vision.RunningMode.IMAGE
     )
     task_options = mp_vision.FaceLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(model)),
+        base_options=BaseOptions(model_asset_buffer=buffer),
         running_mode=mp_mode,
         num_faces=options.num_faces,
         min_face_detection_confidence=options.min_face_detection_confidence,

@@ -13,7 +13,7 @@ import numpy as np
 
 from facegate.config import Settings
 from facegate.errors import Reason
-from facegate.models import resolve
+from facegate.models import read_verified
 from facegate.vision.align import align
 from facegate.vision.detect import DetectorOptions, FaceDetector, Faces
 from facegate.vision.embed import SFaceEmbedder
@@ -58,14 +58,14 @@ class FacePipeline:
     @property
     def detector(self) -> FaceDetector:
         if self._detector is None:
-            path = resolve("yunet", self.settings).path
-            self._detector = FaceDetector(path, self._detector_options)
+            model = read_verified("yunet", self.settings)
+            self._detector = FaceDetector(model, self._detector_options)
         return self._detector
 
     @property
     def embedder(self) -> SFaceEmbedder:
         if self._embedder is None:
-            self._embedder = SFaceEmbedder(resolve("sface", self.settings).path)
+            self._embedder = SFaceEmbedder(read_verified("sface", self.settings))
         return self._embedder
 
     def embed_crop(self, crop: np.ndarray) -> np.ndarray:
