@@ -31,8 +31,9 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium could not be installed: the browser tests will be skipped"
 
+# FACEGATE_SLOW=1 adds the full-length dataset runs (all five blink videos).
 test: install browser lint
-	$(BIN)/python -m pytest -q
+	FACEGATE_SLOW=1 $(BIN)/python -m pytest -q
 
 eval-dev: install
 	$(BIN)/python scripts/make_devset.py --out out/devset
