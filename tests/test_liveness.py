@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -147,6 +148,35 @@ def test_genuine_smile_and_open_mouth_pass(yale: dict) -> None:
 def test_genuine_blink_passes(blink_clip: list) -> None:
     result, _ = judge((ChallengeKind.BLINK,), iter(blink_clip), OPTIONS)
     assert result is not None and result.passed
+
+
+@pytest.mark.dataset
+def test_blink_ending_with_the_video_is_found_when_the_video_ends(blink_clip: list) -> None:
+    # 0.35 s after the lids first close: before the blink detector's peak window is
+    # complete, so only finish() (the detector's flush) can report it.
+    end = blink_clip[0][0] + 1.2 + 0.35
+    short = [frame for frame in blink_clip if frame[0] <= end]
+    result, incomplete = judge((ChallengeKind.BLINK,), iter(short), OPTIONS)
+    assert not incomplete and result is not None and result.passed
+
+
+@pytest.mark.dataset
+@pytest.mark.parametrize(
+    "strict",
+    [
+        {"eye_gap_ratio": 0.1},  # landmark ratio: lids must close this far
+        {"max_distortion": 0.001},  # rigid points must keep their shape
+        {"blink_max_seconds": 0.01},  # the detected blink must reopen this fast
+    ],
+    ids=["eye_gap", "rigid_points", "duration"],
+)
+def test_detected_blink_must_still_pass_the_anti_tilt_checks(
+    blink_clip: list, strict: dict
+) -> None:
+    options = replace(OPTIONS, **strict)
+    result, incomplete = judge((ChallengeKind.BLINK,), iter(hold(blink_clip, 6.0)), options)
+    assert not incomplete and result is not None and not result.passed
+    assert result.failure in (ChallengeFailure.PLANAR, ChallengeFailure.DEADLINE)
 
 
 @pytest.mark.dataset

@@ -5,6 +5,8 @@ Genuine trials are built from labelled recordings, never synthesised faces:
 - blink: every labelled blink (a run of eyes-closed frames in ``*_ideal.csv``) of the
   webcam blink videos, cut from 1.2 s before to 0.8 s after it, times from the
   capture timestamps; a video whose frame count disagrees with its labels is skipped.
+  The judge's blink detector sees only the clip (its lead-in is the detector's whole
+  history), as a judge started at the prompt would.
 - smile / open mouth: Yale ``normal`` then ``happy`` (or ``surprised``) stills of
   one person, at 10 frames per second.
 

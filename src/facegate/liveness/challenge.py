@@ -15,13 +15,19 @@ Why it stops what it stops:
 Signals come from :mod:`facegate.vision.mesh` (ARKit blend shapes in [0, 1] and head
 yaw in degrees, > 0 turning to the subject's own left). Each action is judged against
 the person's own rest pose (the median of the first frames), so a resting smile or
-a slightly turned head does not count. Times are seconds on the frames' own clock
-(``Frame.t``), so a recorded video and a live camera are judged alike.
+a slightly turned head does not count. Blinks are found by the calibrated
+:class:`facegate.vision.blink.BlinkDetector` (adaptive open-eye baseline, eye aspect
+fused with the blend shapes, hysteresis), fed every frame from the first; a blink
+counts once the detector reports it, so it must be over by the deadline (the detector
+decides half its peak window after the peak, or at :meth:`ChallengeJudge.finish`).
+Times are seconds on the frames' own clock (``Frame.t``), so a recorded video and a
+live camera are judged alike.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,6 +37,7 @@ import numpy as np
 
 from facegate.errors import ChallengeIncomplete
 from facegate.vision.blendshapes import BlendShape
+from facegate.vision.blink import Blink, BlinkDetector, BlinkOptions, EyeState
 from facegate.vision.mesh import FaceMesh
 
 
@@ -79,7 +86,8 @@ _EXEMPT: frozenset[frozenset[ChallengeKind]] = frozenset(
 
 @dataclass(frozen=True)
 class ActionRule:
-    """When a signal counts as the action: it must reach ``trigger`` *and* exceed the
+    """When a signal counts as the action (every kind but blink, which the blink
+    detector finds): it must reach ``trigger`` *and* exceed the
     rest pose by ``rise``; it is at rest again below ``rest + rise / 2``. For turns the
     units are degrees of yaw, else blend-shape activations in [0, 1]; raising either
     value is stricter."""
@@ -92,8 +100,10 @@ class ActionRule:
 class ChallengeOptions:
     """timeout: seconds allowed for each action after its prompt; baseline_frames:
     frames with a face that set the rest pose before the first prompt counts;
-    blink_max_seconds: a blink must reopen within this (people blink in 0.1-0.4 s;
-    a tilted print "closes its eyes" for as long as it is held tilted).
+    blink_max_seconds: a blink detected by :class:`BlinkDetector` must reopen within
+    this, measured over the detector's event (people blink in 0.1-0.4 s; a tilted
+    print "closes its eyes" for as long as it is held tilted). Blink detection itself
+    is set by :class:`BlinkOptions` (its own calibration), passed to the judge.
 
     Geometry confirmation of an expression (each against the rest pose; moving any
     limit away from 1 / 0 is stricter):
@@ -127,7 +137,6 @@ class ChallengeOptions:
     turn_offset_per_degree: float = 0.0042
     rules: dict[ChallengeKind, ActionRule] = field(
         default_factory=lambda: {
-            ChallengeKind.BLINK: ActionRule(trigger=0.2, rise=0.15),
             ChallengeKind.SMILE: ActionRule(trigger=0.5, rise=0.25),
             ChallengeKind.OPEN_MOUTH: ActionRule(trigger=0.2, rise=0.15),
             ChallengeKind.RAISE_BROWS: ActionRule(trigger=0.35, rise=0.25),
@@ -283,18 +292,26 @@ class ChallengeJudge:
     show. After the last frame call :meth:`finish`.
     """
 
-    def __init__(self, kinds: Sequence[ChallengeKind], options: ChallengeOptions | None = None):
+    def __init__(
+        self,
+        kinds: Sequence[ChallengeKind],
+        options: ChallengeOptions | None = None,
+        blink_options: BlinkOptions | None = None,
+    ):
         if not kinds or len(set(kinds)) != len(kinds):
             raise ValueError(f"expected distinct challenge kinds, got {list(kinds)}")
         self.kinds = tuple(kinds)
         self.options = options or ChallengeOptions()
+        self._blinks = BlinkDetector(blink_options)
+        # Recent frames by detector index, to find a reported blink's frames.
+        self._frames: deque[tuple[int, float, FaceMesh | None]] = deque()
+        self._count = 0
         self._answered: list[Challenge] = []
         self._current: Challenge | None = None
         self._rest_frames: list[FaceMesh] = []
         self._rest: dict[ChallengeKind, float] = {}
         self._rest_mesh: FaceMesh | None = None
         self._at_rest: set[ChallengeKind] = set()
-        self._closed_at: float | None = None
         self._peak: FaceMesh | None = None
         self._planar = False
         self._failure: ChallengeFailure | None = None
@@ -320,7 +337,6 @@ class ChallengeJudge:
         kind = self.kinds[len(self._answered)]
         self._current = Challenge(kind, secrets.token_hex(8), t, t + self.options.timeout)
         self._at_rest = set()
-        self._closed_at = None
         self._peak = None
         self._planar = False
 
@@ -336,13 +352,14 @@ class ChallengeJudge:
         if self._current is None:
             self._issue(t)
         assert self._current is not None
+        blinks = self._track_blinks(t, mesh)
         if t > self._current.deadline:
             if not self._faces:
                 self._fail(ChallengeFailure.NO_FACE)
             else:
                 self._fail(ChallengeFailure.PLANAR if self._planar else ChallengeFailure.DEADLINE)
             return
-        if mesh is None:
+        if self._judge_blinks(t, blinks) or mesh is None:
             return
         self._faces += 1
         if self._rest_mesh is None:
@@ -351,6 +368,51 @@ class ChallengeJudge:
                 self._set_rest()
             return
         self._judge(t, mesh)
+
+    def _track_blinks(self, t: float, mesh: FaceMesh | None) -> list[Blink]:
+        """Feed the blink detector; keep the frames a pending blink may still span."""
+        self._frames.append((self._count, t, mesh))
+        self._count += 1
+        o = self._blinks.options
+        keep = 2 * (o.peak_window_seconds + o.max_duration_seconds)
+        while self._frames and self._frames[0][1] < t - keep:
+            self._frames.popleft()
+        return self._blinks.update(t, None if mesh is None else EyeState.from_mesh(mesh))
+
+    def _judge_blinks(self, t: float, blinks: list[Blink]) -> bool:
+        """Accept the first detected blink that answers a blink prompt: the eyes were
+        seen open after the prompt's frame before it began, it reopened within
+        ``blink_max_seconds`` and shows as a face's blink (see :meth:`_face_like`).
+        True when the judge moved on to another prompt."""
+        if self._current is None or self._current.kind is not ChallengeKind.BLINK:
+            return False
+        if self._rest_mesh is None:
+            return False
+        issued = self._current.issued_at
+        for blink in blinks:
+            if not any(
+                issued < seen < blink.start_t and face is not None for _, seen, face in self._frames
+            ):
+                # Not seen open after the prompt before closing: a blink that began
+                # before it (spontaneous or replayed), or the squint of the action
+                # that met the previous prompt. Other actions need rest first too.
+                continue
+            if blink.end_t - blink.start_t > self.options.blink_max_seconds:
+                continue
+            frames = [
+                (f[2], Geometry.of(f[2]).eye_gap)
+                for f in self._frames
+                if blink.start_index <= f[0] <= blink.end_index and f[2] is not None
+            ]
+            if not frames:
+                continue
+            # Judge the geometry where the eyes are most closed.
+            self._peak = min(frames, key=lambda f: f[1])[0]
+            before = len(self._answered)
+            self._accept(t)
+            if len(self._answered) > before:
+                return True
+        return False
 
     def _set_rest(self) -> None:
         frames = self._rest_frames
@@ -367,7 +429,7 @@ class ChallengeJudge:
         return value < self._rest[kind] + self.options.rules[kind].rise / 2
 
     def _note_rest(self, mesh: FaceMesh) -> None:
-        for kind in ChallengeKind:
+        for kind in self.options.rules:
             if self._resting(kind, signal(mesh, kind)):
                 self._at_rest.add(kind)
 
@@ -375,8 +437,12 @@ class ChallengeJudge:
         assert self._current is not None and self._rest_mesh is not None
         kind = self._current.kind
         values = {k: signal(mesh, k) for k in ChallengeKind}
-        wanted = kind in self._at_rest and self._active(kind, values[kind])
-        if not wanted and self._closed_at is None:
+        wanted = (
+            kind is not ChallengeKind.BLINK
+            and kind in self._at_rest
+            and self._active(kind, values[kind])
+        )
+        if not wanted:
             for other in self.kinds:
                 if (
                     other is not kind
@@ -387,31 +453,12 @@ class ChallengeJudge:
                 ):
                     self._fail(ChallengeFailure.WRONG_ACTION)
                     return
-        if kind is ChallengeKind.BLINK:
-            if wanted and self._closed_at is None:
-                self._closed_at, self._peak = t, mesh
-            elif self._closed_at is not None and not self._reopened(values[kind]):
-                if self._peak is None or values[kind] > signal(self._peak, kind):
-                    self._peak = mesh  # judge the geometry where the eyes are most closed
-            elif self._closed_at is not None:  # reopened
-                if t - self._closed_at <= self.options.blink_max_seconds:
-                    self._accept(t)
-                    return
-                self._closed_at = None
-        elif wanted:
+        if wanted:
             self._peak = mesh
             self._accept(t)
             if self.done or self._current is None or self._current.kind is not kind:
                 return
         self._note_rest(mesh)
-
-    def _reopened(self, value: float) -> bool:
-        """Eyes at least half way back from the deepest closure towards rest (after a
-        blink the lids often settle a little lower than before it)."""
-        assert self._peak is not None
-        rest = self._rest[ChallengeKind.BLINK]
-        depth = signal(self._peak, ChallengeKind.BLINK) - rest
-        return value < rest + max(self.options.rules[ChallengeKind.BLINK].rise, depth) / 2
 
     def _accept(self, t: float) -> None:
         assert self._current is not None and self._peak is not None
@@ -420,7 +467,6 @@ class ChallengeJudge:
             # Keep watching: a later frame may show the whole action. If none does
             # before the deadline, the failure says the motion looked like a print's.
             self._planar = True
-            self._closed_at = None
             return
         self._answered.append(self._current)
         if not self.done:
@@ -458,6 +504,8 @@ class ChallengeJudge:
         Raises ChallengeIncomplete when the frames ran out before the sequence was
         decided (a recording shorter than the prompts' deadlines, or no frame at all).
         """
+        if self._failure is None and not self.done and self._last_t is not None:
+            self._judge_blinks(self._last_t, self._blinks.flush())  # the video ended
         if self._failure is None and not self.done:
             if self._faces == 0 and self._last_t is not None:
                 self._fail(ChallengeFailure.NO_FACE)
