@@ -22,12 +22,13 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from facegate.sharing.errors import SharingStoreError
+from facegate.sqlite_io import immediate_transaction, sql_errors
 
 log = logging.getLogger(__name__)
 
@@ -106,13 +107,8 @@ _SCHEMA = (
 )
 
 
-@contextmanager
-def _sql_errors(path: Path, doing: str) -> Iterator[None]:
-    """Turn SQLite's errors into a SharingStoreError naming the file."""
-    try:
-        yield
-    except sqlite3.Error as err:
-        raise SharingStoreError(f"could not {doing} the sharing database {path}: {err}") from err
+def _sql_errors(path: Path, doing: str) -> AbstractContextManager[None]:
+    return sql_errors(SharingStoreError, f"the sharing database {path}", doing)
 
 
 class SharingStore:
@@ -148,15 +144,8 @@ class SharingStore:
         Taking the write lock up front means a read-then-write cannot race another
         process (the CLI revoking while the service streams, say).
         """
-        with self._lock, _sql_errors(self._path, doing):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, _sql_errors(self._path, doing), immediate_transaction(self._conn):
+            yield self._conn
 
     def close(self) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +38,7 @@ from facegate.errors import (
     VaultKeyError,
     VaultTampered,
 )
+from facegate.sqlite_io import immediate_transaction, sql_errors
 from facegate.vault.base import DEFAULT_MAX_FAILURES, UserRecord, make_private_dir, validate_name
 
 log = logging.getLogger(__name__)
@@ -62,26 +63,8 @@ _SCHEMA = (
 )
 
 
-@contextmanager
-def _sql_errors(path: Path, doing: str) -> Iterator[None]:
-    """Turn SQLite's errors into a VaultError that names the file, for the person reading it."""
-    try:
-        yield
-    except sqlite3.Error as err:
-        raise VaultError(f"could not {doing} the vault at {path}: {err}") from err
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Take the write lock up front so a read-then-write cannot race another process."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def _sql_errors(path: Path, doing: str) -> AbstractContextManager[None]:
+    return sql_errors(VaultError, f"the vault at {path}", doing)
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> Any:
@@ -130,7 +113,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("PRAGMA synchronous = FULL")
         if not tables:
-            with _transaction(conn):
+            with immediate_transaction(conn):
                 if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
                     for statement in _SCHEMA:
                         conn.execute(statement)
@@ -153,7 +136,7 @@ def passphrase_salt(path: Path) -> bytes:
     """The vault's scrypt salt, created with the vault so a passphrase key is unique to it."""
     conn = _connect(path)
     try:
-        with _sql_errors(path, "read the passphrase salt of"), _transaction(conn):
+        with _sql_errors(path, "read the passphrase salt of"), immediate_transaction(conn):
             salt = _meta(conn, "kdf_salt")
             if salt is None:
                 if _meta(conn, "key_check") is not None:
@@ -243,7 +226,7 @@ class SqliteVault:
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
-        with _sql_errors(self._path, doing), _transaction(self._conn) as conn:
+        with _sql_errors(self._path, doing), immediate_transaction(self._conn) as conn:
             yield conn
 
     def _record(self, conn: sqlite3.Connection, name: str) -> UserRecord:
