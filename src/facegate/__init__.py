@@ -13,14 +13,13 @@ long-running programs should hold a ``Session`` instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from facegate.biometrics.match import SecurityLevel
 from facegate.biometrics.unlock import EnrolmentReport, UnlockOptions, Verdict
 from facegate.errors import FaceGateError, Reason
 from facegate.session import Session
-from facegate.vision.sources import Frame, iter_frames
+from facegate.vision.sources import iter_sources
 
 __all__ = [
     "EnrolmentReport",
@@ -35,15 +34,10 @@ __all__ = [
 ]
 
 
-def _frames(sources: list[str | Path]) -> Iterator[Frame]:
-    for src in sources:
-        yield from iter_frames(src, max_frames=120)
-
-
 def enroll(user: str, sources: list[str | Path], *, replace: bool = False) -> EnrolmentReport:
     """Enrol ``user`` from image / video paths (or a camera index as "0")."""
     with Session.open() as session:
-        return session.unlocker.enroll(user, _frames(sources), replace=replace)
+        return session.unlocker.enroll(user, iter_sources(sources, max_frames=120), replace=replace)
 
 
 def verify(
@@ -51,4 +45,5 @@ def verify(
 ) -> Verdict:
     """One unlock attempt for ``user``; ``Verdict.matched`` and ``.reason`` say how it went."""
     with Session.open() as session:
-        return session.unlocker.verify(user, _frames(sources), UnlockOptions(level=level))
+        frames = iter_sources(sources, max_frames=120)
+        return session.unlocker.verify(user, frames, UnlockOptions(level=level))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +14,7 @@ from facegate.biometrics.unlock import UnlockOptions, Verdict, default_liveness
 from facegate.cli.app import app, err, friendly, out
 from facegate.liveness.check import LivenessMode
 from facegate.session import Session
-from facegate.vision.sources import Frame, is_video, iter_frames
-
-
-def _frames(sources: list[str], max_frames: int | None = None) -> Iterator[Frame]:
-    for src in sources:
-        yield from iter_frames(src, max_frames=max_frames)
+from facegate.vision.sources import is_video, iter_sources
 
 
 @app.command()
@@ -33,7 +27,9 @@ def enroll(
 ) -> None:
     """Enrol USER from several images, a video or a camera session."""
     with Session.open() as session:
-        report = session.unlocker.enroll(user, _frames(sources, max_frames), replace=replace)
+        report = session.unlocker.enroll(
+            user, iter_sources(sources, max_frames=max_frames), replace=replace
+        )
     rejected = ", ".join(f"{r.value}: {n}" for r, n in report.rejected.items()) or "none"
     out.print(
         f"enrolled [bold]{report.user}[/]: kept {report.kept} of {report.seen} capture(s); "
@@ -74,7 +70,7 @@ def verify(
     with Session.open() as session:
         verdict = session.unlocker.verify(
             user,
-            _frames(sources, None if mode is LivenessMode.ACTIVE else 120),
+            iter_sources(sources, max_frames=None if mode is LivenessMode.ACTIVE else 120),
             options,
             on_challenge=lambda c: err.print(f"[bold]{c.kind.prompt}[/] now"),
         )

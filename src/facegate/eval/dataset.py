@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from facegate.errors import FaceGateError, InputError, Reason
+from facegate.vision.embed import EMBEDDING_DIM
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import QualityOptions
 from facegate.vision.sources import read_image
@@ -103,8 +104,7 @@ def embed_samples(
     progress: Callable[[], None] | None = None,
 ) -> EmbeddedSet:
     """Observe every sample once; unreadable files count as failures to acquire."""
-    dim = 128
-    emb = np.zeros((len(samples), dim), np.float32)
+    emb = np.zeros((len(samples), EMBEDDING_DIM), np.float32)
     usable = np.zeros(len(samples), bool)
     reasons: list[Reason | None] = []
     seconds = np.zeros(len(samples))

@@ -74,29 +74,26 @@ class FacePipeline:
         vec = np.asarray(total, dtype=np.float32)
         return vec / np.float32(np.linalg.norm(vec))
 
-    def locate(self, image: np.ndarray) -> Faces:
-        """Faces with their five points; a badly lit face is located again on a lifted
-        copy of the frame, whose points are kept when it finds a face."""
-        faces = self.detector.detect(image)
-        if len(faces) and not is_poorly_lit(align(image, faces, 0)):
-            return faces
-        lifted = self.detector.detect(lift_frame(image))
-        return lifted if len(lifted) else faces
-
     def observe(self, frame: Frame, quality: QualityOptions | None = None) -> Observation:
         """Run the whole chain on one frame; a refusal is a reason, not an exception."""
-        faces = self.locate(frame.image)
+        faces = self.detector.detect(frame.image)
+        crop = align(frame.image, faces, 0) if len(faces) else None
+        if crop is None or is_poorly_lit(crop):
+            # A badly lit face is located again on a shadow-lifted copy of the frame,
+            # whose five points are kept when it finds a face.
+            lifted = self.detector.detect(lift_frame(frame.image))
+            if len(lifted):
+                faces, crop = lifted, align(frame.image, lifted, 0)
 
         def result(
             q: Quality | None, reason: Reason | None, emb: np.ndarray | None = None
         ) -> Observation:
             return Observation(frame.source, frame.index, frame.t, faces, q, reason, emb)
 
-        if not len(faces):
+        if crop is None:
             return result(None, Reason.NO_FACE)
         if len(faces) > 1 and faces.areas[1] >= SECOND_FACE_AREA * faces.areas[0]:
             return result(None, Reason.SEVERAL_FACES)
-        crop = align(frame.image, faces, 0)
         q = assess(faces, 0, crop, quality or QualityOptions())
         if not q.ok:
             return result(q, q.reason)

@@ -8,7 +8,7 @@ the edge, so later stages can trust it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,6 +155,14 @@ def iter_video(
 
 def is_video(src: str | Path) -> bool:
     return Path(src).suffix.lower() in VIDEO_SUFFIXES
+
+
+def iter_sources(
+    sources: Iterable[str | Path], *, max_frames: int | None = None
+) -> Iterator[Frame]:
+    """The frames of several command-line sources in turn (see ``iter_frames``)."""
+    for src in sources:
+        yield from iter_frames(src, max_frames=max_frames)
 
 
 def iter_frames(
