@@ -27,11 +27,13 @@ USER = "astronaut"
 
 
 def number_strings(embedding: np.ndarray, count: int = 8) -> list[str]:
-    """How the first ``count`` embedding values would look if printed with 4+ decimals."""
+    """How the first ``count`` embedding values would look if printed with 4+ decimals,
+    in fixed or scientific notation (numpy switches to the latter for small values)."""
     found: list[str] = []
     for value in (float(v) for v in embedding[:count]):
         truncated = f"{value:.10f}"[: f"{value:.10f}".index(".") + 5]
-        found += [f"{value:.4f}", f"{value:.6f}", truncated, repr(value)[:8]]
+        mantissa = f"{abs(value):.8e}"[:7]
+        found += [f"{value:.4f}", f"{value:.6f}", truncated, repr(value)[:8], mantissa]
     return sorted(set(found))
 
 
@@ -72,6 +74,9 @@ def test_leak_detector_finds_printed_and_encoded_embeddings(embedding: np.ndarra
     assert not leaks("score=0.928 threshold=0.497", embedding, template)
     assert leaks(str(embedding), embedding, template)
     assert leaks(repr(embedding.tolist()), embedding, template)
+    assert leaks(
+        np.array2string(embedding, formatter={"float_kind": "{:.8e}".format}), embedding, template
+    )
     assert leaks(f"{embedding[3]:.4f}", embedding, template)
     assert leaks(base64.b64encode(template).decode(), embedding, template)
     assert leaks(template.hex(), embedding, template)

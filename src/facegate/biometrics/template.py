@@ -18,7 +18,7 @@ import numpy as np
 from facegate.errors import EnrolmentError, VaultTampered
 from facegate.vision.embed import EMBEDDING_DIM
 
-EMBEDDING_MODEL = "sface-2021dec-int8bq/lighting-v2"
+EMBEDDING_MODEL = "sface-2021dec-int8bq/lighting-v3"
 MAX_ENROLLED = 5
 MAX_ADAPTIVE = 3
 ADAPTIVE_TTL_SECONDS = 30 * 24 * 3600.0

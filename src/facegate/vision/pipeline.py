@@ -18,7 +18,9 @@ from facegate.vision.align import align
 from facegate.vision.detect import DetectorOptions, FaceDetector, Faces
 from facegate.vision.embed import SFaceEmbedder
 from facegate.vision.illumination import is_poorly_lit, lift_frame, variants
+from facegate.vision.mesh import FaceMesher, MeshOptions
 from facegate.vision.quality import Quality, QualityOptions, assess
+from facegate.vision.refine import with_mesh_points
 from facegate.vision.sources import Frame
 
 # A second face at least this share of the largest face's area makes the frame
@@ -54,6 +56,7 @@ class FacePipeline:
         self._detector_options = detector or DetectorOptions()
         self._detector: FaceDetector | None = None
         self._embedder: SFaceEmbedder | None = None
+        self._mesher: FaceMesher | None = None
 
     @property
     def detector(self) -> FaceDetector:
@@ -68,6 +71,13 @@ class FacePipeline:
             self._embedder = SFaceEmbedder(read_verified("sface", self.settings))
         return self._embedder
 
+    @property
+    def mesher(self) -> FaceMesher:
+        """MediaPipe's landmarker, loaded only once a poorly lit frame needs it."""
+        if self._mesher is None:
+            self._mesher = FaceMesher.create_from_options(MeshOptions(), self.settings)
+        return self._mesher
+
     def embed_crop(self, crop: np.ndarray) -> np.ndarray:
         """Unit embedding of an aligned crop, averaged over its lighting variants."""
         total = sum(self.embedder.embed(v) for v in variants(crop))
@@ -81,9 +91,16 @@ class FacePipeline:
         if crop is None or is_poorly_lit(crop):
             # A badly lit face is located again on a shadow-lifted copy of the frame,
             # whose five points are kept when it finds a face.
-            lifted = self.detector.detect(lift_frame(frame.image))
+            lit = lift_frame(frame.image)
+            lifted = self.detector.detect(lit)
             if len(lifted):
                 faces, crop = lifted, align(frame.image, lifted, 0)
+            if crop is not None and is_poorly_lit(crop):
+                # Still poorly lit: take the five points from MediaPipe's face mesh of
+                # the lifted frame, which stay in place where YuNet's follow shadows.
+                refined = with_mesh_points(faces, self.mesher.detect(lit))
+                if refined is not faces:
+                    faces, crop = refined, align(frame.image, refined, 0)
 
         def result(
             q: Quality | None, reason: Reason | None, emb: np.ndarray | None = None
@@ -104,7 +121,10 @@ class FacePipeline:
             self._detector.close()
         if self._embedder is not None:
             self._embedder.close()
+        if self._mesher is not None:
+            self._mesher.close()
         self._detector = self._embedder = None
+        self._mesher = None
 
     def __enter__(self) -> FacePipeline:
         return self
