@@ -16,7 +16,15 @@ from typer.testing import CliRunner
 from facegate.biometrics.unlock import UnlockOptions
 from facegate.cli import app
 from facegate.errors import ChallengeIncomplete, ModelMissing, ModelTampered, Reason
-from facegate.eval.challenges import _photo_frames, concat, hold, judge, yale_tracks
+from facegate.eval.challenges import (
+    _photo_frames,
+    concat,
+    hold,
+    judge,
+    seen,
+    video_track,
+    yale_tracks,
+)
 from facegate.eval.pad import pad_summary, threshold_at_bpcer
 from facegate.liveness.attention import Inattention, judge_attention
 from facegate.liveness.challenge import (
@@ -26,6 +34,7 @@ from facegate.liveness.challenge import (
     random_sequence,
 )
 from facegate.liveness.check import LivenessMode
+from facegate.liveness.eyelids import FaceCrop, eye_change
 from facegate.liveness.pad import WEIGHTS_FILE, PadModel
 from facegate.session import Session
 from facegate.vault import DEFAULT_MAX_FAILURES
@@ -130,10 +139,22 @@ def blink_clip(data_dir: Path) -> list:
     frames = list(iter_video(video, max_frames=start + 30))
     with FaceMesher.create_from_options(MeshOptions(running_mode=RunningMode.VIDEO)) as m:
         track = [
-            (f.t, m.detect_for_video(f.image, i + int(f.t * 1000))) for i, f in enumerate(frames)
+            seen(f.t, f.image, m.detect_for_video(f.image, i + int(f.t * 1000)))
+            for i, f in enumerate(frames)
         ]
-    first = int(np.searchsorted([t for t, _ in track], track[start][0] - 1.2))
+    first = int(np.searchsorted([t for t, _, _ in track], track[start][0] - 1.2))
     return track[first:]
+
+
+@pytest.fixture(scope="module")
+def faint_blink_clip(data_dir: Path) -> list:
+    """A faint blink of the 17 fps video (labelled closed in frames 123-125), cut as
+    ``facegate eval challenges`` cuts it (frames 102-139: 1.2 s before, 0.8 s after).
+    At its most closed frame the landmarks' eyelid gap is still ~0.9 of rest."""
+    video = data_dir / "blink_webcam_videos" / "mahie_test_4_low_fps.avi"
+    labels = video.with_name(video.stem + "_ideal.csv").read_text("utf-8-sig").split()
+    assert labels[122:127] == ["0", "1", "1", "1", "0"]
+    return video_track(video, len(labels), max_frames=140)[102:]
 
 
 @pytest.mark.dataset
@@ -164,7 +185,7 @@ def test_blink_ending_with_the_video_is_found_when_the_video_ends(blink_clip: li
 @pytest.mark.parametrize(
     "strict",
     [
-        {"eye_gap_ratio": 0.1},  # landmark ratio: lids must close this far
+        {"eye_gap_ratio": 0.1, "faint_eye_gap_ratio": 0.1},  # lids must close this far
         {"max_distortion": 0.001},  # rigid points must keep their shape
         {"blink_max_seconds": 0.01},  # the detected blink must reopen this fast
     ],
@@ -200,11 +221,11 @@ def test_blink_replayed_before_a_smile_fails_when_smile_comes_first(
     assert result is not None and not result.passed
 
 
-def _photo_track(image: np.ndarray, moved: bool, seconds: float) -> Iterator:
-    rng = np.random.default_rng(7)
+def _photo_track(image: np.ndarray, moved: bool, seconds: float, seed: int = 7) -> Iterator:
+    rng = np.random.default_rng(seed)
     with FaceMesher.create_from_options(MeshOptions(running_mode=RunningMode.VIDEO)) as m:
         for t, frame in _photo_frames(image, seconds, rng, moved):
-            yield t, m.detect_for_video(frame, int(t * 1000))
+            yield seen(t, frame, m.detect_for_video(frame, int(t * 1000)))
 
 
 @pytest.mark.dataset
@@ -215,6 +236,72 @@ def test_photo_attacks_fail(data_dir: Path, moved: bool) -> None:
     result, incomplete = judge(kinds, _photo_track(image, moved, 11.0), OPTIONS)
     assert not incomplete and result is not None and not result.passed
     assert result.failure in (ChallengeFailure.DEADLINE, ChallengeFailure.PLANAR)
+
+
+@pytest.mark.dataset
+def test_faint_blink_counts_by_how_the_lids_changed_the_eyes(faint_blink_clip: list) -> None:
+    kinds = (ChallengeKind.BLINK,)
+    result, incomplete = judge(kinds, iter(faint_blink_clip), OPTIONS)
+    assert not incomplete and result is not None and result.passed
+    # The landmarks alone do not show it: without the crops, or without the bar on the
+    # eyes' change, the same blink is refused.
+    mesh_only = [(t, mesh, None) for t, mesh, _ in faint_blink_clip]
+    for clip, options in (
+        (mesh_only, OPTIONS),
+        (faint_blink_clip, replace(OPTIONS, min_eye_change=1.0)),
+    ):
+        result, incomplete = judge(kinds, iter(hold(clip, 6.0)), options)
+        assert not incomplete and result is not None and not result.passed
+        assert result.failure is ChallengeFailure.PLANAR
+
+
+@pytest.mark.dataset
+def test_tilted_print_whose_eyes_squash_is_refused_by_their_appearance(data_dir: Path) -> None:
+    image = read_image(data_dir / "yale_faces" / "subject07.normal.gif").image
+    track = list(_photo_track(image, moved=True, seconds=6.0, seed=21))
+    kinds = (ChallengeKind.BLINK,)
+    refused, incomplete = judge(kinds, iter(track), OPTIONS)
+    assert not incomplete and refused is not None and not refused.passed
+    assert refused.failure is ChallengeFailure.PLANAR
+    # The tilt squashed the eyes enough for the faint-blink geometry: only the eyes'
+    # unchanged appearance stops it.
+    fooled, _ = judge(kinds, iter(track), replace(OPTIONS, min_eye_change=0.0))
+    assert fooled is not None and fooled.passed
+
+
+def _turned_print(image: np.ndarray, centre: np.ndarray, pitch: float, yaw: float) -> np.ndarray:
+    """``image`` as a flat print turned by ``pitch`` and ``yaw`` degrees about ``centre``
+    (pixels), seen by a camera looking at that point."""
+    h, w = image.shape[:2]
+    focal = 2.0 * max(h, w)
+    camera = np.array([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1]])
+    turn, _ = cv2.Rodrigues(np.radians([pitch, yaw, 0.0]))
+    away = np.array([0.0, 0.0, focal])  # the print's centre, in front of the camera
+    flat = np.column_stack([np.eye(3)[:, :2], away])
+    turned = np.column_stack([turn[:, :2], away])
+    homography = camera @ turned @ np.linalg.inv(flat) @ np.linalg.inv(camera)
+    return cv2.warpPerspective(image, homography, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+@pytest.mark.dataset
+@pytest.mark.parametrize("subject", ["subject03", "subject07", "subject10"])
+def test_a_print_keeps_its_eyes_however_it_is_turned(data_dir: Path, subject: str) -> None:
+    still = read_image(data_dir / "yale_faces" / f"{subject}.normal.gif").image
+    # A print on a grey wall, so that a turned print stays in the frame.
+    image = cv2.copyMakeBorder(still, 60, 60, 60, 60, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    with FaceMesher.create_from_options(MeshOptions()) as mesher:
+        mesh = mesher.detect(image)
+        assert mesh is not None
+        flat = FaceCrop.of(image, mesh)
+        centre = mesh.pixels()[1, :2]  # the nose tip
+        for pitch, yaw in ((30, 0), (-35, 0), (0, 30), (25, -20), (40, 0)):
+            turned = _turned_print(image, centre, pitch, yaw)
+            turned_mesh = mesher.detect(turned)
+            assert turned_mesh is not None, (pitch, yaw)
+            change = eye_change(flat, FaceCrop.of(turned, turned_mesh))
+            assert change is not None, (pitch, yaw)
+            assert change.face <= OPTIONS.max_face_change, (pitch, yaw, change)
+            assert change.eyes <= OPTIONS.min_eye_change / 3, (pitch, yaw, change)
 
 
 def test_random_sequences_are_two_or_three_distinct_kinds_without_turns() -> None:

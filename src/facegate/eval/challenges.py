@@ -20,7 +20,9 @@ Attack trials (each must fail), with a random 2-3 step sequence each:
 - wrong-order replay: genuine clips of the asked-for actions played in another order,
   the last frame then held until the deadline has passed.
 
-Every frame goes through the real :class:`facegate.vision.mesh.FaceMesher`.
+Every frame goes through the real :class:`facegate.vision.mesh.FaceMesher`, and the
+judge is given each face's :class:`facegate.liveness.eyelids.FaceCrop` as a camera
+attempt gives it (only these small crops are kept, never whole video frames).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -44,14 +46,21 @@ from facegate.liveness.challenge import (
     ChallengeOptions,
     ChallengeResult,
 )
+from facegate.liveness.eyelids import FaceCrop
 from facegate.vision.mesh import FaceMesh, FaceMesher, MeshOptions, RunningMode
 from facegate.vision.sources import iter_video, read_image
 
 FPS = 10.0
 BLINK_BEFORE, BLINK_AFTER = 1.2, 0.8
 
-Track = list[tuple[float, FaceMesh | None]]
-"""(t seconds, mesh or None) per frame."""
+Seen = tuple[float, FaceMesh | None, FaceCrop | None]
+"""One frame as the judge is fed it: t seconds, mesh and crop (both None without a face)."""
+Track = list[Seen]
+
+
+def seen(t: float, image: np.ndarray, mesh: FaceMesh | None) -> Seen:
+    """The judge's view of one frame: its time, its mesh and, with a face, its crop."""
+    return t, mesh, None if mesh is None else FaceCrop.of(image, mesh)
 
 
 @dataclass(frozen=True)
@@ -80,22 +89,15 @@ class AttentionCheck:
     n_closed: int
 
 
-@dataclass
-class Clips:
-    """Genuine clips per kind, to replay; filled while the genuine trials are built."""
-
-    by_kind: dict[ChallengeKind, list[Track]] = field(default_factory=dict)
-
-
 def judge(
     kinds: Sequence[ChallengeKind],
-    frames: Iterator[tuple[float, FaceMesh | None]],
+    frames: Iterator[Seen],
     options: ChallengeOptions,
 ) -> tuple[ChallengeResult | None, bool]:
     """Feed frames until decided; (result, incomplete) — incomplete when they ran out."""
     judge_ = ChallengeJudge(kinds, options)
-    for t, mesh in frames:
-        judge_.update(t, mesh)
+    for t, mesh, crop in frames:
+        judge_.update(t, mesh, crop)
         if judge_.done:
             break
     try:
@@ -132,21 +134,14 @@ def blink_tracks(folder: Path) -> tuple[list[Track], AttentionCheck, list[str]]:
         labels = (
             np.array(labels_path.read_text(encoding="utf-8-sig").replace(",", " ").split(), int)
             if labels_path.is_file()
-            else None
+            else np.zeros(0, int)
         )
-        with FaceMesher.create_from_options(MeshOptions(running_mode=RunningMode.VIDEO)) as m:
-            frames = list(iter_video(video))
-            if labels is None or len(labels) != len(frames):
-                skipped.append(f"{video.name}: {len(frames)} frames, labels disagree")
-                continue
-            stamps = _parse_times(video.with_name(video.stem + "_timestamps.txt"), len(frames))
-            times = stamps if stamps is not None else np.array([f.t for f in frames])
-            stamps_ms = np.maximum.accumulate(np.round(times * 1000).astype(int))
-            stamps_ms = stamps_ms + np.arange(len(stamps_ms))  # strictly increasing
-            meshes = [
-                m.detect_for_video(f.image, int(ms))
-                for f, ms in zip(frames, stamps_ms, strict=True)
-            ]
+        track = video_track(video, len(labels))
+        if len(labels) != len(track):
+            skipped.append(f"{video.name}: {len(track)} frames, labels disagree")
+            continue
+        times = np.array([t for t, _, _ in track])
+        meshes = [mesh for _, mesh, _ in track]
         for mesh, closed in zip(meshes, labels, strict=True):
             attentive = judge_attention(mesh).attentive
             if closed:
@@ -161,22 +156,40 @@ def blink_tracks(folder: Path) -> tuple[list[Track], AttentionCheck, list[str]]:
             if k > 0:  # begin after the previous blink has reopened
                 first = max(first, events[k - 1][1] + 1)
             last = np.searchsorted(times, times[end - 1] + BLINK_AFTER, side="right")
-            clips.append([(float(times[i]), meshes[i]) for i in range(first, last)])
+            clips.append(track[first:last])
     return clips, AttentionCheck(*counts), skipped
+
+
+def video_track(video: Path, n_labels: int, max_frames: int | None = None) -> Track:
+    """The frames of a blink video (the first ``max_frames``) as the judge sees them,
+    timed by the capture timestamps when the video has one per label (else by the
+    file's own clock). Frames are read one by one: only the small crops are kept."""
+    stamps = _parse_times(video.with_name(video.stem + "_timestamps.txt"), n_labels)
+    track: Track = []
+    latest = -1
+    with FaceMesher.create_from_options(MeshOptions(running_mode=RunningMode.VIDEO)) as mesher:
+        for i, frame in enumerate(iter_video(video, max_frames=max_frames)):
+            t = float(stamps[i]) if stamps is not None and i < len(stamps) else frame.t
+            latest = max(latest, round(t * 1000))
+            # MediaPipe needs strictly increasing timestamps: add the frame index.
+            track.append(seen(t, frame.image, mesher.detect_for_video(frame.image, latest + i)))
+    return track
 
 
 def yale_tracks(folder: Path, mesher: FaceMesher) -> dict[ChallengeKind, list[Track]]:
     """normal -> happy (SMILE) and normal -> surprised (OPEN_MOUTH) per subject."""
     out: dict[ChallengeKind, list[Track]] = {ChallengeKind.SMILE: [], ChallengeKind.OPEN_MOUTH: []}
     for normal in sorted(folder.glob("subject*.normal.gif")):
-        rest = mesher.detect(read_image(normal).image)
+        image = read_image(normal).image
+        rest = seen(0.0, image, mesher.detect(image))
         for kind, name in ((ChallengeKind.SMILE, "happy"), (ChallengeKind.OPEN_MOUTH, "surprised")):
             path = normal.with_name(normal.name.replace("normal", name))
             if not path.is_file():
                 continue
-            act = mesher.detect(read_image(path).image)
-            seq = [rest] * 6 + [act] * 6 + [rest] * 4
-            out[kind].append([(i / FPS, m) for i, m in enumerate(seq)])
+            image = read_image(path).image
+            act = seen(0.0, image, mesher.detect(image))
+            stills = [rest] * 6 + [act] * 6 + [rest] * 4
+            out[kind].append([(i / FPS, mesh, crop) for i, (_, mesh, crop) in enumerate(stills)])
     return out
 
 
@@ -186,15 +199,15 @@ def concat(tracks: Sequence[Track]) -> Track:
     offset = 0.0
     for track in tracks:
         t0 = track[0][0]
-        out += [(offset + t - t0, m) for t, m in track]
+        out += [(offset + t - t0, mesh, crop) for t, mesh, crop in track]
         offset = out[-1][0] + 1.0 / FPS
     return out
 
 
 def hold(track: Track, seconds: float) -> Track:
     """``track`` with its last frame held for ``seconds`` more, as a paused replay."""
-    end, last = track[-1]
-    return track + [(end + (i + 1) / FPS, last) for i in range(int(seconds * FPS) + 1)]
+    end, mesh, crop = track[-1]
+    return track + [(end + (i + 1) / FPS, mesh, crop) for i in range(int(seconds * FPS) + 1)]
 
 
 def _photo_frames(
@@ -235,7 +248,7 @@ def photo_trial(
     seconds = options.timeout * len(kinds) + 1.0
     with FaceMesher.create_from_options(MeshOptions(running_mode=RunningMode.VIDEO)) as mesher:
         frames = (
-            (t, mesher.detect_for_video(img, int(t * 1000)))
+            seen(t, img, mesher.detect_for_video(img, int(t * 1000)))
             for t, img in _photo_frames(image, seconds, rng, moved)
         )
         result, incomplete = judge(kinds, frames, options)

@@ -2,6 +2,7 @@
 
 - :mod:`~facegate.liveness.pad` — passive PAD: one frame's face, a bona fide score.
 - :mod:`~facegate.liveness.challenge` — active challenge-response from blend shapes.
+- :mod:`~facegate.liveness.eyelids` — whether the eyes changed as eyelids, not a print, do.
 - :mod:`~facegate.liveness.attention` — open eyes looking at the camera.
 - :mod:`~facegate.liveness.check` — one unlock attempt's liveness, as the unlock flow uses it.
 - :mod:`~facegate.liveness.train` — ``facegate train pad``.

@@ -30,6 +30,7 @@ from facegate.liveness.challenge import (
     ChallengeResult,
     random_sequence,
 )
+from facegate.liveness.eyelids import FaceCrop
 from facegate.liveness.pad import PadModel
 from facegate.vision.detect import Faces
 from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
@@ -152,7 +153,8 @@ class LivenessAttempt:
             ms = max(round(frame.t * 1000), self._last_ms + 1)
             self._last_ms = ms
             mesh = self._video.detect_for_video(frame.image, ms) if len(faces) else None
-            self._judge.update(frame.t, mesh)
+            crop = FaceCrop.of(frame.image, mesh) if mesh is not None else None
+            self._judge.update(frame.t, mesh, crop)
             current = self._judge.current
             if current is not None and current is not self._prompted:
                 self._prompted = current
