@@ -290,6 +290,16 @@ def replay_trials(
     return trials
 
 
+def attack_stills(data: Path) -> list[np.ndarray]:
+    """The bona fide stills printed for the photo attacks: every Yale ``normal`` face and
+    about 40 NUAA live frames spread over its subjects."""
+    stills = [
+        read_image(p).image for p in sorted((data / "yale_faces").glob("subject*.normal.gif"))
+    ]
+    nuaa = sorted((data / "nuaa_photo_imposter_subset" / "ClientRaw").glob("*/*.jpg"))
+    return stills + [read_image(p).image for p in nuaa[:: max(1, len(nuaa) // 40)]]
+
+
 def run_trials(
     data: Path,
     n_attacks: int,
@@ -321,11 +331,7 @@ def run_trials(
             for c in tracks
         ]
     say("photo attacks")
-    stills = [
-        read_image(p).image for p in sorted((data / "yale_faces").glob("subject*.normal.gif"))
-    ]
-    nuaa = sorted((data / "nuaa_photo_imposter_subset" / "ClientRaw").glob("*/*.jpg"))
-    stills += [read_image(p).image for p in nuaa[:: max(1, len(nuaa) // 40)]]
+    stills = attack_stills(data)
     per_kind = n_attacks // 3
     for moved in (False, True):
         for i in range(per_kind):

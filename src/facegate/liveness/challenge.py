@@ -123,11 +123,11 @@ class ChallengeOptions:
       the eyes changed by at least ``min_eye_change`` while the rest of the face
       changed by at most ``max_face_change`` (:func:`eye_change`, 1 - NCC after
       alignment). Webcam blinks: eyes 0.05-0.93, the 4 faint ones 0.06, 0.21,
-      0.21, 0.52; face <= 0.024. Simulated prints (200 moved prints, 560 frames
-      with the faint-blink geometry and crops in frame): eyes median 0.007,
-      max 0.042 where the face stayed <= 0.05; prints turned up to 40 degrees
-      about their centre <= 0.015. Raising ``min_eye_change`` or lowering the
-      other two is stricter;
+      0.21, 0.52; face <= 0.008. Simulated moved prints (200, on another seed than
+      the evaluation's), aligned frames (face <= 0.05) in frame: eyes median 0.007,
+      max 0.032 over 192 with the faint-blink geometry, 0.042 over all 545; prints
+      turned up to 40 degrees about their centre <= 0.015. Raising
+      ``min_eye_change`` or lowering the other two is stricter;
     - mouth_width_ratio: smile (Yale happy 1.21-1.33);
     - lip_gap_rise: open mouth (Yale surprised +0.36-0.87);
     - brow_ratio: raise brows (Yale surprised 1.19-1.60);
@@ -139,8 +139,8 @@ class ChallengeOptions:
       live faces: 0.0084 per degree; half of it is required).
 
     Defaults were set from Yale normal / happy / surprised stills, labelled webcam
-    blinks and simulated prints (see ``facegate eval challenges``); the eyes' change
-    from prints simulated apart from the evaluation's draws (another seed).
+    blinks and simulated prints (see ``facegate eval challenges`` and
+    docs/liveness.md).
     """
 
     timeout: float = 5.0
