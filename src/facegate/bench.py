@@ -80,7 +80,9 @@ def machine_description() -> str:
     )
 
 
-def _time(func: Callable[[], object], runs: int) -> StageTiming:
+def time_call(func: Callable[[], object], runs: int) -> StageTiming:
+    """Median and 90th percentile milliseconds of ``runs`` calls after one warm-up call
+    (the warm-up pays for lazy model loads, which no later call repeats)."""
     func()
     samples = []
     for _ in range(runs):
@@ -116,21 +118,22 @@ def run_bench(runs: int = 30, baseline: bool = True) -> BenchResult:
 
         dark = Frame(image=side_lit(image), source="bench-side-lit")
         verify_row = _named(
-            "verify one frame (all of the above)", _time(lambda: verify(frame), runs)
+            "verify one frame (all of the above)", time_call(lambda: verify(frame), runs)
         )
 
         rows = [
-            _named("detect (YuNet)", _time(lambda: pipeline.detector.detect(image), runs)),
-            _named("align", _time(lambda: align(image, faces), runs)),
+            _named("detect (YuNet)", time_call(lambda: pipeline.detector.detect(image), runs)),
+            _named("align", time_call(lambda: align(image, faces), runs)),
             _named(
-                "embed (SFace, lighting variants)", _time(lambda: pipeline.embed_crop(crop), runs)
+                "embed (SFace, lighting variants)",
+                time_call(lambda: pipeline.embed_crop(crop), runs),
             ),
             _named(
                 "match (template of 5)",
-                _time(lambda: template_score(template, embedding), runs),
+                time_call(lambda: template_score(template, embedding), runs),
             ),
             verify_row,
-            _named("verify one side-lit frame (slow path)", _time(lambda: verify(dark), runs)),
+            _named("verify one side-lit frame (slow path)", time_call(lambda: verify(dark), runs)),
         ]
     speedup = None
     if baseline:
@@ -158,4 +161,4 @@ def _dlib_baseline(image: np.ndarray, runs: int) -> StageTiming:
         descriptor = np.array(net.compute_face_descriptor(rgb, shape(rgb, rects[0])))
         return float(np.linalg.norm(descriptor - reference))
 
-    return _time(once, runs)
+    return time_call(once, runs)
