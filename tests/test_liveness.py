@@ -304,6 +304,24 @@ def test_a_print_keeps_its_eyes_however_it_is_turned(data_dir: Path, subject: st
             assert change.eyes <= OPTIONS.min_eye_change / 3, (pitch, yaw, change)
 
 
+@pytest.mark.dataset
+def test_a_crop_reaching_beyond_the_frame_is_no_evidence(data_dir: Path) -> None:
+    image = read_image(data_dir / "yale_faces" / "subject03.normal.gif").image
+    with FaceMesher.create_from_options(MeshOptions()) as mesher:
+        mesh = mesher.detect(image)
+        assert mesh is not None
+        eyes_y = int(mesh.pixels()[[33, 263], 1].mean())
+        cut = np.ascontiguousarray(image[eyes_y - 20 :])  # the frame ends above the eyes
+        cut_mesh = mesher.detect(cut)
+    whole = FaceCrop.of(image, mesh)
+    same = eye_change(whole, whole)
+    assert whole.in_frame and same is not None
+    assert same.eyes == pytest.approx(0.0, abs=1e-6) and same.face == pytest.approx(0.0, abs=1e-6)
+    assert cut_mesh is not None  # MediaPipe still places the eyes...
+    edge = FaceCrop.of(cut, cut_mesh)
+    assert not edge.in_frame and eye_change(edge, edge) is None  # ...but they are not judged
+
+
 def test_random_sequences_are_two_or_three_distinct_kinds_without_turns() -> None:
     turns = {ChallengeKind.TURN_LEFT, ChallengeKind.TURN_RIGHT}
     for _ in range(50):

@@ -40,6 +40,9 @@ CROP_SIZE = (120, 96)  # (width, height) in pixels: 2.5 x 2 eye distances
 _EYES_AT = (0.5, 0.4)  # where the eye midpoint falls, as shares of the crop size
 # An eye's box: its corner-to-corner width times these, either way from its centre.
 _EYE_HALF_WIDTH, _EYE_HALF_HEIGHT = 0.65, 0.4
+# Narrower eyes (corner to corner, crop pixels) are seen too edge-on to judge: a
+# few pixels' correlation is noise. Webcam faces: 19.9-22.6.
+MIN_EYE_WIDTH = 0.3 * EYE_DISTANCE
 _ECC_ITERATIONS, _ECC_EPSILON, _ECC_SMOOTHING = 50, 1e-5, 3
 
 
@@ -129,8 +132,10 @@ class EyeChange:
 
 def eye_change(reference: FaceCrop, current: FaceCrop) -> EyeChange | None:
     """The change from ``reference`` to ``current``; None when either crop reaches
-    beyond its frame (the eyes may not be in view) or no alignment was found."""
-    if not (reference.in_frame and current.in_frame):
+    beyond its frame (the eyes may not be in view), shows an eye narrower than
+    :data:`MIN_EYE_WIDTH`, or no alignment was found."""
+    crops = (reference, current)
+    if not all(c.in_frame for c in crops) or min(map(_narrowest_eye, crops)) < MIN_EYE_WIDTH:
         return None
     rigid = list(RIGID_POINTS)
     start, _ = cv2.findHomography(current.points[rigid], reference.points[rigid], 0)
@@ -174,6 +179,11 @@ def eye_change(reference: FaceCrop, current: FaceCrop) -> EyeChange | None:
     eyes = max(_ncc(ref[y0:y1, x0:x1], aligned[y0:y1, x0:x1]) for x0, y0, x1, y1 in boxes)
     rest = face > 0
     return EyeChange(eyes=1.0 - eyes, face=1.0 - _ncc(ref[rest], aligned[rest]))
+
+
+def _narrowest_eye(crop: FaceCrop) -> float:
+    """The smaller corner-to-corner width of the two eyes, crop pixels."""
+    return min(float(np.linalg.norm(crop.points[a] - crop.points[b])) for a, b in _EYE_CORNERS)
 
 
 def _eye_box(points: np.ndarray, corner_a: int, corner_b: int) -> tuple[int, int, int, int]:
