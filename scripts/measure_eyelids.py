@@ -13,7 +13,10 @@ The figures behind ``ChallengeOptions.faint_eye_gap_ratio``, ``min_eye_change`` 
   peak, against the widest-open frame of the second before it, when the head pose
   and the rigid points stay within the judge's bounds and the eyelid gap is at
   most ``faint_eye_gap_ratio`` of the reference's (the frames a faint blink could
-  be accepted on).
+  be accepted on). Apart from that, the blinks the :class:`BlinkDetector` finds in
+  the prints are judged as the challenge judges them against the older eyelid-gap
+  rule (``eye_gap_ratio`` of the rest pose, head still, rigid points), noting
+  whether the eyes were inside the frame when they passed.
 
 Both report the eyelid-gap ratio and the eye and face changes, with counts::
 
@@ -45,6 +48,7 @@ from facegate.eval.challenges import (
 )
 from facegate.liveness.challenge import ChallengeOptions, Geometry, distortion
 from facegate.liveness.eyelids import eye_change
+from facegate.vision.blink import BlinkDetector, EyeState
 from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
 
 PRINT_REFERENCE_SECONDS = 1.0
@@ -99,12 +103,54 @@ def blinks(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def detected_blinks(track: Sequence[Seen], options: ChallengeOptions) -> list[dict[str, Any]]:
+    """The detector's blinks in ``track`` that begin after an open frame and reopen in
+    time, judged by the eyelid-gap rule against the rest pose (the middle of the first
+    three faces, as the judge takes it), with where the eyes were at the peak."""
+    faces = [f for f in track if f[1] is not None]
+    if len(faces) < 3:
+        return []
+    rest = faces[1][1]
+    assert rest is not None
+    detector = BlinkDetector()
+    found = []
+    for t, mesh, _ in track:
+        found += detector.update(t, None if mesh is None else EyeState.from_mesh(mesh))
+    found += detector.flush()
+    rows = []
+    for blink in found:
+        during = [f for f in track[blink.start_index : blink.end_index + 1] if f[1] is not None]
+        opened = any(track[0][0] < f[0] < blink.start_t for f in faces)
+        if not during or not opened or blink.end_t - blink.start_t > options.blink_max_seconds:
+            continue
+        peak = min(during, key=_gap)
+        assert peak[1] is not None
+        pose, still = peak[1].head_pose, rest.head_pose
+        turned = max(abs(pose.yaw - still.yaw), abs(pose.pitch - still.pitch))
+        ratio = _gap(peak) / Geometry.of(rest).eye_gap
+        eyes = peak[1].landmarks[[33, 133, 362, 263, 159, 145, 386, 374], :2]
+        rows.append(
+            {
+                "t": peak[0],
+                "gap_ratio": ratio,
+                "passes_gap_rule": ratio <= options.eye_gap_ratio
+                and turned <= options.max_pose_change
+                and distortion(rest, peak[1]) <= options.max_distortion,
+                "eyes_outside_frame": bool(np.any((eyes < 0) | (eyes > 1))),
+                "crop_in_frame": _shown(peak),
+            }
+        )
+    return rows
+
+
 def prints(
     stills: Sequence[np.ndarray], n: int, seconds: float, seed: int, options: ChallengeOptions
-) -> tuple[list[dict[str, Any]], int]:
-    """Would-be blink peaks of ``n`` moved prints, and how many frames were looked at."""
+) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
+    """Would-be faint-blink peaks of ``n`` moved prints, how many frames were looked at,
+    and the blinks the detector found in them."""
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
+    blinks_found: list[dict[str, Any]] = []
     looked = 0
     for i in range(n):
         with FaceMesher.create_from_options(MeshOptions(running_mode=RunningMode.VIDEO)) as m:
@@ -112,6 +158,7 @@ def prints(
                 seen(t, image, m.detect_for_video(image, int(t * 1000)))
                 for t, image in _photo_frames(stills[i % len(stills)], seconds, rng, True)
             ]
+        blinks_found += [{"print": i, **row} for row in detected_blinks(track, options)]
         for j, peak in enumerate(track):
             if not _shown(peak):
                 continue
@@ -131,7 +178,7 @@ def prints(
                 and row["distortion"] <= options.max_distortion
             ):
                 rows.append({"print": i, "t": peak[0], **row})
-    return rows, looked
+    return rows, looked, blinks_found
 
 
 def summary(values: Sequence[float]) -> dict[str, float | int]:
@@ -152,7 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = ChallengeOptions()
     real = blinks(args.data / "blink_webcam_videos")
-    fake, looked = prints(attack_stills(args.data), args.prints, args.seconds, args.seed, options)
+    stills = attack_stills(args.data)
+    fake, looked, found = prints(stills, args.prints, args.seconds, args.seed, options)
+    passed = [b for b in found if b["passes_gap_rule"]]
+    gap_rule = {
+        "detected_print_blinks": len(found),
+        "passing_gap_rule": len(passed),
+        "of_which_eyes_outside_frame": sum(b["eyes_outside_frame"] for b in passed),
+        "of_which_crop_beyond_frame": sum(not b["crop_in_frame"] for b in passed),
+    }
     aligned = [r for r in fake if r["face"] <= options.max_face_change]
     faint = [r for r in real if r["gap_ratio"] > options.eye_gap_ratio]
     table = {
@@ -168,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "print_frames_in_frame": looked,
         "print_frames_with_faint_blink_geometry": len(fake),
         "prints_changing_most": sorted(aligned, key=lambda r: -r["eyes"])[:10],
+        "print_blinks_against_the_gap_rule": gap_rule,
         "options": {
             k: getattr(options, k)
             for k in ("eye_gap_ratio", "faint_eye_gap_ratio", "min_eye_change", "max_face_change")
@@ -181,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         values = " ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "n")
         print(f"{name:24} n {row['n']:5}  {values}")
     print(f"print frames in frame: {looked}, with the faint-blink geometry: {len(fake)}")
+    print("print blinks against the eyelid-gap rule:", json.dumps(gap_rule))
     for r in faint:
         where = f"{r['video']} frame {r['frame']}"
         print(f"faint blink, {where}: gap {r['gap_ratio']:.2f}, eyes {r['eyes']:.3f}")
