@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facegate.vision.align import REFERENCE_POINTS, similarity_matrix
+from facegate.bench import side_lit
+from facegate.vision.align import REFERENCE_POINTS, align, similarity_matrix
 from facegate.vision.detect import Faces
 from facegate.vision.illumination import is_poorly_lit, lift_frame
 from facegate.vision.mesh import FaceMesher, MeshOptions
@@ -51,13 +52,6 @@ def test_degenerate_points_are_refused() -> None:
         similarity_matrix(np.zeros((5, 2), np.float32))
 
 
-def _side_lit(image: np.ndarray) -> np.ndarray:
-    """A hard light from the image's right: the left half falls into deep shadow."""
-    w = image.shape[1]
-    ramp = np.clip(np.linspace(-0.6, 1.4, w), 0.04, 1.0).astype(np.float32)
-    return (image.astype(np.float32) * ramp[None, :, None]).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def mesher() -> Iterator[FaceMesher]:
     with FaceMesher.create_from_options(MeshOptions()) as m:
@@ -90,7 +84,7 @@ def test_a_mesh_of_another_face_is_ignored(mesher: FaceMesher, astronaut_bgr: np
 def test_side_lit_face_is_aligned_on_the_mesh_points(
     pipeline: FacePipeline, mesher: FaceMesher, astronaut_bgr: np.ndarray
 ) -> None:
-    lit = _side_lit(astronaut_bgr)
+    lit = side_lit(astronaut_bgr)
     obs = pipeline.observe(Frame(lit, "side-lit"))
     assert obs.usable, obs.reason
     assert obs.quality is not None
@@ -107,7 +101,5 @@ def test_evenly_lit_face_keeps_yunets_points(
 ) -> None:
     obs = pipeline.observe(Frame(astronaut_bgr, "even"))
     yunet = pipeline.detector.detect(astronaut_bgr)
-    assert not is_poorly_lit(
-        cv2.warpAffine(astronaut_bgr, similarity_matrix(yunet.landmarks[0]), (112, 112))
-    )
+    assert not is_poorly_lit(align(astronaut_bgr, yunet, 0))
     assert np.array_equal(obs.faces.landmarks, yunet.landmarks)
