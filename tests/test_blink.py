@@ -10,6 +10,7 @@ excerpt. ``FACEGATE_SLOW=1`` adds the full run, whose figures are produced by
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,19 @@ def test_detector_finds_blinks_but_not_a_long_closure_or_a_look_down() -> None:
         assert blink.depth > 0.3
     flags = blink_flags(blinks, len(times))
     assert flags[250:286].sum() == 0
+
+
+def test_a_still_photo_gives_no_blink_and_no_warning() -> None:
+    """Identical frames (a print held still) make flat runs of closure, which scipy
+    reports as zero-prominence peaks; they must be dropped quietly, not warned about."""
+    # Two poses of a print, each held for longer than the 1 s peak window.
+    poses = [EyeState(0.30, 0.30, 0.05, 0.05), EyeState(0.28, 0.28, 0.06, 0.06)]
+    detector = BlinkDetector()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        blinks = [b for i in range(300) for b in detector.update(i / 30, poses[i // 40 % 2])]
+        blinks.extend(detector.flush())
+    assert blinks == []
 
 
 def test_detector_is_streaming_with_bounded_latency() -> None:

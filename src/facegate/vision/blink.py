@@ -37,6 +37,7 @@ finalises the rest at the end.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import deque
 from dataclasses import dataclass
 
@@ -214,7 +215,11 @@ class BlinkDetector:
         signal = np.asarray(self._closure)
         first = self._index[0]
         half = self._half_window()
-        peaks, props = find_peaks(signal, prominence=1e-9, wlen=2 * half + 1)
+        with warnings.catch_warnings():
+            # A flat run of equal closures (a still photo, repeated frames) is a
+            # "peak" of prominence 0 within the window; the floor below drops it.
+            warnings.filterwarnings("ignore", message="some peaks have a prominence of 0")
+            peaks, props = find_peaks(signal, prominence=1e-9, wlen=2 * half + 1)
         dt = self._frame_interval()
         blinks = []
         for i, peak in enumerate(peaks):
