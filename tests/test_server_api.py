@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from facegate.client import AppClient, stream
 from facegate.client.app import AppError
+from facegate.server.security import MAX_BODY_BYTES
 from facegate.sharing.keys import public_key_b64
 from facegate.sharing.service import Via
 from facegate.sharing.signed_requests import sign_request
@@ -227,6 +228,24 @@ def test_malformed_app_requests_get_clear_json_errors(
     assert fragment in payload["message"].lower() or fragment in json.dumps(payload).lower()
     assert "Traceback" not in response.text
     assert live.sharing.consent_requests() == []
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_oversized_bodies_are_refused_before_any_handler(live: LiveService, chunked: bool) -> None:
+    """A body over the limit gets 413 whether it declares its length or streams in
+    chunks, and nothing is stored; a body just under the limit still reaches the handler."""
+    app, key = add_app(live.sharing)
+    path = f"/api/v1/apps/{app.id}/consent-requests"
+    big = b'{"scopes": ["expressions"], "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    headers = {**JSON, **sign_request(key, "POST", path, big, time.time())}
+    content: Any = iter([big[:1000], big[1000:]]) if chunked else big
+    response = httpx.post(live.base_url.rstrip("/") + path, content=content, headers=headers)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "request_too_large"
+    assert live.sharing.consent_requests() == []
+    small = b'{"scopes": ["expressions"], "pad": "' + b"x" * 1000 + b'"}'
+    response = _signed(live, key, "POST", path, small)
+    assert response.status_code == 422 and "pad" in response.text
 
 
 def test_signatures_are_checked(live: LiveService) -> None:

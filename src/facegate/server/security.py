@@ -16,6 +16,9 @@
   a cookie and cannot call the person's endpoints.
 * Every response carries a strict Content-Security-Policy and may not be framed, so
   the consent buttons cannot be clickjacked.
+* Request bodies are small JSON documents; one larger than ``MAX_BODY_BYTES`` is
+  refused with 413 before any handler reads it, so a client cannot make the service
+  hold an arbitrarily large body in memory.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ SESSION_COOKIE = "facegate_session"
 CSRF_HEADER = "X-FaceGate-CSRF"
 SESSION_SECONDS = 12 * 3600
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_BODY_BYTES = 64 * 1024  # the largest legitimate body (an app registration) is < 2 KiB
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -64,7 +68,8 @@ def host_name(host_header: str) -> str:
 
 
 class GuardMiddleware:
-    """Refuse foreign Host headers (HTTP and WebSocket) and add the security headers."""
+    """Refuse foreign Host headers (HTTP and WebSocket) and oversized bodies, and add the
+    security headers."""
 
     def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str]) -> None:
         self.app = app
@@ -77,38 +82,72 @@ class GuardMiddleware:
         headers = dict(scope.get("headers") or [])
         host = headers.get(b"host", b"").decode("latin-1")
         if host_name(host) not in self.allowed_hosts:
-            await self._refuse(scope, send)
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 4400, "reason": "host not allowed"})
+                return
+            await _json_error(
+                send, 421, "host_not_allowed", "this service answers only on its loopback address"
+            )
             return
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
+        body = await _read_body(headers, receive)
+        if body is None:
+            await _json_error(
+                send,
+                413,
+                "request_too_large",
+                f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+            )
+            return
+        replayed = False
+
+        async def replay() -> MutableMapping[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
         async def with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        await self.app(scope, replay, with_headers)
 
-    @staticmethod
-    async def _refuse(scope: Scope, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 4400, "reason": "host not allowed"})
-            return
-        body = json.dumps(
-            {
-                "error": "host_not_allowed",
-                "message": "this service answers only on its loopback address",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 421,
-                "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+async def _read_body(headers: dict[bytes, bytes], receive: Receive) -> bytes | None:
+    """The whole request body, or None when it is (or claims to be) over the limit."""
+    declared = headers.get(b"content-length", b"0")
+    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _json_error(send: Send, status: int, error: str, message: str) -> None:
+    body = json.dumps({"error": error, "message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass(frozen=True)
