@@ -49,7 +49,7 @@ from facegate.eval.challenges import (
 from facegate.liveness.challenge import ChallengeOptions, Geometry, distortion
 from facegate.liveness.eyelids import eye_change
 from facegate.vision.blink import BlinkDetector, EyeState
-from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
+from facegate.vision.mesh import FaceMesh, FaceMesher, MeshOptions, RunningMode
 
 PRINT_REFERENCE_SECONDS = 1.0
 
@@ -57,6 +57,12 @@ PRINT_REFERENCE_SECONDS = 1.0
 def _gap(frame: Seen) -> float:
     assert frame[1] is not None
     return Geometry.of(frame[1]).eye_gap
+
+
+def _eyes_in_frame(mesh: FaceMesh) -> bool:
+    """Both eyes' corners and lids inside the image (MediaPipe places them anyway)."""
+    eyes = mesh.landmarks[[33, 133, 362, 263, 159, 145, 386, 374], :2]
+    return bool(np.all((eyes >= 0) & (eyes <= 1)))
 
 
 def _shown(frame: Seen) -> bool:
@@ -97,9 +103,14 @@ def blinks(folder: Path) -> list[dict[str, Any]]:
             during = [f for f in track[max(start - 1, 0) : end + 1] if _shown(f)]
             if not before or not during:
                 continue
-            row = _measure(max(before, key=_gap), min(during, key=_gap))
+            peak = min(during, key=_gap)
+            row = _measure(max(before, key=_gap), peak)
             if row is not None:
-                rows.append({"video": video.name, "frame": int(start), **row})
+                assert peak[1] is not None
+                in_frame = _eyes_in_frame(peak[1])
+                rows.append(
+                    {"video": video.name, "frame": int(start), **row, "eyes_in_frame": in_frame}
+                )
     return rows
 
 
@@ -128,7 +139,8 @@ def detected_blinks(track: Sequence[Seen], options: ChallengeOptions) -> list[di
         pose, still = peak[1].head_pose, rest.head_pose
         turned = max(abs(pose.yaw - still.yaw), abs(pose.pitch - still.pitch))
         ratio = _gap(peak) / Geometry.of(rest).eye_gap
-        eyes = peak[1].landmarks[[33, 133, 362, 263, 159, 145, 386, 374], :2]
+        shown = [f for f in faces if f[0] < blink.start_t and _shown(f)]
+        change = _measure(max(shown, key=_gap), peak) if shown and _shown(peak) else None
         rows.append(
             {
                 "t": peak[0],
@@ -136,8 +148,10 @@ def detected_blinks(track: Sequence[Seen], options: ChallengeOptions) -> list[di
                 "passes_gap_rule": ratio <= options.eye_gap_ratio
                 and turned <= options.max_pose_change
                 and distortion(rest, peak[1]) <= options.max_distortion,
-                "eyes_outside_frame": bool(np.any((eyes < 0) | (eyes > 1))),
+                "eyes_outside_frame": not _eyes_in_frame(peak[1]),
                 "crop_in_frame": _shown(peak),
+                "eyes": None if change is None else change["eyes"],
+                "face": None if change is None else change["face"],
             }
         )
     return rows
@@ -207,6 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         "passing_gap_rule": len(passed),
         "of_which_eyes_outside_frame": sum(b["eyes_outside_frame"] for b in passed),
         "of_which_crop_beyond_frame": sum(not b["crop_in_frame"] for b in passed),
+        "passing_with_eyes_in_frame": [b for b in passed if not b["eyes_outside_frame"]],
+        "passing_the_whole_blink_rule": sum(
+            b["eyes"] is not None
+            and b["eyes"] >= options.min_blink_eye_change
+            and b["face"] <= options.max_face_change
+            for b in passed
+        ),
     }
     aligned = [r for r in fake if r["face"] <= options.max_face_change]
     faint = [r for r in real if r["gap_ratio"] > options.eye_gap_ratio]
@@ -214,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "blinks: eyes": summary([r["eyes"] for r in real]),
         "blinks: face": summary([r["face"] for r in real]),
         "blinks: gap ratio": summary([r["gap_ratio"] for r in real]),
+        "blinks with both eyes in the frame": {"n": sum(r["eyes_in_frame"] for r in real)},
         "prints, aligned: eyes": summary([r["eyes"] for r in aligned]),
         "prints: face": summary([r["face"] for r in fake]),
     }
@@ -226,7 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         "print_blinks_against_the_gap_rule": gap_rule,
         "options": {
             k: getattr(options, k)
-            for k in ("eye_gap_ratio", "faint_eye_gap_ratio", "min_eye_change", "max_face_change")
+            for k in (
+                "eye_gap_ratio",
+                "min_blink_eye_change",
+                "faint_eye_gap_ratio",
+                "min_eye_change",
+                "max_face_change",
+            )
         },
         "command": shlex.join(["python", *sys.argv]),
         "machine": machine_description(),

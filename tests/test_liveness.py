@@ -188,8 +188,9 @@ def test_blink_ending_with_the_video_is_found_when_the_video_ends(blink_clip: li
         {"eye_gap_ratio": 0.1, "faint_eye_gap_ratio": 0.1},  # lids must close this far
         {"max_distortion": 0.001},  # rigid points must keep their shape
         {"blink_max_seconds": 0.01},  # the detected blink must reopen this fast
+        {"min_blink_eye_change": 1.01},  # the lids must change the eyes this much
     ],
-    ids=["eye_gap", "rigid_points", "duration"],
+    ids=["eye_gap", "rigid_points", "duration", "eye_appearance"],
 )
 def test_detected_blink_must_still_pass_the_anti_tilt_checks(
     blink_clip: list, strict: dict
@@ -198,6 +199,19 @@ def test_detected_blink_must_still_pass_the_anti_tilt_checks(
     result, incomplete = judge((ChallengeKind.BLINK,), iter(hold(blink_clip, 6.0)), options)
     assert not incomplete and result is not None and not result.passed
     assert result.failure in (ChallengeFailure.PLANAR, ChallengeFailure.DEADLINE)
+
+
+@pytest.mark.dataset
+def test_a_blink_counts_only_where_its_eyes_were_seen(blink_clip: list) -> None:
+    """The same real blink without its eye crops (as when they reach beyond the frame,
+    where MediaPipe still places eyes on a tilted print): its landmarks alone pass the
+    eyelid-gap rule, yet it does not count."""
+    unseen = [(t, mesh, None) for t, mesh, _ in blink_clip]
+    result, incomplete = judge((ChallengeKind.BLINK,), iter(hold(unseen, 6.0)), OPTIONS)
+    assert not incomplete and result is not None and not result.passed
+    assert result.failure is ChallengeFailure.PLANAR  # seen as a blink, not as a face's
+    result, _ = judge((ChallengeKind.BLINK,), iter(hold(blink_clip, 6.0)), OPTIONS)
+    assert result is not None and result.passed
 
 
 @pytest.mark.dataset

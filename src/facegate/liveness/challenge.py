@@ -112,17 +112,21 @@ class ChallengeOptions:
     Geometry confirmation of an expression (each against the rest pose; moving any
     limit away from 1 / 0 is stricter):
 
-    - eye_gap_ratio: blink, gap at most this share of rest (labelled webcam blinks
-      0.23-0.69 for 35 of 40, 0.73-0.90 for 4 MediaPipe barely sees, one not
-      detected). Moved prints reach it too: in 200 simulated ones, 45 of 352
-      detected "blinks" passed it and the pose and rigid-point checks, 39 with the
-      face crop beyond the frame; the sequence's other actions stopped those;
+    - eye_gap_ratio, min_blink_eye_change: blink, gap at most this share of rest
+      (labelled webcam blinks 0.23-0.69 for 35 of 40, 0.73-0.90 for 4 MediaPipe
+      barely sees, one not detected), and the eyes changed by at least
+      ``min_blink_eye_change`` (below). The gap alone is not enough: in 200
+      simulated moved prints, 45 of 352 detected "blinks" passed it with the pose
+      and rigid-point checks: 36 with the eyes placed beyond the frame, 4 whose
+      eyes could not be compared (crop beyond the frame, or edge-on), 5 changing
+      the eyes by 0.004-0.014, against at least 0.057 for every webcam blink;
     - faint_eye_gap_ratio, min_eye_change, max_face_change: a fainter blink, gap at
       most ``faint_eye_gap_ratio`` of rest (the 4 faint webcam blinks: <= 0.90),
       also counts when, from the widest-open frame since the prompt to the peak,
-      the eyes changed by at least ``min_eye_change`` while the rest of the face
-      changed by at most ``max_face_change`` (:func:`eye_change`, 1 - NCC after
-      alignment). The 40 labelled webcam blinks: eyes 0.057-0.93, the faint ones
+      the eyes changed by at least ``min_eye_change``. Every blink also needs the
+      rest of the face to change by at most ``max_face_change`` (:func:`eye_change`,
+      1 - NCC after alignment; no blink counts where the eyes' crops reach beyond
+      the frame). The 40 labelled webcam blinks: eyes 0.057-0.93, the faint ones
       0.06-0.52 (0.21, 0.21, 0.52 for the 3 it admits); face <= 0.011. Moved
       prints (200 simulated, another seed than the evaluation's), 411 aligned
       frames with the faint-blink geometry: eyes median 0.008, max 0.038; prints
@@ -150,6 +154,7 @@ class ChallengeOptions:
     eye_gap_ratio: float = 0.7
     faint_eye_gap_ratio: float = 0.92
     min_eye_change: float = 0.15
+    min_blink_eye_change: float = 0.03
     max_face_change: float = 0.05
     mouth_width_ratio: float = 1.12
     lip_gap_rise: float = 0.25
@@ -379,11 +384,11 @@ class ChallengeJudge:
         self._failure = failure
         self._failed_on = self._current.kind if self._current else None
 
-    def update(self, t: float, mesh: FaceMesh | None, crop: FaceCrop | None = None) -> None:
+    def update(self, t: float, mesh: FaceMesh | None, crop: FaceCrop | None) -> None:
         """One frame at ``t`` seconds; ``mesh`` is None when it showed no face.
 
-        ``crop`` (:meth:`FaceCrop.of` the frame and ``mesh``) lets a faint blink count by
-        how the eyelids changed the eyes; without crops only a clear blink counts.
+        ``crop`` (:meth:`FaceCrop.of` the frame and ``mesh``) shows how the eyelids
+        changed the eyes: a blink counts only where its crops were seen.
         """
         if self.done:
             return
@@ -528,9 +533,10 @@ class ChallengeJudge:
     ) -> bool:
         """Whether the accepted action also shows as a face's motion, not a print's.
 
-        A blink counts when the eyelid gap shrank clearly, or, for a faint blink the
-        landmarks barely see, when it shrank somewhat and ``eyes`` (widest-open frame
-        to the peak) shows the eyes changed while the rest of the face stayed put.
+        A blink counts only where ``eyes`` (widest-open frame to the peak) shows the
+        eyes changed while the rest of the face stayed put: by a little when the
+        eyelid gap shrank clearly, by much more for a faint blink the landmarks
+        barely see.
         """
         o = self.options
         before, after = Geometry.of(rest), Geometry.of(peak)
@@ -546,13 +552,15 @@ class ChallengeJudge:
             return False
         match kind:
             case ChallengeKind.BLINK:
+                # ``eyes`` is None where the eyes were not seen (beyond the frame,
+                # or edge-on), where the landmarker may still have placed them.
+                if eyes is None or eyes.face > o.max_face_change:
+                    return False
                 if after.eye_gap <= o.eye_gap_ratio * before.eye_gap:
-                    return True
+                    return eyes.eyes >= o.min_blink_eye_change
                 return (
                     after.eye_gap <= o.faint_eye_gap_ratio * before.eye_gap
-                    and eyes is not None
                     and eyes.eyes >= o.min_eye_change
-                    and eyes.face <= o.max_face_change
                 )
             case ChallengeKind.SMILE:
                 return after.mouth_width >= o.mouth_width_ratio * before.mouth_width
