@@ -165,12 +165,18 @@ def eval_challenges(
             for t in members
             if not t.passed
         )
+        # Single actions met, also within sequences that failed later: for attacks,
+        # how often one prompt alone was fooled.
+        actions = Counter(
+            c.kind.value for t in members if t.result is not None for c in t.result.answered
+        )
         groups[group] = {
             "attack": members[0].attack,
             "n": len(members),
             "passed": passed,
             "pass_rate": passed / len(members),
             "failures": dict(failures),
+            "actions_answered": dict(sorted(actions.items())),
         }
     pooled = [t for t in trials if t.attack and t.group != "moved_photo_turn_first"]
     attacks_passed = sum(t.passed for t in pooled)
@@ -197,7 +203,10 @@ def eval_challenges(
     path = out_dir / "report.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     for group, g in groups.items():
-        out.print(f"{group}: {g['passed']}/{g['n']} passed ({g['pass_rate']:.1%}) {g['failures']}")
+        out.print(
+            f"{group}: {g['passed']}/{g['n']} passed ({g['pass_rate']:.1%}) {g['failures']}; "
+            f"actions met: {g['actions_answered']}"
+        )
     out.print(f"attacks passed: {attacks_passed}/{record['n_attack_trials']}; wrote {path}")
 
 
