@@ -17,7 +17,7 @@ from facegate.client import AppClient, stream
 from facegate.client.app import AppError
 from facegate.server.security import MAX_BODY_BYTES
 from facegate.sharing.keys import public_key_b64
-from facegate.sharing.service import Via
+from facegate.sharing.service import MAX_PENDING_REQUESTS, Via
 from facegate.sharing.signed_requests import sign_request
 from sharing_service import LiveService, add_app, approved_token, live_fixture  # noqa: F401
 
@@ -246,6 +246,18 @@ def test_oversized_bodies_are_refused_before_any_handler(live: LiveService, chun
     small = b'{"scopes": ["expressions"], "pad": "' + b"x" * 1000 + b'"}'
     response = _signed(live, key, "POST", path, small)
     assert response.status_code == 422 and "pad" in response.text
+
+
+def test_a_queue_of_consent_prompts_is_refused_with_409(live: LiveService) -> None:
+    app, key = add_app(live.sharing)
+    path = f"/api/v1/apps/{app.id}/consent-requests"
+    body = b'{"scopes": ["expressions"]}'
+    for _ in range(MAX_PENDING_REQUESTS):
+        assert _signed(live, key, "POST", path, body).status_code == 201
+    response = _signed(live, key, "POST", path, body)
+    assert response.status_code == 409
+    assert response.json()["error"] == "conflict"
+    assert "waiting for the person" in response.json()["message"]
 
 
 def test_signatures_are_checked(live: LiveService) -> None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from facegate.sharing.audit import AuditEvent
 from facegate.sharing.consent import GrantState, RequestStatus, RevokeReason
 from facegate.sharing.errors import (
     AppNotAllowed,
@@ -26,7 +27,7 @@ from facegate.sharing.errors import (
 )
 from facegate.sharing.keys import parse_public_key
 from facegate.sharing.scopes import Scope, parse_scopes
-from facegate.sharing.service import Sharing, Via
+from facegate.sharing.service import MAX_PENDING_REQUESTS, Sharing, Via
 from facegate.sharing.terms import CURRENT_VERSION, current_terms
 from sharing_service import (
     ALL_SCOPES,
@@ -236,6 +237,29 @@ def test_a_pending_request_lapses(tmp_path: Path) -> None:
         with pytest.raises(Conflict, match="expired"):
             sharing.approve(request.id, Via.WEB)
         assert sharing.consent_requests(RequestStatus.PENDING) == []
+
+
+def test_an_app_cannot_queue_up_consent_prompts(tmp_path: Path) -> None:
+    """Consent fatigue: an app may have only MAX_PENDING_REQUESTS waiting; another is
+    refused and recorded nowhere, and room opens as the person decides or they lapse."""
+    clock = MovableClock()
+    with open_sharing(tmp_path, clock) as sharing:
+        app, _ = add_app(sharing)
+        other, _ = add_app(sharing, name="Other")
+        asked = [
+            sharing.request_consent(app.id, ["expressions"]) for _ in range(MAX_PENDING_REQUESTS)
+        ]
+        with pytest.raises(Conflict, match="waiting for the person"):
+            sharing.request_consent(app.id, ["expressions"])
+        assert len(sharing.consent_requests()) == MAX_PENDING_REQUESTS
+        requested = [e for e in sharing.audit_entries() if e.event == AuditEvent.CONSENT_REQUESTED]
+        assert len(requested) == MAX_PENDING_REQUESTS
+        sharing.request_consent(other.id, ["expressions"])  # another app is not affected
+        sharing.refuse(asked[0].id, Via.WEB)
+        sharing.request_consent(app.id, ["expressions"])
+        clock.advance(16 * 60)
+        for _ in range(MAX_PENDING_REQUESTS):
+            sharing.request_consent(app.id, ["expressions"])
 
 
 def test_a_ban_invalidates_every_token_of_the_app_only(sharing: Sharing) -> None:

@@ -55,6 +55,7 @@ from facegate.sharing.tokens import hash_token, looks_like_token, mint_token, ne
 log = logging.getLogger(__name__)
 
 MAX_BAN_REASON = 500
+MAX_PENDING_REQUESTS = 3  # an app's consent requests waiting for the person at once
 RevocationListener = Callable[[frozenset[str]], None]
 
 
@@ -211,7 +212,11 @@ class Sharing:
     def request_consent(
         self, app_id: str, scopes: Iterable[object], grant_seconds: int = DEFAULT_GRANT_SECONDS
     ) -> ConsentRequest:
-        """An app asks for scopes for ``grant_seconds``; the person decides later."""
+        """An app asks for scopes for ``grant_seconds``; the person decides later.
+
+        At most ``MAX_PENDING_REQUESTS`` of an app's requests wait at once, so an app
+        cannot wear the person down with a queue of prompts until one is approved.
+        """
         wanted = parse_scopes(scopes)
         if (
             isinstance(grant_seconds, bool)
@@ -223,6 +228,15 @@ class Sharing:
         with self.store.write("record a consent request in") as conn:
             app = app_table.load_app(conn, app_id)
             _check_allowed(app)
+            waiting = sum(
+                r.app_id == app_id and r.status(now) is RequestStatus.PENDING
+                for r in consent_table.all_requests(conn)
+            )
+            if waiting >= MAX_PENDING_REQUESTS:
+                raise Conflict(
+                    f"this app already has {waiting} consent requests waiting for the person; "
+                    "ask again once they have decided or the requests have expired"
+                )
             request = ConsentRequest(
                 id=new_id("req"),
                 app_id=app_id,
