@@ -177,12 +177,18 @@ def video_track(video: Path, n_labels: int, max_frames: int | None = None) -> Tr
 
 
 def yale_tracks(folder: Path, mesher: FaceMesher) -> dict[ChallengeKind, list[Track]]:
-    """normal -> happy (SMILE) and normal -> surprised (OPEN_MOUTH) per subject."""
-    out: dict[ChallengeKind, list[Track]] = {ChallengeKind.SMILE: [], ChallengeKind.OPEN_MOUTH: []}
+    """normal -> happy (SMILE), normal -> surprised (OPEN_MOUTH, and RAISE_BROWS: surprise
+    raises the brows too) per subject."""
+    actions = (
+        (ChallengeKind.SMILE, "happy"),
+        (ChallengeKind.OPEN_MOUTH, "surprised"),
+        (ChallengeKind.RAISE_BROWS, "surprised"),
+    )
+    out: dict[ChallengeKind, list[Track]] = {kind: [] for kind, _ in actions}
     for normal in sorted(folder.glob("subject*.normal.gif")):
         image = read_image(normal).image
         rest = seen(0.0, image, mesher.detect(image))
-        for kind, name in ((ChallengeKind.SMILE, "happy"), (ChallengeKind.OPEN_MOUTH, "surprised")):
+        for kind, name in actions:
             path = normal.with_name(normal.name.replace("normal", name))
             if not path.is_file():
                 continue
@@ -272,8 +278,9 @@ def replay_trials(
     n: int,
     options: ChallengeOptions,
 ) -> list[Trial]:
-    """Clips of the asked-for kinds, replayed in an order other than the asked one."""
-    kinds_available = [k for k, v in clips.items() if v]
+    """Clips of the asked-for kinds (those of the default pool), replayed in an order
+    other than the asked one."""
+    kinds_available = [k for k, v in clips.items() if v and k in DEFAULT_POOL]
     trials = []
     for _ in range(n):
         size = int(rng.integers(2, min(3, len(kinds_available)) + 1))
