@@ -30,7 +30,7 @@ import numpy as np
 from facegate.biometrics.match import load_calibration
 from facegate.config import load_settings
 from facegate.eval.dataset import Sample, embed_samples, list_dataset
-from facegate.eval.metrics import summarise
+from facegate.eval.metrics import VerificationSummary, summarise
 from facegate.eval.protocols import split_enrolment, unlock_scores
 from facegate.models import resolve
 from facegate.vision.pipeline import FacePipeline
@@ -118,7 +118,7 @@ def facegate_figures(
     ), probe_set.usable
 
 
-def _figures(summary: Any) -> dict[str, Any]:
+def _figures(summary: VerificationSummary) -> dict[str, Any]:
     return {
         "n_genuine": summary.n_genuine,
         "n_impostor": summary.n_impostor,
