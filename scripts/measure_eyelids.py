@@ -1,7 +1,8 @@
 """Measure how much the eyes change once the face is aligned: real blinks against prints.
 
-The figures behind ``ChallengeOptions.faint_eye_gap_ratio``, ``min_eye_change`` and
-``max_face_change`` (see :func:`facegate.liveness.eyelids.eye_change`):
+The figures behind ``ChallengeOptions.faint_eye_gap_ratio``, ``min_eye_change``,
+``min_blink_eye_change`` and ``max_face_change`` (see
+:func:`facegate.liveness.eyelids.eye_change`):
 
 - **blinks**: every labelled blink of the webcam blink videos (frames as ``facegate
   eval challenges`` sees them). Reference: the widest-open frame (landmark eyelid gap,
@@ -14,9 +15,10 @@ The figures behind ``ChallengeOptions.faint_eye_gap_ratio``, ``min_eye_change`` 
   and the rigid points stay within the judge's bounds and the eyelid gap is at
   most ``faint_eye_gap_ratio`` of the reference's (the frames a faint blink could
   be accepted on). Apart from that, the blinks the :class:`BlinkDetector` finds in
-  the prints are judged as the challenge judges them against the older eyelid-gap
-  rule (``eye_gap_ratio`` of the rest pose, head still, rigid points), noting
-  whether the eyes were inside the frame when they passed.
+  the prints are judged against the eyelid-gap rule alone (``eye_gap_ratio`` of the
+  rest pose, head still, rigid points), noting whether the eyes were inside the
+  frame and how much they changed, and how many also pass the whole blink rule
+  (eyes changed by ``min_blink_eye_change``, face by at most ``max_face_change``).
 
 Both report the eyelid-gap ratio and the eye and face changes, with counts::
 
@@ -60,7 +62,8 @@ def _gap(frame: Seen) -> float:
 
 
 def _eyes_in_frame(mesh: FaceMesh) -> bool:
-    """Both eyes' corners and lids inside the image (MediaPipe places them anyway)."""
+    """Both eyes' corners and lids (MediaPipe indices, as ``Geometry`` reads them) inside
+    the image; MediaPipe places them even beyond it."""
     eyes = mesh.landmarks[[33, 133, 362, 263, 159, 145, 386, 374], :2]
     return bool(np.all((eyes >= 0) & (eyes <= 1)))
 
