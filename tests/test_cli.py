@@ -187,6 +187,15 @@ def test_demo_without_camera_matches_and_refuses(cli: Invoke) -> None:
     assert "refused (reason=no_face" in result.output
     assert "refused (reason=too_small" in result.output
     assert "Demo vault deleted" in result.output
+    assert result.stderr == ""
+
+
+def test_verbose_shows_the_log_and_native_start_up_lines(cli: Invoke) -> None:
+    result = cli("-v", "demo", "--camera", "-1")
+    assert result.exit_code == 0, result.output
+    assert "enrolled user astronaut" in result.stderr
+    assert "native: " in result.stderr and "face_landmarker_graph" in result.stderr
+    assert cli("demo", "--camera", "-1").stderr == ""  # quiet again without -v
 
 
 def test_a_photo_is_refused_for_liveness_by_default(enrolled: Invoke, image_files: dict) -> None:

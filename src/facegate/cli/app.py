@@ -8,13 +8,15 @@ only here; templates never reach the command line's output.
 from __future__ import annotations
 
 import functools
+import logging
 import shlex
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.markup import escape
 
 from facegate.errors import EXIT_CODE, FaceGateError, lookup
@@ -26,6 +28,26 @@ app.add_typer(eval_app, name="eval")
 out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@app.callback()
+def _global_options(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show FaceGate's log on stderr, native libraries' start-up lines included.",
+        ),
+    ] = False,
+) -> None:
+    """FaceGate: private, offline face unlock."""
+    logger = logging.getLogger("facegate")
+    for handler in [h for h in logger.handlers if isinstance(h, RichHandler)]:
+        logger.removeHandler(handler)  # one process may run several commands (tests)
+    logger.setLevel(logging.DEBUG if verbose else logging.NOTSET)
+    if verbose:
+        logger.addHandler(RichHandler(console=err, show_path=False))
 
 
 def friendly(func: F) -> F:

@@ -34,6 +34,7 @@ from facegate.errors import ConfigError, InputError, ModelError
 from facegate.models import read_verified, resolve
 from facegate.vision.blendshapes import NAMES, BlendShape
 from facegate.vision.detect import FaceDetector
+from facegate.vision.native_logs import native_chatter_to_debug
 from facegate.vision.sources import check_size
 
 log = logging.getLogger(__name__)
@@ -400,7 +401,8 @@ def _landmarker(options: MeshOptions, mode: RunningMode, settings: Settings) -> 
         output_facial_transformation_matrixes=True,
     )
     try:
-        return mp_vision.FaceLandmarker.create_from_options(task_options)
+        with native_chatter_to_debug():
+            return mp_vision.FaceLandmarker.create_from_options(task_options)
     except (RuntimeError, ValueError) as err:
         raise ModelError(f"MediaPipe could not load {model}: {err}") from err
 
