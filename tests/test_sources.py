@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -322,3 +323,11 @@ def test_negative_camera_index_is_refused_without_opening(src: str | int) -> Non
             list(iter_video(src))
         else:
             list(iter_frames(src))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="cameras are /dev/video*")
+def test_missing_camera_is_one_clear_error(capfd: pytest.CaptureFixture[str]) -> None:
+    index = next(i for i in range(63, 0, -1) if not Path(f"/dev/video{i}").exists())
+    with pytest.raises(UnreadableSource, match=f"camera:{index}: no camera device"):
+        list(iter_video(index))
+    assert capfd.readouterr().err == ""  # OpenCV was not asked, so printed nothing

@@ -18,11 +18,11 @@ from rich.console import Console
 
 from facegate.biometrics.unlock import Verdict
 from facegate.session import Session
-from facegate.vision.sources import Frame, iter_video, to_bgr
+from facegate.vision.sources import Frame, camera_exists, iter_video, to_bgr
 
 
 def _camera_present(index: int | None) -> bool:
-    if index is None or index < 0:  # a negative index means no camera (and crashes OpenCV)
+    if index is None or not camera_exists(index):  # OpenCV crashes on a negative index
         return False
     cap = cv2.VideoCapture(index)
     try:

@@ -7,6 +7,7 @@ the edge, so later stages can trust it.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -112,6 +113,20 @@ def read_image(path: str | Path) -> Frame:
     return Frame(image=bgr, source=name)
 
 
+def camera_exists(index: int) -> bool:
+    """False when this Linux machine has no ``/dev/video<index>``.
+
+    Asked for a camera that is not there, OpenCV tries every capture backend in turn
+    and prints each one's failure to stderr; looking for the device node first gives
+    one clear message instead. Elsewhere the answer is left to OpenCV (True).
+    """
+    if index < 0:
+        return False
+    if sys.platform.startswith("linux"):
+        return Path(f"/dev/video{index}").exists()
+    return True
+
+
 def iter_video(
     src: str | Path | int, *, max_frames: int | None = None, step: int = 1
 ) -> Iterator[Frame]:
@@ -125,6 +140,8 @@ def iter_video(
     if isinstance(src, int) and src < 0:
         # OpenCV 4.14 segfaults on a negative index when no camera is present.
         raise UnreadableSource(f"{name}: a camera index must be 0 or more")
+    if isinstance(src, int) and not camera_exists(src):
+        raise UnreadableSource(f"{name}: no camera device /dev/video{src} on this machine")
     if not is_camera and not Path(name).is_file():
         raise UnreadableSource(f"{name}: no such file")
     cap = cv2.VideoCapture(src) if isinstance(src, int) else cv2.VideoCapture(name)
