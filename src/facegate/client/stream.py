@@ -39,7 +39,8 @@ class StreamClosed(Exception):
     """The service refused the stream or ended it; ``code`` is the WebSocket close code.
 
     4401: unknown token. 4403: no consent (revoked, expired, app banned).
-    4408: the token was not sent in time. 1011: the expression source failed.
+    4408: the token was not sent in time. 4429: too many failed tokens lately; wait a
+    minute. 1011: the expression source failed.
     """
 
     def __init__(self, code: int | None, reason: str) -> None:

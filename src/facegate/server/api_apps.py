@@ -2,18 +2,18 @@
 
 Every call is signed with the app's Ed25519 key (``SignedApp``); registration is
 signed with the key being registered, which proves the caller holds its private
-half. None of these endpoints can decide consent: only the person's can.
+half. Calls spend budgets (``rate_limits``); over budget they get 429. None of these
+endpoints can decide consent: only the person's can.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from facegate.server.context import ObjectId, ServiceDep, SignedApp
+from facegate.server.context import ObjectId, ServiceDep, SignedApp, check_signature
 from facegate.server.models import (
     AppOut,
     AppRegistrationIn,
@@ -26,10 +26,9 @@ from facegate.server.models import (
 from facegate.sharing.apps import AppRegistration
 from facegate.sharing.scopes import to_names
 from facegate.sharing.service import Via
-from facegate.sharing.signed_requests import check_request
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorOut} for status in (401, 403, 404, 409, 422)
+    status: {"model": ErrorOut} for status in (401, 403, 404, 409, 422, 429)
 }
 
 router = APIRouter(prefix="/api/v1/apps", tags=["apps"], responses=ERRORS)
@@ -43,10 +42,8 @@ def _now(svc: ServiceDep) -> datetime:
 async def register_app(body: AppRegistrationIn, request: Request, svc: ServiceDep) -> AppOut:
     """Register an app. Sign the request with the private half of ``public_key``."""
     registration = AppRegistration(**body.model_dump()).validated()
-    raw = await request.body()
-    check_request(
-        registration.public_key, request.method, request.url.path, request.headers, raw, time.time()
-    )
+    check_signature(svc, registration.public_key, request, await request.body())
+    svc.limits.registration()
     app = await run_in_threadpool(svc.sharing.register_app, registration, Via.WEB)
     return AppOut.of(app)
 

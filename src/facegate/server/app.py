@@ -26,6 +26,7 @@ from facegate.server.feeds import Feed
 from facegate.server.hub import StreamHub
 from facegate.server.models import ErrorOut
 from facegate.server.pages import STATIC_DIR
+from facegate.server.rate_limits import Budgets, RateLimits
 from facegate.server.security import LOOPBACK_NAMES, GuardMiddleware, UserAuth
 from facegate.sharing.service import Sharing
 
@@ -50,10 +51,12 @@ def create_app(
     user_token: str,
     *,
     extra_hosts: frozenset[str] = frozenset(),
+    budgets: Budgets | None = None,
 ) -> FastAPI:
     """The service over ``sharing``, streaming ``feed``; ``user_token`` signs the person in.
 
-    ``extra_hosts`` adds Host names to the loopback ones (for a non-loopback bind).
+    ``extra_hosts`` adds Host names to the loopback ones (for a non-loopback bind);
+    ``budgets`` replaces the default call budgets (``rate_limits.Budgets``).
     """
     hub = StreamHub(feed, sharing)
 
@@ -81,7 +84,9 @@ def create_app(
         responses={400: {"model": ErrorOut, "description": "The body could not be read"}},
         lifespan=lifespan,
     )
-    app.state.service = Service(sharing=sharing, hub=hub, users=UserAuth(user_token))
+    app.state.service = Service(
+        sharing=sharing, hub=hub, users=UserAuth(user_token), limits=RateLimits(budgets)
+    )
     error_handlers.install(app)
     for module in (api_public, api_apps, api_user, stream_ws, pages):
         app.include_router(module.router)

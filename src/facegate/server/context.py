@@ -2,7 +2,8 @@
 
 Routes declare who may call them through these dependencies, so the separation of
 the person's endpoints from the apps' endpoints is visible in each signature:
-``UserReader`` / ``UserWriter`` for the person, ``SignedApp`` for an app.
+``UserReader`` / ``UserWriter`` for the person, ``SignedApp`` for an app. An app's
+calls spend its budget in ``RateLimits``; a failed signature spends the service's.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from facegate.server.hub import StreamHub
+from facegate.server.rate_limits import RateLimits
 from facegate.server.security import UserAuth
 from facegate.sharing.apps import App
+from facegate.sharing.errors import BadCredentials, NotFound
 from facegate.sharing.service import Sharing
 from facegate.sharing.signed_requests import check_request
 
@@ -29,6 +32,7 @@ class Service:
     sharing: Sharing
     hub: StreamHub
     users: UserAuth
+    limits: RateLimits
 
 
 def service(request: Request) -> Service:
@@ -47,13 +51,26 @@ def _user_writer(request: Request, svc: ServiceDep) -> None:
     svc.users.check(request, changes_state=True)
 
 
+def check_signature(svc: Service, public_key: str, request: Request, body: bytes) -> None:
+    """``check_request`` on this request; a failure also spends the failed-auth budget."""
+    try:
+        check_request(
+            public_key, request.method, request.url.path, request.headers, body, time.time()
+        )
+    except BadCredentials:
+        svc.limits.failed_auth()
+        raise
+
+
 async def _signed_app(request: Request, app_id: AppId, svc: ServiceDep) -> App:
     """The app named in the path, if the request carries its valid signature."""
-    app = await run_in_threadpool(svc.sharing.app, app_id)
-    body = await request.body()
-    check_request(
-        app.public_key, request.method, request.url.path, request.headers, body, time.time()
-    )
+    try:
+        app = await run_in_threadpool(svc.sharing.app, app_id)
+    except NotFound:
+        svc.limits.failed_auth()
+        raise
+    check_signature(svc, app.public_key, request, await request.body())
+    svc.limits.app_call(app.id)
     return app
 
 

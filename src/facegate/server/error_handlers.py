@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from facegate.errors import FaceGateError, lookup
 from facegate.server.models import ErrorDetail, ErrorOut
-from facegate.sharing.errors import SHARING_HTTP_STATUS
+from facegate.sharing.errors import SHARING_HTTP_STATUS, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,10 @@ async def _facegate_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
         return _json(status, ErrorOut(error="internal", message="the service failed; see its log"))
-    return _json(status, ErrorOut(error=_code(type(exc).__name__), message=str(exc)))
+    response = _json(status, ErrorOut(error=_code(type(exc).__name__), message=str(exc)))
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -48,6 +48,7 @@ class CloseCode(IntEnum):
     UNAUTHORISED = 4401
     CONSENT_ENDED = 4403
     AUTH_TIMEOUT = 4408
+    RATE_LIMITED = 4429
 
 
 @dataclass(eq=False)

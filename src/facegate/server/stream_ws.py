@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facegate.server.context import Service
 from facegate.server.hub import CloseCode, Subscription
-from facegate.sharing.errors import BadCredentials, ConsentRequired
+from facegate.sharing.errors import BadCredentials, ConsentRequired, RateLimited
 from facegate.sharing.frames import frame_keys
 from facegate.sharing.scopes import to_names
 from facegate.sharing.tokens import new_id
@@ -87,7 +87,12 @@ async def stream(ws: WebSocket) -> None:
     try:
         grant, _ = await run_in_threadpool(svc.sharing.authorize, token)
     except BadCredentials as err:
-        await ws.close(CloseCode.UNAUTHORISED, str(err)[:120])
+        try:
+            svc.limits.failed_auth()
+        except RateLimited as limited:
+            await ws.close(CloseCode.RATE_LIMITED, str(limited)[:120])
+        else:
+            await ws.close(CloseCode.UNAUTHORISED, str(err)[:120])
         return
     except ConsentRequired as err:
         await ws.close(CloseCode.CONSENT_ENDED, str(err)[:120])

@@ -16,6 +16,7 @@ exit code 2, like any other FaceGate error::
         ├── AppNotAllowed         app banned, or terms not accepted (403)
         ├── ConsentRequired       no live grant covers this (403)
         ├── BadCredentials        unknown, expired or revoked token; bad signature (401)
+        ├── RateLimited           over a call budget; says when to retry (429)
         ├── AuditTampered         the hash chain is broken; names the first bad entry
         └── SharingStoreError     the sharing database cannot be used (500, no detail)
 """
@@ -57,6 +58,14 @@ class BadCredentials(SharingError):
     """A token or a request signature that does not authenticate anyone."""
 
 
+class RateLimited(SharingError):
+    """A caller spent its call budget; ``retry_after`` seconds until it may call again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class AuditTampered(SharingError):
     """An audit entry no longer matches its hash chain."""
 
@@ -76,6 +85,7 @@ SHARING_HTTP_STATUS: dict[type[FaceGateError], int] = {
     AppNotAllowed: 403,
     ConsentRequired: 403,
     BadCredentials: 401,
+    RateLimited: 429,
     AuditTampered: 500,
     SharingStoreError: 500,
 }

@@ -1,0 +1,107 @@
+"""Call budgets on the real service: an app over its budget, a registration flood and a
+flood of bad signatures or tokens get 429 (4429 on the stream) with Retry-After, and
+none of them stops an app that signs correctly."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from facegate.client import AppClient, StreamClosed, stream
+from facegate.client.app import AppError
+from facegate.server.app import create_app
+from facegate.server.feeds import ReplayFeed
+from facegate.server.rate_limits import Budgets
+from facegate.server.run import BackgroundServer, new_user_token
+from facegate.sharing.signed_requests import sign_request
+from sharing_service import LiveService, add_app, open_sharing, tracked_records
+
+BUDGETS = Budgets(app_calls="3/minute", registrations="2/minute", failed_auth="3/minute")
+
+
+@pytest.fixture
+def tight(tmp_path: Path) -> Iterator[LiveService]:
+    """The real service with budgets small enough to spend in a test."""
+    home = tmp_path / "home"
+    with open_sharing(home) as sharing:
+        token = new_user_token()
+        app = create_app(sharing, ReplayFeed(tracked_records(), fps=30.0), token, budgets=BUDGETS)
+        with BackgroundServer(app) as server:
+            yield LiveService(home, sharing, server, token)
+
+
+def _get_own(live: LiveService, app_id: str, key: Ed25519PrivateKey) -> httpx.Response:
+    path = f"/api/v1/apps/{app_id}"
+    headers = sign_request(key, "GET", path, b"", time.time())
+    return httpx.get(live.base_url.rstrip("/") + path, headers=headers)
+
+
+def _assert_limited(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.json()["error"] == "rate_limited"
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+
+
+def test_an_app_over_its_budget_gets_429_and_another_app_does_not(tight: LiveService) -> None:
+    busy, busy_key = add_app(tight.sharing)
+    quiet, quiet_key = add_app(tight.sharing, name="Quiet Game")
+    assert [_get_own(tight, busy.id, busy_key).status_code for _ in range(3)] == [200] * 3
+    _assert_limited(_get_own(tight, busy.id, busy_key))
+    assert _get_own(tight, quiet.id, quiet_key).status_code == 200
+
+
+def test_registrations_past_the_budget_are_refused_and_store_nothing(tight: LiveService) -> None:
+    def register(name: str) -> AppClient:
+        return AppClient.register(
+            tight.base_url,
+            Ed25519PrivateKey.generate(),
+            name=name,
+            developer="Example Studio",
+            contact="privacy@example.org",
+            purpose="Animate a character",
+            retention_days=7,
+            webhook_url="http://127.0.0.1:9/hook",
+        )
+
+    for name in ("First Game", "Second Game"):
+        register(name).close()
+    with pytest.raises(AppError) as refused:
+        register("Third Game")
+    assert (refused.value.status, refused.value.error) == (429, "rate_limited")
+    assert sorted(a.name for a in tight.sharing.apps()) == ["First Game", "Second Game"]
+
+
+def test_bad_signatures_are_limited_but_a_signing_app_still_gets_through(
+    tight: LiveService,
+) -> None:
+    app, key = add_app(tight.sharing)
+    forger = Ed25519PrivateKey.generate()
+    assert _get_own(tight, app.id, forger).status_code == 401
+    assert _get_own(tight, "app_unknown", forger).status_code == 404  # guessing ids counts
+    assert _get_own(tight, app.id, forger).status_code == 401
+    _assert_limited(_get_own(tight, app.id, forger))
+    assert _get_own(tight, app.id, key).status_code == 200
+
+
+def test_a_flood_of_bad_stream_tokens_is_closed_with_4429(tight: LiveService) -> None:
+    async def close_code(token: str) -> int | None:
+        with pytest.raises(StreamClosed) as closed:
+            async for _ in stream(tight.stream_url, token):
+                pass
+        return closed.value.code
+
+    codes = [asyncio.run(close_code("fgt_" + "z" * 43)) for _ in range(4)]
+    assert codes == [4401, 4401, 4401, 4429]
+
+
+def test_default_budgets_leave_room_for_polling_once_a_second() -> None:
+    from limits import parse
+
+    per_minute = parse(Budgets().app_calls)
+    assert per_minute.get_expiry() == 60 and per_minute.amount >= 2 * 60
