@@ -5,8 +5,10 @@ none of them stops an app that signs correctly."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -19,21 +21,27 @@ from facegate.server.app import create_app
 from facegate.server.feeds import ReplayFeed
 from facegate.server.rate_limits import Budgets
 from facegate.server.run import BackgroundServer, new_user_token
+from facegate.sharing.service import Via
 from facegate.sharing.signed_requests import sign_request
 from sharing_service import LiveService, add_app, open_sharing, tracked_records
 
 BUDGETS = Budgets(app_calls="3/minute", registrations="2/minute", failed_auth="3/minute")
 
 
+@contextmanager
+def _serve(home: Path, budgets: Budgets) -> Iterator[LiveService]:
+    with open_sharing(home) as sharing:
+        token = new_user_token()
+        app = create_app(sharing, ReplayFeed(tracked_records(), fps=30.0), token, budgets=budgets)
+        with BackgroundServer(app) as server:
+            yield LiveService(home, sharing, server, token)
+
+
 @pytest.fixture
 def tight(tmp_path: Path) -> Iterator[LiveService]:
     """The real service with budgets small enough to spend in a test."""
-    home = tmp_path / "home"
-    with open_sharing(home) as sharing:
-        token = new_user_token()
-        app = create_app(sharing, ReplayFeed(tracked_records(), fps=30.0), token, budgets=BUDGETS)
-        with BackgroundServer(app) as server:
-            yield LiveService(home, sharing, server, token)
+    with _serve(tmp_path / "home", BUDGETS) as live:
+        yield live
 
 
 def _get_own(live: LiveService, app_id: str, key: Ed25519PrivateKey) -> httpx.Response:
@@ -98,6 +106,27 @@ def test_a_flood_of_bad_stream_tokens_is_closed_with_4429(tight: LiveService) ->
 
     codes = [asyncio.run(close_code("fgt_" + "z" * 43)) for _ in range(4)]
     assert codes == [4401, 4401, 4401, 4429]
+
+
+def test_the_client_waiting_for_consent_slows_down_when_told(tmp_path: Path) -> None:
+    # Two calls a second, polled every 50 ms: the client must honour Retry-After
+    # (an AppError 429 would end the wait) until the person approves.
+    with _serve(tmp_path / "home", Budgets(app_calls="2/second")) as live:
+        app, key = add_app(live.sharing)
+        client = AppClient(live.base_url, app.id, key)
+        asked = client.request_consent(["expressions"], 600)
+        approve = threading.Timer(2.5, live.sharing.approve, (asked.id, Via.CLI))
+        approve.start()
+        try:
+            token = client.wait_for_token(asked.id, timeout=30, poll=0.05)
+        finally:
+            approve.join()
+            client.close()
+        assert token.scopes == ("expressions",)
+        with AppClient(live.base_url, app.id, key) as again, pytest.raises(AppError) as limited:
+            for _ in range(3):
+                again.info()
+        assert limited.value.retry_after == 1
 
 
 def test_default_budgets_leave_room_for_polling_once_a_second() -> None:

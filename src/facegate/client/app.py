@@ -24,13 +24,19 @@ TIMEOUT_SECONDS = 10.0
 
 
 class AppError(Exception):
-    """The service answered with an error; ``error`` is its stable code."""
+    """The service answered with an error; ``error`` is its stable code.
 
-    def __init__(self, status: int, error: str, message: str) -> None:
+    ``retry_after`` is set on a 429 (``rate_limited``): seconds until a call may succeed.
+    """
+
+    def __init__(
+        self, status: int, error: str, message: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{status} {error}: {message}")
         self.status = status
         self.error = error
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -104,10 +110,12 @@ class AppClient:
         data = response.json() if response.content else None
         if not response.is_success:
             error = data if isinstance(data, dict) else {}
+            retry = response.headers.get("Retry-After", "")
             raise AppError(
                 response.status_code,
                 str(error.get("error", "http_error")),
                 str(error.get("message", response.reason_phrase)),
+                float(retry) if retry.isdigit() else None,
             )
         return data
 
@@ -146,17 +154,28 @@ class AppClient:
         )
 
     def wait_for_token(
-        self, request_id: str, timeout: float = 300.0, poll: float = 0.5
+        self, request_id: str, timeout: float = 300.0, poll: float = 1.0
     ) -> TokenInfo:
-        """Poll until the person decides; AppError if they refuse or the request lapses."""
+        """Poll until the person decides; AppError if they refuse or the request lapses.
+
+        Polling once a second spends half the app's call budget; told to slow down
+        (429), it waits as long as the service asks.
+        """
         deadline = time.monotonic() + timeout
         while True:
-            status = self.consent_status(request_id).status
+            try:
+                status = self.consent_status(request_id).status
+            except AppError as err:
+                if err.retry_after is None:
+                    raise
+                status, wait = "pending", err.retry_after
+            else:
+                wait = poll
             if status != "pending":
                 return self.claim_token(request_id)
-            if time.monotonic() > deadline:
+            if time.monotonic() + wait > deadline:
                 raise TimeoutError(f"nobody decided consent request {request_id} in time")
-            time.sleep(poll)
+            time.sleep(wait)
 
     def close(self) -> None:
         self._http.close()

@@ -48,7 +48,7 @@ class RateLimits:
 
     def app_call(self, app_id: str) -> None:
         """Spend one of an authenticated app's calls; RateLimited when none is left."""
-        self._spend(self._app_calls, "app", app_id, what=f"app {app_id}'s calls")
+        self._spend(self._app_calls, "app", app_id, what=f"calls from app {app_id}")
 
     def registration(self) -> None:
         """Spend one of the service's registrations (signed by the key it registers)."""
