@@ -8,11 +8,14 @@ skip with a message when it is absent.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
+from skimage import data as skimage_data
 from typer.testing import CliRunner
 
 from facegate.biometrics.match import SecurityLevel, load_calibration
@@ -110,3 +113,24 @@ def test_shipped_thresholds_are_reproduced_by_the_recorded_command(pooled) -> No
             shipped.threshold(level), abs=2e-3
         )
     assert record["consistency_threshold"] == pytest.approx(shipped.consistency_threshold, abs=2e-3)
+
+
+def test_unlock_report_names_why_each_probe_was_refused(data_dir: Path, tmp_path: Path) -> None:
+    """FTA comes with its reasons, and they add up to the failed acquisitions."""
+    root = tmp_path / "set"
+    for person in ("s1", "s2"):
+        (root / person).mkdir(parents=True)
+        for i in range(1, 5):
+            name = f"{i}.pgm"
+            shutil.copy(data_dir / "orl_att_faces" / person / name, root / person / name)
+    cat = cv2.cvtColor(skimage_data.chelsea(), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(root / "s1" / "5_cat.png"), cat)
+    (root / "s2" / "5_broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    out = tmp_path / "report"
+    args = ["eval", "unlock", str(root), "--enroll", "3", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["fta_reasons"] == {"no_face": 1, "unreadable": 1}
+    assert report["n_failed_acquisitions"] == 2
+    assert "(2/4:no_face1,unreadable1)" in "".join(result.output.split())  # Rich wraps

@@ -45,10 +45,11 @@ def _write(scores: Any, out_dir: Path, title: str, extra: dict[str, Any]) -> Non
     fnmr = ", ".join(
         f"{k}: {'n/a' if v is None else f'{v:.2%}'}" for k, v in summary.fnmr_at_fmr.items()
     )
+    reasons = ", ".join(f"{k} {v}" for k, v in extra["fta_reasons"].items()) or "none"
     out.print(
         f"{title}: genuine={summary.n_genuine} impostor={summary.n_impostor} "
-        f"FTA={summary.fta:.2%} ({summary.n_failed_acquisitions}/{summary.n_attempts}) "
-        f"EER={summary.eer:.2%}\nFNMR at FMR {{{fnmr}}}\nwrote {report}"
+        f"FTA={summary.fta:.2%} ({summary.n_failed_acquisitions}/{summary.n_attempts}: "
+        f"{reasons}) EER={summary.eer:.2%}\nFNMR at FMR {{{fnmr}}}\nwrote {report}"
     )
 
 
@@ -66,7 +67,8 @@ def eval_verify(
     samples = list_dataset(root)
     data = _embed_with_progress(samples)
     scores = verify_scores(data, read_pairs(pairs, samples) if pairs else None)
-    _write(scores, out_dir, f"verify {root.name}", {"dataset": str(root), "protocol": "pairs"})
+    extra = {"dataset": str(root), "protocol": "pairs", "fta_reasons": data.refusals()}
+    _write(scores, out_dir, f"verify {root.name}", extra)
 
 
 @eval_app.command("unlock")
@@ -119,6 +121,7 @@ def eval_unlock(
         "n_identities": scores.n_identities,
         "fte": scores.n_enrol_failed / max(scores.n_identities, 1),
         "n_enrol_failed": scores.n_enrol_failed,
+        "fta_reasons": probe_set.refusals(),
         "levels": {
             lvl.value: {
                 "threshold": calibration.threshold(lvl),

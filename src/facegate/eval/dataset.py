@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import csv
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from facegate.errors import FaceGateError, InputError, Reason
+from facegate.errors import FaceGateError, InputError
 from facegate.vision.embed import EMBEDDING_DIM
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import QualityOptions
 from facegate.vision.sources import read_image
 
+UNREADABLE = "unreadable"  # the refusal of a file that is not a readable image
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".gif", ".tif", ".tiff", ".bmp"}
 )
@@ -38,14 +40,15 @@ class EmbeddedSet:
     """Per-sample results, aligned by index.
 
     embeddings (N, D) float32, rows of refused samples are zero; usable (N,) bool;
-    reasons: the refusal reason per sample (None when usable); seconds: wall time of
-    observe() per sample.
+    reasons: why each sample was refused, a ``Reason`` value or ``"unreadable"`` for a
+    file that is not an image (None when usable); seconds: wall time of observe() per
+    sample.
     """
 
     samples: list[Sample]
     embeddings: np.ndarray = field(repr=False)
     usable: np.ndarray
-    reasons: list[Reason | None]
+    reasons: list[str | None]
     seconds: np.ndarray
 
     @property
@@ -55,6 +58,12 @@ class EmbeddedSet:
     @property
     def fta(self) -> float:
         return float(1.0 - self.usable.mean()) if len(self.samples) else 0.0
+
+    def refusals(self) -> dict[str, int]:
+        """How many samples each reason refused, most frequent first: an FTA figure
+        means little until one knows whether faces were missed, too dark or turned."""
+        counts = Counter(r for r in self.reasons if r is not None)
+        return dict(counts.most_common())
 
 
 def list_dataset(root: Path) -> list[Sample]:
@@ -106,16 +115,16 @@ def embed_samples(
     """Observe every sample once; unreadable files count as failures to acquire."""
     emb = np.zeros((len(samples), EMBEDDING_DIM), np.float32)
     usable = np.zeros(len(samples), bool)
-    reasons: list[Reason | None] = []
+    reasons: list[str | None] = []
     seconds = np.zeros(len(samples))
     for i, sample in enumerate(samples):
         start = time.perf_counter()
         try:
             obs = pipeline.observe(read_image(sample.path), quality)
         except FaceGateError:
-            reasons.append(Reason.NO_FACE)
+            reasons.append(UNREADABLE)
         else:
-            reasons.append(obs.reason)
+            reasons.append(None if obs.reason is None else obs.reason.value)
             if obs.embedding is not None:
                 emb[i], usable[i] = obs.embedding, True
         seconds[i] = time.perf_counter() - start
