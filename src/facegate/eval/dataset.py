@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facegate.errors import FaceGateError, InputError
+from facegate.errors import InputError
 from facegate.vision.embed import EMBEDDING_DIM
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import QualityOptions
@@ -112,7 +112,8 @@ def embed_samples(
     quality: QualityOptions | None = None,
     progress: Callable[[], None] | None = None,
 ) -> EmbeddedSet:
-    """Observe every sample once; unreadable files count as failures to acquire."""
+    """Observe every sample once; unreadable or absurdly sized files count as failures
+    to acquire (``"unreadable"``)."""
     emb = np.zeros((len(samples), EMBEDDING_DIM), np.float32)
     usable = np.zeros(len(samples), bool)
     reasons: list[str | None] = []
@@ -121,7 +122,7 @@ def embed_samples(
         start = time.perf_counter()
         try:
             obs = pipeline.observe(read_image(sample.path), quality)
-        except FaceGateError:
+        except InputError:  # a model error is no failure to acquire: it propagates
             reasons.append(UNREADABLE)
         else:
             reasons.append(None if obs.reason is None else obs.reason.value)
