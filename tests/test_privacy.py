@@ -147,11 +147,14 @@ def test_cli_output_holds_no_embedding(
         ["verify", USER, str(image_files["probe"])],
         ["users"],
         ["doctor"],
+        # -v puts FaceGate's debug log on stderr: it must hold no template either.
+        ["-v", "verify", USER, str(image_files["probe"]), "--liveness", "off"],
+        ["-v", "users"],
     ):
         result = runner.invoke(app, args, env=env)
         # The photo probe without --liveness off is refused for liveness (exit 1).
         assert result.exit_code in (0, 1), (args, result.output)
-        outputs.append(result.output)
+        outputs += [result.output, result.stderr]
     with Session.open(home) as session:
         template = session.vault.get_template(USER)
     assert embedding.astype("<f4").tobytes() in template  # the same face was enrolled
