@@ -10,16 +10,21 @@ import pytest
 from skimage import data
 
 from conftest import astronaut_probe
-from facegate.biometrics.match import SecurityLevel, load_calibration
+from facegate.biometrics.match import SecurityLevel
+from facegate.biometrics.policy import UnlockOptions
 from facegate.biometrics.template import Template
-from facegate.biometrics.unlock import UnlockOptions
 from facegate.demo import _captures
 from facegate.errors import AlreadyEnrolled, EnrolmentError, NotEnrolled, Reason
+from facegate.liveness.check import LivenessMode
 from facegate.session import Session
 from facegate.vault import DEFAULT_MAX_FAILURES
 from facegate.vision.sources import Frame, read_image, to_bgr
 
 USER = "astronaut"
+OFF_MODE = LivenessMode.OFF
+# The astronaut is a photo, which passive liveness rightly refuses; these tests are
+# about matching and lockout, so they turn liveness off, explicitly, as a caller must.
+OFF = UnlockOptions(liveness=OFF_MODE)
 
 
 @pytest.fixture
@@ -56,44 +61,47 @@ def test_enrolment_keeps_the_varied_captures(session: Session, astronaut_bgr: np
 
 
 def test_genuine_capture_matches(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
-    verdict = enrolled.unlocker.verify(USER, genuine(astronaut_bgr))
-    threshold = load_calibration().threshold(SecurityLevel.STANDARD)
+    verdict = enrolled.unlocker.verify(USER, genuine(astronaut_bgr), OFF)
     assert verdict.matched
     assert verdict.reason is Reason.MATCH
-    assert verdict.threshold == threshold
-    assert verdict.score is not None and verdict.score >= threshold
+    assert verdict.liveness is OFF_MODE
     assert verdict.frames_used == verdict.frames_seen == 1
     assert verdict.failures == 0 and not verdict.locked
 
 
 def test_genuine_matches_at_high_level(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
     verdict = enrolled.unlocker.verify(
-        USER, genuine(astronaut_bgr), UnlockOptions(level=SecurityLevel.HIGH)
+        USER, genuine(astronaut_bgr), UnlockOptions(level=SecurityLevel.HIGH, liveness=OFF_MODE)
     )
     assert verdict.matched and verdict.level is SecurityLevel.HIGH
-    assert verdict.threshold == load_calibration().threshold(SecurityLevel.HIGH)
 
 
-def test_confident_match_adds_an_adaptive_entry(
+def test_a_match_without_liveness_never_teaches_the_template(
     enrolled: Session, astronaut_bgr: np.ndarray
 ) -> None:
-    before = Template.from_bytes(enrolled.vault.get_template(USER))
+    before = enrolled.vault.read_template(USER)
+    verdict = enrolled.unlocker.verify(USER, genuine(astronaut_bgr), OFF)
+    assert verdict.matched and verdict.liveness is OFF_MODE
+    after = enrolled.vault.read_template(USER)
+    assert after == before
+
+
+def test_a_photo_under_the_default_policy_is_refused_for_liveness(
+    enrolled: Session, astronaut_bgr: np.ndarray
+) -> None:
+    before = enrolled.vault.read_template(USER)
     verdict = enrolled.unlocker.verify(USER, genuine(astronaut_bgr))
-    after = Template.from_bytes(enrolled.vault.get_template(USER))
-    assert verdict.score is not None
-    if verdict.score >= verdict.threshold + 0.10:
-        assert len(after) == len(before) + 1 and after.adaptive[-1]
-    else:
-        assert len(after) == len(before)
-    np.testing.assert_array_equal(after.embeddings[: len(before)], before.embeddings)
+    assert verdict.liveness is LivenessMode.PASSIVE
+    assert not verdict.matched and verdict.reason is Reason.LIVENESS
+    assert verdict.failures == 1
+    assert enrolled.vault.read_template(USER) == before
 
 
 @pytest.mark.dataset
 def test_different_person_is_not_matched(enrolled: Session, other_person_path: Path) -> None:
-    verdict = enrolled.unlocker.verify(USER, [read_image(other_person_path)])
+    verdict = enrolled.unlocker.verify(USER, [read_image(other_person_path)], OFF)
     assert not verdict.matched
     assert verdict.reason is Reason.NOT_MATCHED
-    assert verdict.score is not None and verdict.score < verdict.threshold
     assert verdict.failures == 1
     assert enrolled.vault.user(USER).failures == 1
 
@@ -103,18 +111,18 @@ def test_consecutive_non_matches_lock_the_user(
     enrolled: Session, astronaut_bgr: np.ndarray, other_person_path: Path
 ) -> None:
     unlocker, impostor = enrolled.unlocker, read_image(other_person_path)
-    verdicts = [unlocker.verify(USER, [impostor]) for _ in range(DEFAULT_MAX_FAILURES)]
+    verdicts = [unlocker.verify(USER, [impostor], OFF) for _ in range(DEFAULT_MAX_FAILURES)]
     assert [v.failures for v in verdicts] == list(range(1, DEFAULT_MAX_FAILURES + 1))
     assert [v.locked for v in verdicts] == [False] * (DEFAULT_MAX_FAILURES - 1) + [True]
     assert enrolled.vault.user(USER).locked
 
-    locked = unlocker.verify(USER, genuine(astronaut_bgr))
+    locked = unlocker.verify(USER, genuine(astronaut_bgr), OFF)
     assert not locked.matched
     assert locked.reason is Reason.LOCKED_OUT
-    assert locked.locked and locked.score is None and locked.frames_seen == 0
+    assert locked.locked and locked.frames_seen == 0
 
     enrolled.vault.reset_lockout(USER)
-    verdict = unlocker.verify(USER, genuine(astronaut_bgr))
+    verdict = unlocker.verify(USER, genuine(astronaut_bgr), OFF)
     assert verdict.matched and verdict.reason is Reason.MATCH
     assert verdict.failures == 0 and not verdict.locked
 
@@ -125,20 +133,20 @@ def test_a_match_resets_the_failure_count(
 ) -> None:
     unlocker, impostor = enrolled.unlocker, read_image(other_person_path)
     for _ in range(DEFAULT_MAX_FAILURES - 1):
-        unlocker.verify(USER, [impostor])
+        unlocker.verify(USER, [impostor], OFF)
     assert enrolled.vault.user(USER).failures == DEFAULT_MAX_FAILURES - 1
-    assert unlocker.verify(USER, genuine(astronaut_bgr)).matched
+    assert unlocker.verify(USER, genuine(astronaut_bgr), OFF).matched
     assert enrolled.vault.user(USER).failures == 0
     # ... so the next impostor attempt does not lock the user.
-    assert not unlocker.verify(USER, [impostor]).locked
+    assert not unlocker.verify(USER, [impostor], OFF).locked
 
 
 def test_no_face_is_stated_and_does_not_count(enrolled: Session) -> None:
     for _ in range(DEFAULT_MAX_FAILURES + 1):
-        verdict = enrolled.unlocker.verify(USER, cat())
+        verdict = enrolled.unlocker.verify(USER, cat(), OFF)
         assert not verdict.matched
         assert verdict.reason is Reason.NO_FACE
-        assert verdict.score is None and verdict.frames_used == 0
+        assert verdict.frames_used == 0
         assert verdict.failures == 0
     record = enrolled.vault.user(USER)
     assert record.failures == 0 and not record.locked
@@ -148,15 +156,15 @@ def test_no_face_is_stated_and_does_not_count(enrolled: Session) -> None:
 def test_unjudgeable_frames_do_not_add_to_existing_failures(
     enrolled: Session, other_person_path: Path
 ) -> None:
-    enrolled.unlocker.verify(USER, [read_image(other_person_path)])
-    verdict = enrolled.unlocker.verify(USER, cat())
+    enrolled.unlocker.verify(USER, [read_image(other_person_path)], OFF)
+    verdict = enrolled.unlocker.verify(USER, cat(), OFF)
     assert verdict.reason is Reason.NO_FACE
     assert verdict.failures == 1
 
 
 def test_refusal_reason_is_the_dominant_one(enrolled: Session) -> None:
     cameraman = Frame(to_bgr(data.camera()), "cameraman")
-    verdict = enrolled.unlocker.verify(USER, [*cat(), cameraman, cameraman])
+    verdict = enrolled.unlocker.verify(USER, [*cat(), cameraman, cameraman], OFF)
     assert verdict.reason is Reason.TOO_SMALL
     assert verdict.frames_seen == 3 and verdict.frames_used == 0
 
@@ -164,14 +172,14 @@ def test_refusal_reason_is_the_dominant_one(enrolled: Session) -> None:
 def test_usable_frame_after_refusals_still_matches(
     enrolled: Session, astronaut_bgr: np.ndarray
 ) -> None:
-    verdict = enrolled.unlocker.verify(USER, [*cat(), *genuine(astronaut_bgr)])
+    verdict = enrolled.unlocker.verify(USER, [*cat(), *genuine(astronaut_bgr)], OFF)
     assert verdict.matched
     assert verdict.frames_seen == 2 and verdict.frames_used == 1
 
 
 def test_unknown_user_is_not_enrolled(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
     with pytest.raises(NotEnrolled, match="nobody"):
-        enrolled.unlocker.verify("nobody", genuine(astronaut_bgr))
+        enrolled.unlocker.verify("nobody", genuine(astronaut_bgr), OFF)
 
 
 def test_enrolling_twice_is_refused(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
@@ -228,7 +236,7 @@ def test_enrolment_of_mostly_different_people_is_refused(
 def test_deleted_user_is_no_longer_enrolled(enrolled: Session, astronaut_bgr: np.ndarray) -> None:
     enrolled.vault.delete_user(USER)
     with pytest.raises(NotEnrolled):
-        enrolled.unlocker.verify(USER, genuine(astronaut_bgr))
+        enrolled.unlocker.verify(USER, genuine(astronaut_bgr), OFF)
     assert enrolled.vault.users() == []
 
 
@@ -236,4 +244,4 @@ def test_enrolment_survives_reopening_the_vault(home: Path, astronaut_bgr: np.nd
     with Session.open(home) as first:
         first.unlocker.enroll(USER, _captures(astronaut_bgr, "astronaut"))
     with Session.open(home) as second:
-        assert second.unlocker.verify(USER, genuine(astronaut_bgr)).matched
+        assert second.unlocker.verify(USER, genuine(astronaut_bgr), OFF).matched

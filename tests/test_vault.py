@@ -33,6 +33,7 @@ from facegate.errors import (
     VaultTampered,
 )
 from facegate.vault import SqliteVault, UserRecord, Vault, load_key, open_vault
+from facegate.vault.base import Outcome
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 VALID_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}", re.ASCII)
@@ -119,7 +120,8 @@ def test_missing_and_duplicate_users(vault: SqliteVault) -> None:
         lambda: vault.delete_user("bob"),
         lambda: vault.user("bob"),
         lambda: vault.record_failure("bob"),
-        lambda: vault.record_success("bob"),
+        lambda: vault.begin_attempt("bob"),
+        lambda: vault.read_template("bob"),
         lambda: vault.reset_lockout("bob"),
     ):
         with pytest.raises(NotEnrolled, match="'bob'"):
@@ -202,12 +204,15 @@ def test_lockout_needs_an_explicit_reset(path: Path, key: bytes) -> None:
         vault.create_user("alice", b"t")
         for _ in range(4):
             assert not vault.record_failure("alice").locked
-        assert vault.record_success("alice").failures == 0
+        success = vault.begin_attempt("alice")
+        record, accepted = vault.finish_attempt(success, Outcome.SUCCESS)
+        assert accepted and record.failures == 0
         for expected in range(1, 5):
             assert vault.record_failure("alice").failures == expected
         fifth = vault.record_failure("alice")
         assert fifth.locked and fifth.failures == 5
-        assert vault.record_success("alice").locked
+        refused = vault.begin_attempt("alice")
+        assert not refused.admitted and refused.record.locked
     with SqliteVault(path, key) as vault:
         assert vault.user("alice").locked
         assert vault.record_failure("alice").locked

@@ -7,8 +7,9 @@ The quick path::
     verdict = facegate.verify("alice", ["probe.jpg"])
     verdict.matched, verdict.reason
 
-Each shortcut opens the default session (settings, models, vault) for one call;
-long-running programs should hold a ``Session`` instead.
+Each shortcut opens the default session (settings, models, vault) for one call and
+takes the same options, with the same defaults, as ``facegate verify`` on the
+command line; long-running programs should hold a ``Session`` instead.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from facegate.biometrics.match import SecurityLevel
-from facegate.biometrics.unlock import EnrolmentReport, UnlockOptions, Verdict
+from facegate.biometrics.policy import UnlockOptions
+from facegate.biometrics.unlock import EnrolmentReport, Verdict
 from facegate.errors import FaceGateError, Reason
+from facegate.liveness.check import LivenessMode
 from facegate.session import Session
-from facegate.vision.sources import iter_sources
 
 __all__ = [
     "EnrolmentReport",
     "FaceGateError",
+    "LivenessMode",
     "Reason",
     "SecurityLevel",
     "Session",
@@ -37,13 +40,31 @@ __all__ = [
 def enroll(user: str, sources: list[str | Path], *, replace: bool = False) -> EnrolmentReport:
     """Enrol ``user`` from image / video paths (or a camera index as "0")."""
     with Session.open() as session:
-        return session.unlocker.enroll(user, iter_sources(sources, max_frames=120), replace=replace)
+        return session.enroll(user, sources, replace=replace)
 
 
 def verify(
-    user: str, sources: list[str | Path], level: SecurityLevel = SecurityLevel.STANDARD
+    user: str,
+    sources: list[str | Path],
+    *,
+    level: SecurityLevel = SecurityLevel.STANDARD,
+    frames: int = 3,
+    budget: float = 3.0,
+    liveness: LivenessMode | None = None,
+    attention: bool = True,
 ) -> Verdict:
-    """One unlock attempt for ``user``; ``Verdict.matched`` and ``.reason`` say how it went."""
+    """One unlock attempt for ``user``; ``Verdict.matched`` and ``.reason`` say how it went.
+
+    ``liveness=None`` applies the level's default (passive at standard; active for a
+    camera or video at high). ``LivenessMode.OFF`` must be asked for, and such a
+    verdict says so and never updates the template.
+    """
+    options = UnlockOptions(
+        level=level,
+        max_frames=frames,
+        budget_seconds=budget,
+        liveness=liveness,
+        require_attention=attention,
+    )
     with Session.open() as session:
-        frames = iter_sources(sources, max_frames=120)
-        return session.unlocker.verify(user, frames, UnlockOptions(level=level))
+        return session.verify(user, sources, options)

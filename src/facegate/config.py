@@ -59,6 +59,40 @@ def default_home() -> Path:
     return base / "facegate"
 
 
+# The keys config.toml may hold, per table; anything else is a mistake worth hearing about.
+_KNOWN_KEYS = {"models": None, "vault": frozenset({"key_source"})}
+
+
+def _read_config_file(path: Path) -> dict[str, dict[str, str]]:
+    """Parse and type-check config.toml: every value must be a string in a known table.
+
+    A typo (``[vualt]``) or a wrong type (``models = "x"``) is an error naming the key,
+    not a setting silently ignored or a crash deep inside.
+    """
+    if not path.exists():
+        return {}
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"{path} cannot be read: {err.strerror}") from err
+    tables: dict[str, dict[str, str]] = {}
+    for table, body in raw.items():
+        if table not in _KNOWN_KEYS:
+            raise ConfigError(f"{path}: unknown table [{table}]; known: models, vault")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: {table} must be a table ([{table}]), not a value")
+        allowed = _KNOWN_KEYS[table]
+        for key, value in body.items():
+            if allowed is not None and key not in allowed:
+                raise ConfigError(f"{path}: unknown key {key!r} in [{table}]")
+            if not isinstance(value, str):
+                raise ConfigError(f"{path}: [{table}] {key} must be a string")
+        tables[table] = body
+    return tables
+
+
 def load_settings(home: Path | None = None) -> Settings:
     """Read the config file and the environment once; raise ConfigError on a bad value.
 
@@ -66,14 +100,7 @@ def load_settings(home: Path | None = None) -> Settings:
     ``FACEGATE_MODEL_SFACE``), ``FACEGATE_KEY_SOURCE``, ``FACEGATE_PASSPHRASE``.
     """
     home = home or default_home()
-    file_cfg: dict[str, dict[str, str]] = {}
-    cfg_path = home / "config.toml"
-    if cfg_path.is_file():
-        try:
-            file_cfg = tomllib.loads(cfg_path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{cfg_path} is not valid TOML: {err}") from err
-
+    file_cfg = _read_config_file(home / "config.toml")
     model_paths = {k: Path(v).expanduser() for k, v in file_cfg.get("models", {}).items()}
     for key, value in os.environ.items():
         if key.startswith("FACEGATE_MODEL_") and value:

@@ -45,10 +45,9 @@ def _captures(image: np.ndarray, source: str) -> Iterator[Frame]:
 
 def _show(console: Console, label: str, verdict: Verdict) -> None:
     colour = "green" if verdict.matched else "yellow"
-    score = "n/a" if verdict.score is None else f"{verdict.score:.3f}"
     console.print(
         f"  {label}: [{colour}]{'MATCH' if verdict.matched else 'refused'}[/] "
-        f"(reason={verdict.reason.value}, score={score}, threshold={verdict.threshold:.3f})"
+        f"(reason={verdict.reason.value}, liveness={verdict.liveness.value})"
     )
 
 

@@ -1,30 +1,23 @@
 """Every error FaceGate raises, and how each one reaches a person.
 
-Library code raises these and never exits; only the CLI (and later the HTTP
-service) turns them into exit codes or statuses, through ``EXIT_CODE`` and
-``HTTP_STATUS`` below, so the two can never disagree.
+Library code raises these and never exits; only the CLI (and the HTTP service)
+turns them into exit codes or statuses, through the one ``STATUS`` table below, so
+the two can never disagree. A verdict's refusal (no face, not matched, locked out)
+is a ``Reason`` on the verdict, not an exception: only errors are raised.
 
     FaceGateError
     ├── InputError                bad input from the caller
     │   ├── UnreadableSource      corrupt / not an image / truncated video / no camera
     │   ├── ImageSizeError        1-pixel or absurdly large frames
     │   └── ChallengeIncomplete   the video ended before the liveness challenge was judged
-    ├── CaptureRejected           a readable frame that cannot be used (has a Reason)
-    │   ├── NoFace
-    │   ├── SeveralFaces
-    │   ├── FaceTooSmall
-    │   ├── TooBlurred
-    │   ├── BadPose
-    │   └── BadExposure
     ├── EnrolmentError            too few usable captures to build a template
     ├── UserError
     │   ├── NotEnrolled
-    │   ├── AlreadyEnrolled
-    │   └── LockedOut
+    │   └── AlreadyEnrolled
     ├── ModelError
     │   ├── ModelMissing          names the wheel to install
     │   └── ModelTampered         sha256 mismatch: the file is refused
-    ├── VaultError
+    ├── VaultError                unreadable, busy, full or foreign vault file
     │   ├── VaultTampered         a sealed record failed authentication
     │   └── VaultKeyError         no key, or the wrong key / passphrase
     └── ConfigError
@@ -32,6 +25,7 @@ service) turns them into exit codes or statuses, through ``EXIT_CODE`` and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -72,41 +66,6 @@ class ChallengeIncomplete(InputError):
     """The frames ran out before an active liveness challenge could be judged."""
 
 
-class CaptureRejected(FaceGateError):
-    """A frame was read but cannot be used; ``reason`` says why."""
-
-    reason: Reason = Reason.NO_FACE
-
-    def __init__(self, message: str, reason: Reason | None = None) -> None:
-        super().__init__(message)
-        if reason is not None:
-            self.reason = reason
-
-
-class NoFace(CaptureRejected):
-    reason = Reason.NO_FACE
-
-
-class SeveralFaces(CaptureRejected):
-    reason = Reason.SEVERAL_FACES
-
-
-class FaceTooSmall(CaptureRejected):
-    reason = Reason.TOO_SMALL
-
-
-class TooBlurred(CaptureRejected):
-    reason = Reason.TOO_BLURRED
-
-
-class BadPose(CaptureRejected):
-    reason = Reason.BAD_POSE
-
-
-class BadExposure(CaptureRejected):
-    reason = Reason.TOO_DARK
-
-
 class EnrolmentError(FaceGateError):
     """Not enough good captures to build a template."""
 
@@ -121,10 +80,6 @@ class NotEnrolled(UserError):
 
 class AlreadyEnrolled(UserError):
     pass
-
-
-class LockedOut(UserError):
-    """Too many consecutive failures; only an explicit reset unlocks."""
 
 
 class ModelError(FaceGateError):
@@ -155,21 +110,29 @@ class ConfigError(FaceGateError):
     pass
 
 
-# Every error is exit code 2 at the CLI: 0 and 1 are reserved for match / no match.
-EXIT_CODE: dict[type[FaceGateError], int] = {FaceGateError: 2}
+@dataclass(frozen=True)
+class Status:
+    """How an error reaches a person: the CLI's exit code and the service's HTTP status.
 
-HTTP_STATUS: dict[type[FaceGateError], int] = {
-    InputError: 422,
-    CaptureRejected: 422,
-    EnrolmentError: 422,
-    NotEnrolled: 404,
-    AlreadyEnrolled: 409,
-    LockedOut: 423,
-    ModelError: 503,
-    VaultError: 500,
-    ConfigError: 500,
-    FaceGateError: 500,
+    Every error is exit code 2 at the CLI: 0 and 1 are reserved for match / no match.
+    """
+
+    exit_code: int
+    http: int
+
+
+STATUS: dict[type[FaceGateError], Status] = {
+    InputError: Status(2, 422),
+    EnrolmentError: Status(2, 422),
+    NotEnrolled: Status(2, 404),
+    AlreadyEnrolled: Status(2, 409),
+    ModelError: Status(2, 503),
+    VaultError: Status(2, 500),
+    ConfigError: Status(2, 500),
+    FaceGateError: Status(2, 500),
 }
+EXIT_CODE: dict[type[FaceGateError], int] = {cls: s.exit_code for cls, s in STATUS.items()}
+HTTP_STATUS: dict[type[FaceGateError], int] = {cls: s.http for cls, s in STATUS.items()}
 
 
 def lookup(table: dict[type[FaceGateError], int], err: FaceGateError) -> int:

@@ -1,27 +1,37 @@
-"""Enrol and unlock: the decisions, the lockout and the adaptive update.
+"""Enrol and unlock: evidence from frames, the one decision, the lockout, the update.
 
-Unlock collects up to ``max_frames`` usable frames within ``budget_seconds`` and
-decides once, on the mean of their scores: averaging steadies a genuine user's
-score across blinks and motion, while an impostor's mean is no likelier to cross
-the threshold than a single frame's score, so the calibrated FMR still holds.
-Only a real non-match counts toward the lockout; frames that could not be judged
-(no face, blur, darkness) do not, since they say nothing about who is there.
+``Unlocker.verify`` is the only path by which anyone gets in. It:
 
-Liveness (``facegate.liveness``) is judged on the same frames: a matching face that
-fails it is refused with ``Reason.LIVENESS`` and counts toward the lockout, as an
-attack should; closed eyes or a look away give ``Reason.NO_ATTENTION``, which does not.
+1. reads the template (an unknown user is an error before anything is counted);
+2. takes a lockout slot in the vault (``begin_attempt``): a locked user is refused
+   before any frame is judged, and an attempt that cannot be recorded (a full disk)
+   fails with an error, never a match;
+3. collects evidence from up to ``max_frames`` usable frames within the budget,
+   with liveness judged on the same frames (:mod:`facegate.liveness`);
+4. decides with :func:`facegate.biometrics.decision.decide`;
+5. settles the slot (``finish_attempt``): a match decided after the lock closed
+   behind it is refused with ``locked_out``;
+6. may refresh the template by compare-and-swap: an update that lost a race with a
+   re-enrolment is dropped.
+
+The verdict carries the decision and the reason, never a score: a score returned on
+every attempt would let an attacker hill-climb the matcher or the PAD.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from facegate.biometrics.decision import Decision, Evidence, decide
 from facegate.biometrics.match import Calibration, SecurityLevel, template_score
+from facegate.biometrics.policy import ADAPT_MARGIN, UnlockOptions
 from facegate.biometrics.template import (
     EMBEDDING_MODEL,
     Template,
@@ -29,69 +39,48 @@ from facegate.biometrics.template import (
     build_template,
     consistent_captures,
 )
-from facegate.errors import ConfigError, EnrolmentError, Reason
-from facegate.liveness.challenge import Challenge, ChallengeKind
-from facegate.liveness.check import (
-    LivenessEngine,
-    LivenessMode,
-    LivenessOptions,
-    LivenessVerdict,
-)
+from facegate.errors import ConfigError, EnrolmentError, FaceGateError, InputError, Reason
+from facegate.liveness.challenge import Challenge
+from facegate.liveness.check import LivenessEngine, LivenessMode, LivenessOptions
 from facegate.vault import Vault
-from facegate.vision.pipeline import FacePipeline, Observation
+from facegate.vault.base import Attempt, Outcome
+from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import ENROL_QUALITY
 from facegate.vision.sources import Frame
 
-# A match this far above the threshold may be added to the template (Face ID style).
-ADAPT_MARGIN = 0.10
-
-
-@dataclass(frozen=True)
-class UnlockOptions:
-    """level: which calibrated threshold; max_frames / budget_seconds bound one attempt.
-
-    liveness: OFF here by default, so library callers opt in; the ``facegate verify``
-    command applies :func:`default_liveness` for the level. require_attention: open
-    eyes looking towards the camera (off for accessibility). challenges: a fixed
-    ACTIVE sequence for recorded tests; None draws a random one per attempt.
-    """
-
-    level: SecurityLevel = SecurityLevel.STANDARD
-    max_frames: int = 3
-    budget_seconds: float = 3.0
-    adaptive_update: bool = True
-    liveness: LivenessMode = LivenessMode.OFF
-    require_attention: bool = True
-    challenges: tuple[ChallengeKind, ...] | None = None
-
-
-def default_liveness(level: SecurityLevel, moving: bool) -> LivenessMode:
-    """The level's liveness: STANDARD -> PASSIVE; HIGH -> ACTIVE when frames come from a
-    camera or video (``moving``), else PASSIVE, since a still cannot answer a challenge."""
-    if level is SecurityLevel.HIGH and moving:
-        return LivenessMode.ACTIVE
-    return LivenessMode.PASSIVE
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of one unlock attempt; ``reason`` is the single reason given.
+    """The outcome of one unlock attempt: the decision and its single reason.
 
-    ``score`` is the fused similarity (None when no frame could be judged) and
-    ``threshold`` the level's calibrated threshold: a match needs score >= threshold.
+    liveness: the mode the attempt ran under (``off`` only when a caller asked).
+    failures / locked: the user's lockout state after the attempt.
     """
 
     user: str
     matched: bool
     reason: Reason
     level: SecurityLevel
-    threshold: float
-    score: float | None
+    liveness: LivenessMode
     frames_seen: int
     frames_used: int
     failures: int
     locked: bool
-    liveness: LivenessVerdict | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "user": self.user,
+            "matched": self.matched,
+            "reason": self.reason.value,
+            "level": self.level.value,
+            "liveness": self.liveness.value,
+            "frames_used": self.frames_used,
+            "frames_seen": self.frames_seen,
+            "failures": self.failures,
+            "locked": self.locked,
+        }
 
 
 @dataclass(frozen=True)
@@ -104,12 +93,14 @@ class EnrolmentReport:
     rejected: dict[Reason, int] = field(default_factory=dict)
 
 
-def _dominant(reasons: list[Reason]) -> Reason:
-    return Counter(reasons).most_common(1)[0][0] if reasons else Reason.NO_FACE
+@dataclass(frozen=True)
+class _Collected:
+    evidence: Evidence
+    embeddings: tuple[np.ndarray, ...] = field(repr=False)
 
 
 class Unlocker:
-    """Enrolment and verification against one vault, with one shared pipeline."""
+    """Enrolment and verification against one vault, with the process's one pipeline."""
 
     def __init__(
         self,
@@ -126,7 +117,7 @@ class Unlocker:
         self.vault = vault
         self.pipeline = pipeline
         self.calibration = calibration
-        self.liveness = liveness or LivenessEngine(pipeline.settings)
+        self.liveness = liveness or LivenessEngine(pipeline.settings, pipeline=pipeline)
 
     def enroll(
         self, user: str, frames: Iterable[Frame], *, max_frames: int = 200, replace: bool = False
@@ -164,106 +155,137 @@ class Unlocker:
         options: UnlockOptions | None = None,
         on_challenge: Callable[[Challenge], None] | None = None,
     ) -> Verdict:
-        """One unlock attempt. Raises NotEnrolled for an unknown user, and
-        ChallengeIncomplete when an ACTIVE challenge's frames ran out undecided.
-        ``on_challenge`` is told each liveness prompt as it is issued."""
+        """One unlock attempt (see the module docstring for the steps).
+
+        Raises NotEnrolled for an unknown user, ChallengeIncomplete when an ACTIVE
+        challenge's frames ran out undecided, and VaultError when the attempt cannot be
+        recorded. ``on_challenge`` is told each liveness prompt as it is issued.
+        """
         opts = options or UnlockOptions()
-        threshold = self.calibration.threshold(opts.level)
-        record = self.vault.user(user)
-        if record.locked:
-            return Verdict(
-                user,
-                False,
-                Reason.LOCKED_OUT,
-                opts.level,
-                threshold,
-                None,
-                0,
-                0,
-                record.failures,
-                True,
-            )
-        template = Template.from_bytes(self.vault.get_template(user))
+        stream = iter(frames)
+        first = next(stream, None)
+        if first is None:
+            raise InputError("no frame to verify: the sources held no picture")
+        mode = opts.liveness_for(first.kind)
+        stored = self.vault.read_template(user)
+        template = Template.from_bytes(stored.payload)
         if template.model != EMBEDDING_MODEL:
             raise EnrolmentError(
                 f"{user}'s template was made by {template.model}, but this FaceGate embeds "
                 f"with {EMBEDDING_MODEL}; re-enrol with `facegate enroll --replace {user} ...`"
             )
-        usable: list[Observation] = []
+        attempt = self.vault.begin_attempt(user)
+        if not attempt.admitted:
+            record = attempt.record
+            return _verdict(attempt, opts, mode, Reason.LOCKED_OUT, None, record.failures, True)
+        try:
+            collected = self._collect(
+                itertools.chain([first], stream), template, opts, mode, on_challenge
+            )
+        except FaceGateError:
+            # Bad input is no evidence about who is there: give the slot back. Anything
+            # else (a crash) leaves it counted, failing closed.
+            self._settle_quietly(attempt, Outcome.NEUTRAL)
+            raise
+        threshold = self.calibration.threshold(opts.level)
+        adapt_threshold = self.calibration.threshold(SecurityLevel.HIGH) + ADAPT_MARGIN
+        decision = decide(collected.evidence, threshold, adapt_threshold)
+        if decision.outcome is Outcome.NEUTRAL:
+            failures, locked = self._settle_quietly(attempt, Outcome.NEUTRAL)
+            evidence = collected.evidence
+            return _verdict(attempt, opts, mode, decision.reason, evidence, failures, locked)
+        record, accepted = self.vault.finish_attempt(attempt, decision.outcome)
+        reason = decision.reason
+        if decision.outcome is Outcome.SUCCESS and not accepted:
+            reason = Reason.LOCKED_OUT
+        elif accepted and opts.adaptive_update:
+            self._adapt(user, template, stored.version, decision, collected)
+        return _verdict(
+            attempt, opts, mode, reason, collected.evidence, record.failures, record.locked
+        )
+
+    def _collect(
+        self,
+        frames: Iterator[Frame],
+        template: Template,
+        opts: UnlockOptions,
+        mode: LivenessMode,
+        on_challenge: Callable[[Challenge], None] | None,
+    ) -> _Collected:
+        """Score up to ``max_frames`` usable frames and judge liveness on the same ones."""
+        embeddings: list[np.ndarray] = []
         refusals: list[Reason] = []
         seen = 0
         check = self.liveness.attempt(
-            LivenessOptions(opts.liveness, opts.require_attention, opts.challenges), on_challenge
+            LivenessOptions(mode, opts.require_attention, opts.challenges), on_challenge
         )
         deadline = time.monotonic() + max(opts.budget_seconds, check.time_limit)
         for frame in frames:
             seen += 1
             obs = self.pipeline.observe(frame)
-            wanted = obs.usable and len(usable) < opts.max_frames
+            wanted = obs.embedding is not None and len(embeddings) < opts.max_frames
             check.add(frame, obs.faces, wanted)
-            if wanted:
-                usable.append(obs)
-            elif obs.reason is not None and not obs.usable:
+            if wanted and obs.embedding is not None:
+                embeddings.append(obs.embedding)
+            elif obs.reason is not None:
                 refusals.append(obs.reason)
-            if (len(usable) >= opts.max_frames or time.monotonic() > deadline) and check.settled:
+            enough = len(embeddings) >= opts.max_frames or time.monotonic() > deadline
+            if enough and check.settled:
                 break
-        if not usable:
+        if not embeddings:
             check.abandon()
-            return Verdict(
-                user,
-                False,
-                _dominant(refusals),
-                opts.level,
-                threshold,
-                None,
-                seen,
-                0,
-                record.failures,
-                record.locked,
-            )
-        live = check.verdict()
-        scores = [template_score(template, o.embedding) for o in usable if o.embedding is not None]
-        score = float(np.mean(scores))
-        if score >= threshold and not live.live:
-            record = self.vault.record_failure(user)
-            return Verdict(
-                user, False, Reason.LIVENESS, opts.level, threshold, score, seen,
-                len(usable), record.failures, record.locked, live,
-            )  # fmt: skip
-        if score >= threshold and live.attentive is False:
-            return Verdict(
-                user, False, Reason.NO_ATTENTION, opts.level, threshold, score, seen,
-                len(usable), record.failures, record.locked, live,
-            )  # fmt: skip
-        if score >= threshold:
-            record = self.vault.record_success(user)
-            if opts.adaptive_update and score >= threshold + ADAPT_MARGIN:
-                best = usable[int(np.argmax(scores))].embedding
-                if best is not None:
-                    self.vault.replace_template(user, adapt(template, best, time.time()).to_bytes())
-            return Verdict(
-                user,
-                True,
-                Reason.MATCH,
-                opts.level,
-                threshold,
-                score,
-                seen,
-                len(usable),
-                record.failures,
-                record.locked,
-                live,
-            )
-        record = self.vault.record_failure(user)
-        return Verdict(
-            user,
-            False,
-            Reason.NOT_MATCHED,
-            opts.level,
-            threshold,
-            score,
-            seen,
-            len(usable),
-            record.failures,
-            record.locked,
-        )
+            live, attentive = False, None
+        else:
+            verdict = check.verdict()
+            live, attentive = verdict.live, verdict.attentive
+        scores = tuple(template_score(template, e) for e in embeddings)
+        evidence = Evidence(seen, scores, tuple(refusals), mode, live, attentive)
+        return _Collected(evidence, tuple(embeddings))
+
+    def _adapt(
+        self,
+        user: str,
+        template: Template,
+        version: int,
+        decision: Decision,
+        collected: _Collected,
+    ) -> None:
+        if decision.adapt_frame is None:
+            return
+        best = collected.embeddings[decision.adapt_frame]
+        updated = adapt(template, best, time.time()).to_bytes()
+        if not self.vault.update_template(user, updated, version):
+            log.info("template of %s changed during the attempt; adaptive update dropped", user)
+
+    def _settle_quietly(self, attempt: Attempt, outcome: Outcome) -> tuple[int, bool]:
+        """Settle a slot whose outcome cannot be a match; if the vault cannot take the
+        write, the slot simply stays counted as a failure (failing closed)."""
+        try:
+            record, _ = self.vault.finish_attempt(attempt, outcome)
+        except FaceGateError as err:
+            log.warning("could not give back an attempt's lockout slot: %s", err)
+            return attempt.record.failures, attempt.record.locked
+        return record.failures, record.locked
+
+
+def _verdict(
+    attempt: Attempt,
+    opts: UnlockOptions,
+    mode: LivenessMode,
+    reason: Reason,
+    evidence: Evidence | None,
+    failures: int,
+    locked: bool,
+) -> Verdict:
+    """The one place a Verdict is built (``evidence`` is None when refused at the door)."""
+    return Verdict(
+        user=attempt.user,
+        matched=reason is Reason.MATCH,
+        reason=reason,
+        level=opts.level,
+        liveness=mode,
+        frames_seen=evidence.frames_seen if evidence else 0,
+        frames_used=len(evidence.scores) if evidence else 0,
+        failures=failures,
+        locked=locked,
+    )

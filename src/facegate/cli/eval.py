@@ -19,7 +19,7 @@ from facegate.session import Session
 def _embed_with_progress(samples: list[Any], quality: Any = None) -> Any:
     from facegate.eval.dataset import embed_samples
 
-    with Session.open(vault=False) as session, Progress(console=err) as progress:
+    with Session.open() as session, Progress(console=err) as progress:
         task = progress.add_task("embedding", total=len(samples))
         return embed_samples(
             samples, session.pipeline, quality, progress=lambda: progress.advance(task)

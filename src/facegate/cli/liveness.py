@@ -19,7 +19,7 @@ def _features(images: list[Any], spec: Any) -> Any:
     from facegate.liveness.train import extract
     from facegate.session import Session
 
-    with Session.open(vault=False) as session, Progress(console=err) as progress:
+    with Session.open() as session, Progress(console=err) as progress:
         task = progress.add_task("PAD features", total=len(images))
         return extract(images, session.pipeline.detector, spec, lambda: progress.advance(task))
 
@@ -230,7 +230,7 @@ def unlock_liveness(
     genuine_idx = [i for i in np.flatnonzero(probes.usable) if probes.identities[i] in templates]
     live = np.ones(len(genuine_idx), bool)
     extra: dict[str, Any] = {"liveness": mode.value}
-    with Session.open(vault=False) as session, Progress(console=err) as progress:
+    with Session.open() as session, Progress(console=err) as progress:
         if model is not None:
             task = progress.add_task("PAD genuine", total=int(probes.usable.sum()))
             pad = pad_scores(probes, session.pipeline, model, lambda: progress.advance(task))
@@ -243,7 +243,7 @@ def unlock_liveness(
     attack_set = _embed_attacks([r.sample for r in rows])
     attack_live = np.ones(len(rows), bool)
     if model is not None:
-        with Session.open(vault=False) as session, Progress(console=err) as progress:
+        with Session.open() as session, Progress(console=err) as progress:
             task = progress.add_task("PAD attacks", total=int(attack_set.usable.sum()))
             pad = pad_scores(attack_set, session.pipeline, model, lambda: progress.advance(task))
         attack_live = np.nan_to_num(pad, nan=-1.0) >= model.threshold
@@ -279,7 +279,7 @@ def _embed_attacks(samples: list[Any]) -> Any:
     from facegate.eval.dataset import embed_samples
     from facegate.session import Session
 
-    with Session.open(vault=False) as session, Progress(console=err) as progress:
+    with Session.open() as session, Progress(console=err) as progress:
         task = progress.add_task("embedding attacks", total=len(samples))
         return embed_samples(
             samples, session.pipeline, None, progress=lambda: progress.advance(task)

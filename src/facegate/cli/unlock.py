@@ -10,11 +10,11 @@ import typer
 from rich.table import Table
 
 from facegate.biometrics.match import SecurityLevel
-from facegate.biometrics.unlock import UnlockOptions, Verdict, default_liveness
+from facegate.biometrics.policy import UnlockOptions
+from facegate.biometrics.unlock import Verdict
 from facegate.cli.app import app, err, friendly, out
 from facegate.liveness.check import LivenessMode
 from facegate.session import Session
-from facegate.vision.sources import is_video, iter_sources
 
 
 @app.command()
@@ -27,9 +27,7 @@ def enroll(
 ) -> None:
     """Enrol USER from several images, a video or a camera session."""
     with Session.open() as session:
-        report = session.unlocker.enroll(
-            user, iter_sources(sources, max_frames=max_frames), replace=replace
-        )
+        report = session.enroll(user, sources, replace=replace, max_frames=max_frames)
     rejected = ", ".join(f"{r.value}: {n}" for r, n in report.rejected.items()) or "none"
     out.print(
         f"enrolled [bold]{report.user}[/]: kept {report.kept} of {report.seen} capture(s); "
@@ -50,27 +48,29 @@ def verify(
         LivenessMode | None,
         typer.Option(
             help="Liveness check. Default by level: standard = passive; high = active "
-            "(random blink / smile / mouth / brow prompts) for a camera or video, else passive."
+            "(random blink / smile / mouth prompts) for a camera or video, else passive. "
+            "'off' is never a default, and such a match never updates the template."
         ),
     ] = None,
     attention: Annotated[
         bool, typer.Option(help="Require open eyes looking at the camera (accessibility: off).")
     ] = True,
 ) -> None:
-    """Verify USER. Exit code 0 = match, 1 = no match, 2 = error."""
-    moving = any(is_video(s) or s.removeprefix("camera:").isdigit() for s in sources)
-    mode = liveness or default_liveness(level, moving)
+    """Verify USER. Exit code 0 = match, 1 = no match, 2 = error.
+
+    The verdict gives the decision and the reason, never a score.
+    """
     options = UnlockOptions(
         level=level,
         max_frames=frames,
         budget_seconds=budget,
-        liveness=mode,
+        liveness=liveness,
         require_attention=attention,
     )
     with Session.open() as session:
-        verdict = session.unlocker.verify(
+        verdict = session.verify(
             user,
-            iter_sources(sources, max_frames=None if mode is LivenessMode.ACTIVE else 120),
+            sources,
             options,
             on_challenge=lambda c: err.print(f"[bold]{c.kind.prompt}[/] now"),
         )
@@ -79,31 +79,16 @@ def verify(
 
 
 def _print_verdict(verdict: Verdict, as_json: bool) -> None:
-    record = {
-        "user": verdict.user,
-        "matched": verdict.matched,
-        "reason": verdict.reason.value,
-        "level": verdict.level.value,
-        "score": None if verdict.score is None else round(verdict.score, 4),
-        "threshold": round(verdict.threshold, 4),
-        "frames_used": verdict.frames_used,
-        "frames_seen": verdict.frames_seen,
-        "failures": verdict.failures,
-        "locked": verdict.locked,
-        "liveness_score": None
-        if verdict.liveness is None or verdict.liveness.pad_score is None
-        else round(verdict.liveness.pad_score, 4),
-    }
     if as_json:
-        out.print_json(json.dumps(record))
+        out.print_json(json.dumps(verdict.as_dict()))
         return
     colour = "green" if verdict.matched else "red"
-    score = "n/a" if verdict.score is None else f"{verdict.score:.3f}"
     out.print(
         f"[{colour}]{'MATCH' if verdict.matched else 'NO MATCH'}[/] {verdict.user}: "
-        f"reason={verdict.reason.value} score={score} threshold={verdict.threshold:.3f} "
-        f"({verdict.level.value}) frames={verdict.frames_used}/{verdict.frames_seen}"
-        + (" [bold red]LOCKED[/]" if verdict.locked else "")
+        f"reason={verdict.reason.value} level={verdict.level.value} "
+        f"liveness={verdict.liveness.value} frames={verdict.frames_used}/{verdict.frames_seen}"
+        + (" [bold red]LOCKED[/] (clear with `facegate reset USER`)" if verdict.locked else ""),
+        soft_wrap=True,
     )
 
 

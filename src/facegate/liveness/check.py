@@ -32,8 +32,9 @@ from facegate.liveness.challenge import (
 )
 from facegate.liveness.eyelids import FaceCrop
 from facegate.liveness.pad import PadModel
-from facegate.vision.detect import Faces
+from facegate.vision.detect import FaceDetector, Faces
 from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
+from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import Frame
 
 
@@ -75,11 +76,20 @@ class LivenessVerdict:
 class LivenessEngine:
     """The liveness models of one process, loaded on first use; close() frees them."""
 
-    def __init__(self, settings: Settings, pad_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pad_path: Path | None = None,
+        *,
+        pipeline: FacePipeline | None = None,
+    ) -> None:
+        """``pipeline``: the process's vision models, whose detector and landmarker are
+        shared here rather than loaded a second time."""
         self.settings = settings
         self._pad_path = pad_path
         self._pad: PadModel | None = None
         self._still_mesher: FaceMesher | None = None
+        self._pipeline = pipeline
 
     @property
     def pad(self) -> PadModel:
@@ -88,7 +98,14 @@ class LivenessEngine:
         return self._pad
 
     @property
+    def detector(self) -> FaceDetector | None:
+        """The shared YuNet, if a pipeline was given (video meshers borrow it)."""
+        return self._pipeline.detector if self._pipeline is not None else None
+
+    @property
     def still_mesher(self) -> FaceMesher:
+        if self._pipeline is not None:
+            return self._pipeline.mesher
         if self._still_mesher is None:
             mesher = FaceMesher.create_from_options(MeshOptions(), self.settings)
             # Free MediaPipe's graph before interpreter teardown even if nobody calls
@@ -131,8 +148,9 @@ class LivenessAttempt:
         if options.mode is LivenessMode.ACTIVE:
             kinds: Sequence[ChallengeKind] = options.challenges or random_sequence()
             self._judge = ChallengeJudge(kinds, options.challenge)
+            video = MeshOptions(running_mode=RunningMode.VIDEO)
             self._video = FaceMesher.create_from_options(
-                MeshOptions(running_mode=RunningMode.VIDEO), engine.settings
+                video, engine.settings, detector=engine.detector
             )
             self._last_ms = -1
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -38,7 +37,7 @@ from facegate.vision.mesh import (
     RunningMode,
     next_timestamp_ms,
 )
-from facegate.vision.sources import is_video, iter_frames
+from facegate.vision.sources import SourceKind, iter_frames, source_kind
 
 RECORD_KEYS = ("t", "source", "blendshapes", "head_pose", "gaze", "face_map", "face_found")
 """The exact keys of :meth:`ExpressionRecord.to_json`, in order."""
@@ -55,20 +54,6 @@ the speed of a single-face search."""
 BLENDSHAPE_SMOOTHING = OneEuroOptions(min_cutoff=1.5, beta=1.0)
 ANGLE_SMOOTHING = OneEuroOptions(min_cutoff=1.0, beta=0.05)  # beta per degree / s
 POSITION_SMOOTHING = OneEuroOptions(min_cutoff=1.0, beta=0.1)  # beta per cm / s
-
-
-class SourceKind(StrEnum):
-    STILL = "still"
-    VIDEO = "video"
-    CAMERA = "camera"
-
-
-def source_kind(source: str | Path) -> SourceKind:
-    """How a command-line source is read: ``0`` / ``camera:0``, a video suffix, or a still."""
-    text = str(source)
-    if text.removeprefix("camera:").isdigit():
-        return SourceKind.CAMERA
-    return SourceKind.VIDEO if is_video(text) else SourceKind.STILL
 
 
 @dataclass(frozen=True)

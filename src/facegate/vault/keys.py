@@ -44,6 +44,7 @@ SCRYPT_N = 2**15
 SCRYPT_R = 8
 SCRYPT_P = 1
 KEYRING_TIMEOUT_S = 10.0
+MIN_PASSPHRASE_CHARS = 12
 
 T = TypeVar("T")
 
@@ -76,6 +77,14 @@ def _passphrase_key(settings: Settings) -> bytes:
         raise VaultKeyError(
             "key_source is 'passphrase' but no passphrase was given; set FACEGATE_PASSPHRASE"
         )
+    # Checked when a vault is sealed, not when one is opened: a vault sealed before this
+    # rule must stay openable with the passphrase it was made with.
+    if len(settings.passphrase) < MIN_PASSPHRASE_CHARS and not is_sealed(settings.vault_path):
+        raise VaultKeyError(
+            f"the passphrase is {len(settings.passphrase)} characters long; a new vault needs "
+            f"at least {MIN_PASSPHRASE_CHARS} (scrypt slows guessing, it cannot make a short "
+            "passphrase strong)"
+        )
     salt = passphrase_salt(settings.vault_path)
     # NFC so the same passphrase typed on another system derives the same key.
     secret = unicodedata.normalize("NFC", settings.passphrase).encode()
@@ -103,10 +112,13 @@ def _read_key_file(path: Path) -> bytes:
         raise
     except OSError as err:
         raise VaultKeyError(f"cannot read the key file {path}: {err.strerror}") from err
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise VaultKeyError(
+            f"the key file {path} is not a regular file; move it aside and restore the key file"
+        )
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise VaultKeyError(f"the key file {path} is not a regular file")
         if info.st_mode & 0o077:
             raise VaultKeyError(
                 f"the key file {path} is accessible to other users "

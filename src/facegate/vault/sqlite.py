@@ -10,8 +10,15 @@ Why these choices:
 * ``journal_mode=DELETE`` with ``secure_delete=ON``: freed pages are zeroed and
   the rollback journal is removed at each commit, so a deleted template leaves no
   copy in any vault file (a WAL would keep old frames until a checkpoint).
-* Every write is one ``BEGIN IMMEDIATE`` transaction; a crash rolls it back.
-* A file that is not a FaceGate vault is refused and never written to.
+* Every write is one ``BEGIN IMMEDIATE`` transaction; a crash rolls it back. An
+  unlock attempt takes its lockout slot in such a transaction before any frame is
+  judged, counted as a failure until it finishes (see ``Vault``), so the lockout
+  cannot be raced and an attempt that cannot be recorded is never scored.
+* Each template has a version; adaptive updates are compare-and-swap on it, so a
+  re-enrolment made while a verify runs is never overwritten by that verify.
+* A new vault is built under a temporary name and linked into place whole, so an
+  existing file, even an empty one, is never mistaken for a vault to initialise.
+  A file that is not a FaceGate vault is refused and never written to.
 """
 
 from __future__ import annotations
@@ -39,7 +46,15 @@ from facegate.errors import (
     VaultTampered,
 )
 from facegate.sqlite_io import immediate_transaction, sql_errors
-from facegate.vault.base import DEFAULT_MAX_FAILURES, UserRecord, make_private_dir, validate_name
+from facegate.vault.base import (
+    DEFAULT_MAX_FAILURES,
+    Attempt,
+    Outcome,
+    SealedTemplate,
+    UserRecord,
+    make_private_dir,
+    validate_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +74,16 @@ _SCHEMA = (
     " updated_at TEXT NOT NULL,"
     " failures INTEGER NOT NULL DEFAULT 0,"
     " locked INTEGER NOT NULL DEFAULT 0,"
-    " sealed BLOB NOT NULL)",
+    " sealed BLOB NOT NULL,"
+    " version INTEGER NOT NULL DEFAULT 0,"
+    " epoch INTEGER NOT NULL DEFAULT 0)",
 )
+# Columns added after the first release; older vaults gain them on open.
+_ADDED_COLUMNS = {
+    "version": "INTEGER NOT NULL DEFAULT 0",
+    "epoch": "INTEGER NOT NULL DEFAULT 0",
+}
+_BUSY_TIMEOUT_S = 5.0
 
 
 def _sql_errors(path: Path, doing: str) -> AbstractContextManager[None]:
@@ -72,23 +95,59 @@ def _meta(conn: sqlite3.Connection, key: str) -> Any:
     return None if row is None else row[0]
 
 
-def _create_private_file(path: Path) -> None:
-    """Create the file 0600 before SQLite does, which would use the umask instead.
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    SQLite gives its journal the database file's mode, so this covers both.
+
+def _create_vault_file(path: Path) -> None:
+    """Build an empty vault under a temporary name, then link it into place.
+
+    The file is created 0600 before SQLite touches it (SQLite would use the umask, and
+    gives its journal the database's mode). Linking fails if another process got there
+    first, which is fine: theirs is a complete vault too.
     """
     make_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        return
+        with _sql_errors(path, "create"):
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                with immediate_transaction(conn):
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO meta VALUES ('format', ?)", (_FORMAT,))
+            finally:
+                conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return
+        _fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open or create a vault file, refusing anything that is not one without writing to it."""
-    _create_private_file(path)
+def _is_busy(err: sqlite3.Error) -> bool:
+    return getattr(err, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _connect(path: Path, *, timeout: float = _BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """Open a vault file, creating a new one only where no file exists at all.
+
+    Anything else that is not a vault (an empty file, another database, a directory)
+    is refused without being written to.
+    """
+    if not path.exists() and not path.is_symlink():
+        _create_vault_file(path)
+    if not path.is_file():
+        raise VaultError(f"{path} is not a file; a FaceGate vault is one SQLite file")
     with _sql_errors(path, "open"):
-        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
         _prepare(conn, path)
     except BaseException:
@@ -101,10 +160,17 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     refuse = "; it was left untouched: restore a backup or move it aside"
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        if tables and ("meta" not in tables or _meta(conn, "format") != _FORMAT):
+        if not tables:
+            raise VaultError(f"{path} is empty, not a FaceGate vault{refuse}")
+        if "meta" not in tables or _meta(conn, "format") != _FORMAT:
             raise VaultError(f"{path} is a SQLite database but not a FaceGate vault{refuse}")
         (verdict,) = conn.execute("PRAGMA quick_check").fetchone()
     except sqlite3.Error as err:
+        if _is_busy(err):
+            raise VaultError(
+                f"the vault at {path} is locked: is another FaceGate process using the "
+                "vault? Try again when it has finished"
+            ) from err
         raise VaultError(f"{path} is not a readable FaceGate vault ({err}){refuse}") from err
     if verdict != "ok":
         raise VaultError(f"the vault at {path} is damaged ({verdict}){refuse}")
@@ -112,12 +178,12 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("PRAGMA synchronous = FULL")
-        if not tables:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
+        missing = {k: v for k, v in _ADDED_COLUMNS.items() if k not in columns}
+        if missing:
             with immediate_transaction(conn):
-                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                    conn.execute("INSERT INTO meta VALUES ('format', ?)", (_FORMAT,))
+                for column, kind in missing.items():
+                    conn.execute(f"ALTER TABLE users ADD COLUMN {column} {kind}")
 
 
 def is_sealed(path: Path) -> bool:
@@ -164,6 +230,12 @@ def _payload(payload: object) -> bytes:
     return bytes(payload)
 
 
+def _not_enrolled(name: str) -> NotEnrolled:
+    return NotEnrolled(
+        f"user {name!r} is not enrolled; enrol them with `facegate enroll {name} ...`"
+    )
+
+
 def _template_aad(name: str) -> bytes:
     return _TEMPLATE_AAD + name.encode("ascii")
 
@@ -174,7 +246,14 @@ class SqliteVault:
     Not shared across threads: open one per thread (SQLite's own rule for a connection).
     """
 
-    def __init__(self, path: Path, key: bytes, *, max_failures: int = DEFAULT_MAX_FAILURES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        *,
+        max_failures: int = DEFAULT_MAX_FAILURES,
+        busy_timeout: float = _BUSY_TIMEOUT_S,
+    ) -> None:
         if not isinstance(key, bytes) or len(key) != KEY_BYTES:
             raise VaultKeyError(f"the vault key must be exactly {KEY_BYTES} bytes")
         if max_failures < 1:
@@ -182,7 +261,7 @@ class SqliteVault:
         self._path = Path(path)
         self._aead = AESGCM(key)
         self._max_failures = max_failures
-        self._conn = _connect(self._path)
+        self._conn = _connect(self._path, timeout=busy_timeout)
         try:
             self._check_key()
         except BaseException:
@@ -232,7 +311,7 @@ class SqliteVault:
     def _record(self, conn: sqlite3.Connection, name: str) -> UserRecord:
         row = conn.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
         if row is None:
-            raise NotEnrolled(f"user {name!r} is not enrolled")
+            raise _not_enrolled(name)
         return self._to_record(row)
 
     def _to_record(self, row: tuple[Any, ...]) -> UserRecord:
@@ -253,43 +332,72 @@ class SqliteVault:
         now = _now()
         with self._write("enrol a user in") as conn:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
-                raise AlreadyEnrolled(f"user {name!r} is already enrolled; delete them first")
+                raise AlreadyEnrolled(
+                    f"user {name!r} is already enrolled; use `facegate enroll --replace {name} ...`"
+                    " to enrol them again"
+                )
+            # A random first epoch: an attempt that began before this user was deleted
+            # and enrolled again can never mistake the new row for its own.
             conn.execute(
-                "INSERT INTO users (name, created_at, updated_at, sealed) VALUES (?, ?, ?, ?)",
-                (name, now, now, self._seal(payload, _template_aad(name))),
+                "INSERT INTO users (name, created_at, updated_at, sealed, epoch)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, now, now, self._seal(payload, _template_aad(name)), secrets.randbits(62)),
             )
             record = self._record(conn, name)
         log.info("enrolled user %s", name)
         return record
 
     def replace_template(self, name: str, payload: bytes) -> UserRecord:
+        """Re-enrolment: always wins, and moves the version on so no update in flight lands."""
         name, payload = validate_name(name), _payload(payload)
         with self._write("replace a template in") as conn:
+            record = self._record(conn, name)
             conn.execute(
-                "UPDATE users SET sealed = ?, updated_at = ? WHERE name = ?",
+                "UPDATE users SET sealed = ?, updated_at = ?, version = version + 1 WHERE name = ?",
                 (self._seal(payload, _template_aad(name)), _now(), name),
             )
-            return self._record(conn, name)
+        return record
+
+    def update_template(self, name: str, payload: bytes, expected_version: int) -> bool:
+        """Store ``payload`` only if the template is still at ``expected_version``.
+
+        False means another write (a re-enrolment, another update) came first; the
+        caller's update was built on a template that no longer exists and is dropped.
+        """
+        name, payload = validate_name(name), _payload(payload)
+        with self._write("update a template in") as conn:
+            self._record(conn, name)
+            changed = conn.execute(
+                "UPDATE users SET sealed = ?, updated_at = ?, version = version + 1"
+                " WHERE name = ? AND version = ?",
+                (self._seal(payload, _template_aad(name)), _now(), name, expected_version),
+            ).rowcount
+        return changed == 1
 
     def get_template(self, name: str) -> bytes:
+        return self.read_template(name).payload
+
+    def read_template(self, name: str) -> SealedTemplate:
         name = validate_name(name)
         with _sql_errors(self._path, "read"):
-            row = self._conn.execute("SELECT sealed FROM users WHERE name = ?", (name,)).fetchone()
+            row = self._conn.execute(
+                "SELECT sealed, version FROM users WHERE name = ?", (name,)
+            ).fetchone()
         if row is None:
-            raise NotEnrolled(f"user {name!r} is not enrolled")
+            raise _not_enrolled(name)
         payload = self._unseal(row[0], _template_aad(name))
         if payload is None:
             raise VaultTampered(
                 f"the sealed template of {name!r} in {self._path} failed authentication: it was "
                 "edited or copied from another user outside FaceGate; delete and re-enrol them"
             )
-        return payload
+        return SealedTemplate(payload, int(row[1]))
 
     def delete_user(self, name: str) -> None:
         name = validate_name(name)
         with self._write("delete a user from") as conn:
             if conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
-                raise NotEnrolled(f"user {name!r} is not enrolled")
+                raise _not_enrolled(name)
         log.info("deleted user %s", name)
 
     def users(self) -> list[UserRecord]:
@@ -315,22 +423,72 @@ class SqliteVault:
             log.warning("user %s is locked out after %d failures", name, record.failures)
         return record
 
-    def record_success(self, name: str) -> UserRecord:
-        """Reset the failure count, but never for a locked user: only an explicit reset may."""
+    def begin_attempt(self, name: str) -> Attempt:
+        """Check the lock and take a slot in one transaction (see ``Vault``).
+
+        Raises VaultError when the slot cannot be written (a full disk, a read-only
+        file): an attempt that could not be counted is never scored.
+        """
         name = validate_name(name)
-        with self._write("record a success in") as conn:
+        with self._write("start an unlock attempt in") as conn:
+            record = self._record(conn, name)
+            (epoch,) = conn.execute("SELECT epoch FROM users WHERE name = ?", (name,)).fetchone()
+            if record.locked:
+                return Attempt(name, False, record.failures, int(epoch), record)
             conn.execute(
-                "UPDATE users SET failures = 0, updated_at = ?"
-                " WHERE name = ? AND locked = 0 AND failures != 0",
-                (_now(), name),
+                "UPDATE users SET failures = failures + 1, updated_at = ?,"
+                " locked = CASE WHEN failures + 1 >= ? THEN 1 ELSE 0 END WHERE name = ?",
+                (_now(), self._max_failures, name),
             )
-            return self._record(conn, name)
+            record = self._record(conn, name)
+        return Attempt(name, True, record.failures, int(epoch), record)
+
+    def finish_attempt(self, attempt: Attempt, outcome: Outcome) -> tuple[UserRecord, bool]:
+        """Settle an admitted attempt's slot; True when a SUCCESS is accepted.
+
+        A success is refused when failures recorded after this attempt began closed the
+        lock while it ran. A success or a reset moves the epoch on, which wipes the slots
+        of attempts still running; a failure among them is then counted again, so no
+        failure is lost.
+        """
+        name = attempt.user
+        with self._write("finish an unlock attempt in") as conn:
+            record = self._record(conn, name)
+            (epoch,) = conn.execute("SELECT epoch FROM users WHERE name = ?", (name,)).fetchone()
+            same = int(epoch) == attempt.epoch
+            accepted = False
+            if outcome is Outcome.SUCCESS:
+                closed_behind = record.locked and (not same or record.failures > attempt.slot)
+                if not closed_behind:
+                    accepted = True
+                    conn.execute(
+                        "UPDATE users SET failures = 0, locked = 0, epoch = epoch + 1,"
+                        " updated_at = ? WHERE name = ?",
+                        (_now(), name),
+                    )
+            elif outcome is Outcome.NEUTRAL and same and record.failures > 0:
+                conn.execute(
+                    "UPDATE users SET failures = failures - 1, updated_at = ?,"
+                    " locked = CASE WHEN failures - 1 >= ? THEN 1 ELSE 0 END WHERE name = ?",
+                    (_now(), self._max_failures, name),
+                )
+            elif outcome is Outcome.FAILURE and not same:
+                conn.execute(
+                    "UPDATE users SET failures = failures + 1, updated_at = ?,"
+                    " locked = CASE WHEN failures + 1 >= ? THEN 1 ELSE locked END WHERE name = ?",
+                    (_now(), self._max_failures, name),
+                )
+            record = self._record(conn, name)
+        if record.locked and outcome is Outcome.FAILURE:
+            log.warning("user %s is locked out after %d failures", name, record.failures)
+        return record, accepted
 
     def reset_lockout(self, name: str) -> UserRecord:
         name = validate_name(name)
         with self._write("reset a lockout in") as conn:
             conn.execute(
-                "UPDATE users SET failures = 0, locked = 0, updated_at = ? WHERE name = ?",
+                "UPDATE users SET failures = 0, locked = 0, epoch = epoch + 1, updated_at = ?"
+                " WHERE name = ?",
                 (_now(), name),
             )
             record = self._record(conn, name)

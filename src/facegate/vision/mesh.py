@@ -244,28 +244,42 @@ class FaceMesher:
     :meth:`detect_for_video` (VIDEO mode), and close it when done.
     """
 
-    def __init__(self, landmarker: Any, options: MeshOptions, settings: Settings) -> None:
+    def __init__(
+        self,
+        landmarker: Any,
+        options: MeshOptions,
+        settings: Settings,
+        detector: FaceDetector | None = None,
+    ) -> None:
         self.options = options
         self._settings = settings
         self._landmarker: Any = landmarker
         self._crop_still: Any = None  # IMAGE mode, for crops around YuNet boxes
         self._crop_video: Any = None  # VIDEO mode, following a face found on crops
-        self._detector: FaceDetector | None = None
+        self._detector: FaceDetector | None = detector
+        self._owns_detector = detector is None
         self._previous: FaceMesh | None = None
         self._last_timestamp_ms: int | None = None
 
     @classmethod
     def create_from_options(
-        cls, options: MeshOptions | None = None, settings: Settings | None = None
+        cls,
+        options: MeshOptions | None = None,
+        settings: Settings | None = None,
+        *,
+        detector: FaceDetector | None = None,
     ) -> FaceMesher:
         """Load the landmarker for ``options`` (default: IMAGE mode, one face).
 
+        ``detector``: a YuNet already loaded by the caller, shared for the crop fallback
+        (the mesher then leaves closing it to its owner) instead of loading another.
         Raises ModelMissing / ModelTampered when the model file is absent or altered,
         and ModelError when MediaPipe cannot build the graph.
         """
         options = options or MeshOptions()
         settings = settings or load_settings()
-        return cls(_landmarker(options, options.running_mode, settings), options, settings)
+        landmarker = _landmarker(options, options.running_mode, settings)
+        return cls(landmarker, options, settings, detector)
 
     def detect(self, image: np.ndarray) -> FaceMesh | None:
         """The primary face of one still (IMAGE mode), or None when there is none.
@@ -370,7 +384,7 @@ class FaceMesher:
                     # MediaPipe's dispatcher is gone once the interpreter shuts down;
                     # the process is ending, so there is nothing left to free.
                     log.debug("MediaPipe already shut down; landmarker not closed")
-        if self._detector is not None:
+        if self._detector is not None and self._owns_detector:
             self._detector.close()
         self._landmarker = self._crop_still = self._crop_video = self._detector = None
 

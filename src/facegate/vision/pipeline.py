@@ -75,7 +75,9 @@ class FacePipeline:
     def mesher(self) -> FaceMesher:
         """MediaPipe's landmarker, loaded only once a poorly lit frame needs it."""
         if self._mesher is None:
-            self._mesher = FaceMesher.create_from_options(MeshOptions(), self.settings)
+            self._mesher = FaceMesher.create_from_options(
+                MeshOptions(), self.settings, detector=self.detector
+            )
         return self._mesher
 
     def embed_crop(self, crop: np.ndarray) -> np.ndarray:
@@ -117,12 +119,12 @@ class FacePipeline:
         return result(q, None, self.embed_crop(crop))
 
     def close(self) -> None:
+        if self._mesher is not None:
+            self._mesher.close()
         if self._detector is not None:
             self._detector.close()
         if self._embedder is not None:
             self._embedder.close()
-        if self._mesher is not None:
-            self._mesher.close()
         self._detector = self._embedder = None
         self._mesher = None
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import cv2
@@ -22,16 +23,33 @@ from facegate.errors import ImageSizeError, UnreadableSource
 MIN_SIDE = 32  # pixels: below this no face can be detected
 MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg"})
+# Only the formats a face photo comes in are decoded: every other Pillow plugin (DDS,
+# PSD, ...) is attack surface that no user needs, and some raise odd exceptions.
+IMAGE_FORMATS = ("JPEG", "PNG", "PPM", "GIF", "TIFF", "BMP", "WEBP")
+
+
+class SourceKind(StrEnum):
+    """How a source delivers frames: a still cannot answer a liveness challenge."""
+
+    STILL = "still"
+    VIDEO = "video"
+    CAMERA = "camera"
+
+    @property
+    def moving(self) -> bool:
+        return self is not SourceKind.STILL
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One picture: ``image`` is (H, W, 3) uint8 BGR; ``t`` is seconds from the source start."""
+    """One picture: ``image`` is (H, W, 3) uint8 BGR; ``t`` is seconds from the source start;
+    ``kind`` is how the source delivered it."""
 
     image: np.ndarray = field(repr=False)
     source: str
     index: int = 0
     t: float = 0.0
+    kind: SourceKind = SourceKind.STILL
 
     def __post_init__(self) -> None:
         img = self.image
@@ -87,7 +105,7 @@ def read_image(path: str | Path) -> Frame:
     if not path.is_file():
         raise UnreadableSource(f"{name}: no such file")
     try:
-        with Image.open(path) as pil:
+        with Image.open(path, formats=IMAGE_FORMATS) as pil:
             check_size(pil.width, pil.height, name)
             pil.seek(0)
             pil.load()
@@ -100,10 +118,17 @@ def read_image(path: str | Path) -> Frame:
                 rgb = np.asarray(pil.convert("RGB"))
     except ImageSizeError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise UnreadableSource(f"{name}: not a readable image ({err})") from err
     except Image.DecompressionBombError as err:
         raise ImageSizeError(f"{name}: {err}") from err
+    except UnidentifiedImageError as err:
+        formats = ", ".join(IMAGE_FORMATS)
+        raise UnreadableSource(f"{name}: not an image in a supported format ({formats})") from err
+    except MemoryError as err:
+        raise ImageSizeError(f"{name}: too large to decode") from err
+    except Exception as err:  # a hostile file can make any decoder raise anything
+        raise UnreadableSource(
+            f"{name}: not a readable image ({type(err).__name__}: {err})"
+        ) from err
     if rgb.ndim == 3 and rgb.shape[2] == 3:
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     elif rgb.ndim == 3 and rgb.shape[2] == 4:
@@ -161,7 +186,8 @@ def iter_video(
                 else:
                     msec = cap.get(cv2.CAP_PROP_POS_MSEC)
                     t = msec / 1000.0 if msec > 0 else (index / fps if fps > 0 else float(index))
-                yield Frame(image=to_bgr(img), source=name, index=index, t=t)
+                kind = SourceKind.CAMERA if is_camera else SourceKind.VIDEO
+                yield Frame(image=to_bgr(img), source=name, index=index, t=t, kind=kind)
                 emitted += 1
             index += 1
         if index == 0:
@@ -172,6 +198,65 @@ def iter_video(
 
 def is_video(src: str | Path) -> bool:
     return Path(src).suffix.lower() in VIDEO_SUFFIXES
+
+
+def source_kind(source: str | Path) -> SourceKind:
+    """How a command-line source is read: ``0`` / ``camera:0``, a video suffix, or a still.
+
+    The one place that decides it: unlock's liveness policy and tracking both ask here.
+    """
+    text = str(source)
+    if text.removeprefix("camera:").isdigit():
+        return SourceKind.CAMERA
+    return SourceKind.VIDEO if is_video(text) else SourceKind.STILL
+
+
+@dataclass(frozen=True)
+class SourceSet:
+    """Sources checked before an attempt reads any frame, all of one kind.
+
+    Checking up front means a bad source is an error even when an earlier one would
+    have been enough (``verify alice ok.jpg missing.jpg`` must not quietly match), and
+    mixing a still with a camera cannot make an attempt look like a still (weaker
+    liveness) or a video. Stills are decoded here, so a corrupt one fails first.
+    """
+
+    names: tuple[str, ...]
+    kind: SourceKind
+    stills: tuple[Frame, ...] = field(default=(), repr=False)
+
+    def frames(self, *, max_frames: int | None = None) -> Iterator[Frame]:
+        """The frames in order; ``max_frames`` caps each video or camera."""
+        if self.kind is SourceKind.STILL:
+            yield from self.stills
+            return
+        for name in self.names:
+            yield from iter_frames(name, max_frames=max_frames)
+
+
+def open_sources(sources: Iterable[str | Path]) -> SourceSet:
+    """Check every source (and decode the stills) before any frame is used."""
+    names = tuple(str(s) for s in sources)
+    if not names:
+        raise UnreadableSource("no source given: name images, a video or a camera index")
+    kinds = {source_kind(n) for n in names}
+    if len(kinds) > 1:
+        raise UnreadableSource(
+            "one attempt takes one kind of source; got "
+            + ", ".join(sorted(k.value for k in kinds))
+            + ": pass only images, only a video, or only a camera"
+        )
+    kind = kinds.pop()
+    if kind is SourceKind.STILL:
+        return SourceSet(names, kind, tuple(read_image(n) for n in names))
+    for name in names:
+        if kind is SourceKind.CAMERA:
+            index = int(name.removeprefix("camera:"))
+            if not camera_exists(index):
+                raise UnreadableSource(f"camera:{index}: no camera device /dev/video{index}")
+        elif not Path(name).is_file():
+            raise UnreadableSource(f"{name}: no such file")
+    return SourceSet(names, kind)
 
 
 def iter_sources(
@@ -191,10 +276,10 @@ def iter_frames(
     else is read as a single image.
     """
     text = str(src)
-    camera = text.removeprefix("camera:")
-    if camera.isdigit():
-        yield from iter_video(int(camera), max_frames=max_frames, step=step)
-    elif is_video(text):
+    kind = source_kind(text)
+    if kind is SourceKind.CAMERA:
+        yield from iter_video(int(text.removeprefix("camera:")), max_frames=max_frames, step=step)
+    elif kind is SourceKind.VIDEO:
         yield from iter_video(text, max_frames=max_frames, step=step)
     else:
         yield read_image(text)
