@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 from rich.console import Console
 
+from facegate.biometrics.policy import UnlockOptions
 from facegate.biometrics.unlock import Verdict
+from facegate.liveness.check import LivenessMode
 from facegate.session import Session
 from facegate.vision.sources import Frame, camera_exists, iter_video, to_bgr
 
@@ -75,20 +77,15 @@ def run_demo(console: Console, camera: int | None) -> None:
                 f"  enrolled 'astronaut': kept {report.kept} of {report.seen} captures, "
                 "sealed with AES-GCM in the vault"
             )
-            probe = cv2.resize(cv2.flip(astronaut, 1), (400, 400))
-            _show(
-                console,
-                "unlock with a new capture",
-                unlocker.verify("astronaut", [Frame(probe, "astronaut-probe")]),
-            )
-            cat = to_bgr(data.chelsea()[:, :, ::-1])
-            _show(console, "a cat tries", unlocker.verify("astronaut", [Frame(cat, "chelsea")]))
-            cam = to_bgr(data.camera())
-            _show(
-                console,
-                "the cameraman photo",
-                unlocker.verify("astronaut", [Frame(cam, "cameraman")]),
-            )
+            probe = [Frame(cv2.resize(cv2.flip(astronaut, 1), (400, 400)), "astronaut-probe")]
+            _show(console, "the photo, default policy", unlocker.verify("astronaut", probe))
+            console.print("  (liveness refuses photos; turned off explicitly from here on)")
+            off = UnlockOptions(liveness=LivenessMode.OFF)
+            _show(console, "unlock with a new capture", unlocker.verify("astronaut", probe, off))
+            cat = [Frame(to_bgr(data.chelsea()[:, :, ::-1]), "chelsea")]
+            _show(console, "a cat tries", unlocker.verify("astronaut", cat, off))
+            cam = [Frame(to_bgr(data.camera()), "cameraman")]
+            _show(console, "the cameraman photo", unlocker.verify("astronaut", cam, off))
             records = session.vault.users()
             console.print(
                 f"  vault holds {len(records)} user(s): "
