@@ -14,14 +14,38 @@ command line; long-running programs should hold a ``Session`` instead.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from facegate.biometrics.match import SecurityLevel
-from facegate.biometrics.policy import UnlockOptions
-from facegate.biometrics.unlock import EnrolmentReport, Verdict
-from facegate.errors import FaceGateError, Reason
-from facegate.liveness.check import LivenessMode
-from facegate.session import Session
+if TYPE_CHECKING:
+    from facegate.biometrics.match import SecurityLevel
+    from facegate.biometrics.policy import UnlockOptions
+    from facegate.biometrics.unlock import EnrolmentReport, Verdict
+    from facegate.errors import FaceGateError, Reason
+    from facegate.liveness.check import LivenessMode
+    from facegate.session import Session
+
+# The public names and the modules that hold them. They are imported on first use, so
+# ``import facegate`` (and a third-party app importing ``facegate.client``) does not pay
+# for OpenCV, MediaPipe or SciPy before it needs them.
+_LAZY = {
+    "EnrolmentReport": "facegate.biometrics.unlock",
+    "FaceGateError": "facegate.errors",
+    "LivenessMode": "facegate.liveness.check",
+    "Reason": "facegate.errors",
+    "SecurityLevel": "facegate.biometrics.match",
+    "Session": "facegate.session",
+    "UnlockOptions": "facegate.biometrics.policy",
+    "Verdict": "facegate.biometrics.unlock",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'facegate' has no attribute {name!r}")
+
 
 __all__ = [
     "EnrolmentReport",
@@ -39,6 +63,8 @@ __all__ = [
 
 def enroll(user: str, sources: list[str | Path], *, replace: bool = False) -> EnrolmentReport:
     """Enrol ``user`` from image / video paths (or a camera index as "0")."""
+    from facegate.session import Session
+
     with Session.open() as session:
         return session.enroll(user, sources, replace=replace)
 
@@ -47,7 +73,7 @@ def verify(
     user: str,
     sources: list[str | Path],
     *,
-    level: SecurityLevel = SecurityLevel.STANDARD,
+    level: SecurityLevel | str = "standard",
     frames: int = 3,
     budget: float = 3.0,
     liveness: LivenessMode | None = None,
@@ -59,8 +85,12 @@ def verify(
     camera or video at high). ``LivenessMode.OFF`` must be asked for, and such a
     verdict says so and never updates the template.
     """
+    from facegate.biometrics.match import SecurityLevel
+    from facegate.biometrics.policy import UnlockOptions
+    from facegate.session import Session
+
     options = UnlockOptions(
-        level=level,
+        level=SecurityLevel(level),
         max_frames=frames,
         budget_seconds=budget,
         liveness=liveness,

@@ -21,8 +21,13 @@ from rich.markup import escape
 
 from facegate.errors import EXIT_CODE, FaceGateError, lookup
 
-app = typer.Typer(help="FaceGate: private, offline face unlock.", no_args_is_help=True)
-eval_app = typer.Typer(help="Measure accuracy the way biometric systems are measured.")
+HELP = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(
+    help="FaceGate: private, offline face unlock.", no_args_is_help=True, context_settings=HELP
+)
+eval_app = typer.Typer(
+    help="Measure accuracy the way biometric systems are measured.", context_settings=HELP
+)
 app.add_typer(eval_app, name="eval")
 
 out = Console()
@@ -30,8 +35,22 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"facegate {version('facegate')}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
     verbose: Annotated[
         bool,
         typer.Option(

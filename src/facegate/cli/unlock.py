@@ -94,10 +94,28 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
 
 @app.command()
 @friendly
-def users() -> None:
+def users(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
     """List enrolled users (names and lockout state only)."""
     with Session.open() as session:
         records = session.vault.users()
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "user": r.name,
+                        "enrolled": r.created_at.isoformat(),
+                        "updated": r.updated_at.isoformat(),
+                        "failures": r.failures,
+                        "locked": r.locked,
+                    }
+                    for r in records
+                ]
+            )
+        )
+        return
     table = Table("user", "enrolled", "updated", "failures", "locked")
     for r in records:
         table.add_row(
