@@ -11,24 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import StrEnum
 from importlib import resources
 
 import numpy as np
 
+__all__ = ["Calibration", "SecurityLevel", "load_calibration", "template_score"]
+
+from facegate.biometrics.levels import SecurityLevel
 from facegate.biometrics.template import Template
 from facegate.errors import ConfigError
-
-
-class SecurityLevel(StrEnum):
-    """STANDARD targets FMR 1e-5 (unlock, sudo); HIGH targets FMR 1e-6 (payments)."""
-
-    STANDARD = "standard"
-    HIGH = "high"
-
-    @property
-    def target_fmr(self) -> float:
-        return {SecurityLevel.STANDARD: 1e-5, SecurityLevel.HIGH: 1e-6}[self]
 
 
 @dataclass(frozen=True)

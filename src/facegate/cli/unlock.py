@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from facegate.biometrics.match import SecurityLevel
-from facegate.biometrics.policy import UnlockOptions
-from facegate.biometrics.unlock import Verdict
+from facegate.biometrics.levels import SecurityLevel
 from facegate.cli.app import app, err, friendly, out
-from facegate.liveness.check import LivenessMode
-from facegate.session import Session
+from facegate.liveness.modes import LivenessMode
+
+if TYPE_CHECKING:
+    from facegate.biometrics.unlock import Verdict
 
 
 @app.command()
@@ -26,6 +26,8 @@ def enroll(
     max_frames: Annotated[int, typer.Option(help="Frames to read per video/camera.")] = 60,
 ) -> None:
     """Enrol USER from several images, a video or a camera session."""
+    from facegate.session import Session
+
     with Session.open() as session:
         report = session.enroll(user, sources, replace=replace, max_frames=max_frames)
     rejected = ", ".join(f"{r.value}: {n}" for r, n in report.rejected.items()) or "none"
@@ -60,6 +62,9 @@ def verify(
 
     The verdict gives the decision and the reason, never a score.
     """
+    from facegate.biometrics.policy import UnlockOptions
+    from facegate.session import Session
+
     options = UnlockOptions(
         level=level,
         max_frames=frames,
@@ -98,6 +103,8 @@ def users(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
 ) -> None:
     """List enrolled users (names and lockout state only)."""
+    from facegate.session import Session
+
     with Session.open() as session:
         records = session.vault.users()
     if as_json:
@@ -136,6 +143,8 @@ def delete(
     """Delete USER and their template for good."""
     if not yes and not typer.confirm(f"Delete {user} and their face template for good?"):
         raise typer.Exit(1)
+    from facegate.session import Session
+
     with Session.open() as session:
         session.vault.delete_user(user)
     out.print(f"deleted {user}")
@@ -145,6 +154,8 @@ def delete(
 @friendly
 def reset(user: str) -> None:
     """Clear USER's lockout after five failed attempts."""
+    from facegate.session import Session
+
     with Session.open() as session:
         session.vault.reset_lockout(user)
     out.print(f"lockout cleared for {user}")

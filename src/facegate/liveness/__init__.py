@@ -6,13 +6,7 @@
 - :mod:`~facegate.liveness.attention` — open eyes looking at the camera.
 - :mod:`~facegate.liveness.check` — one unlock attempt's liveness, as the unlock flow uses it.
 - :mod:`~facegate.liveness.train` — ``facegate train pad``.
+- :mod:`~facegate.liveness.modes` — the liveness modes, light enough for the CLI.
 
-Nothing is loaded at import time.
+Nothing is imported or loaded at import time: import the module you need.
 """
-
-from __future__ import annotations
-
-from facegate.liveness.challenge import ChallengeKind
-from facegate.liveness.check import LivenessMode, LivenessOptions, LivenessVerdict
-
-__all__ = ["ChallengeKind", "LivenessMode", "LivenessOptions", "LivenessVerdict"]

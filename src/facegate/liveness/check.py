@@ -15,7 +15,6 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -31,19 +30,12 @@ from facegate.liveness.challenge import (
     random_sequence,
 )
 from facegate.liveness.eyelids import FaceCrop
+from facegate.liveness.modes import LivenessMode
 from facegate.liveness.pad import PadModel
 from facegate.vision.detect import FaceDetector, Faces
 from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import Frame
-
-
-class LivenessMode(StrEnum):
-    """How much liveness an unlock demands; see the module docstring."""
-
-    OFF = "off"
-    PASSIVE = "passive"
-    ACTIVE = "active"
 
 
 @dataclass(frozen=True)
