@@ -206,3 +206,20 @@ def test_a_photo_is_refused_for_liveness_by_default(enrolled: Invoke, image_file
     result = enrolled("verify", USER, image_files["probe"], "--json")
     assert result.exit_code == 1, result.output
     assert json.loads(result.stdout)["reason"] == "liveness"
+
+
+def test_one_image_enrolment_warns_and_add_names_refusals(
+    cli: Invoke, image_files: dict, tmp_path: Path
+) -> None:
+    result = cli("enroll", USER, image_files["enrol"][0])
+    assert result.exit_code == 0, result.output
+    assert "enrolled from one capture" in result.stderr and f"facegate add {USER}" in result.stderr
+    from skimage import data
+    from skimage.io import imsave
+
+    cat = tmp_path / "cat.png"
+    imsave(cat, data.chelsea())
+    result = cli("add", USER, *image_files["enrol"][1:3], cat)
+    assert result.exit_code == 0, result.output
+    assert f"added to {USER}: kept 2 of 3 capture(s)" in result.output
+    assert f"refused {cat}: no_face" in result.output

@@ -245,3 +245,28 @@ def test_enrolment_survives_reopening_the_vault(home: Path, astronaut_bgr: np.nd
         first.unlocker.enroll(USER, _captures(astronaut_bgr, "astronaut"))
     with Session.open(home) as second:
         assert second.unlocker.verify(USER, genuine(astronaut_bgr), OFF).matched
+
+
+@pytest.mark.dataset
+def test_add_widens_the_template_with_matching_captures_only(
+    enrolled: Session, astronaut_bgr: np.ndarray, other_person_path: Path
+) -> None:
+    before = enrolled.vault.read_template(USER)
+    probe = Frame(astronaut_probe(astronaut_bgr), "new-glasses.jpg")
+    stranger = read_image(other_person_path)
+    report = enrolled.unlocker.add(USER, [probe, stranger])
+    assert report.kept == 1
+    assert [(r.source, r.reason) for r in report.refusals] == [
+        (str(other_person_path), Reason.NOT_MATCHED)
+    ]
+    after = enrolled.vault.read_template(USER)
+    assert after.version == before.version + 1
+    with pytest.raises(EnrolmentError, match="none of the 1 capture"):
+        enrolled.unlocker.add(USER, [stranger])
+    assert enrolled.vault.read_template(USER) == after
+
+
+def test_enrolment_names_each_refused_capture(session: Session, astronaut_bgr: np.ndarray) -> None:
+    frames = [*_captures(astronaut_bgr, "astronaut"), *cat()]
+    report = session.unlocker.enroll(USER, frames)
+    assert [(r.source, r.reason) for r in report.refusals] == [("chelsea", Reason.NO_FACE)]

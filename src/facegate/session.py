@@ -61,6 +61,13 @@ class Session:
         frames = open_sources(sources).frames(max_frames=max_frames)
         return self.unlocker.enroll(user, frames, replace=replace)
 
+    def add(
+        self, user: str, sources: Iterable[str | Path], *, max_frames: int = ENROL_READ_CAP
+    ) -> EnrolmentReport:
+        """Add captures of ``user`` to their template (see ``Unlocker.add``)."""
+        frames = open_sources(sources).frames(max_frames=max_frames)
+        return self.unlocker.add(user, frames)
+
     def verify(
         self,
         user: str,

@@ -140,6 +140,25 @@ def build_template(embeddings: list[np.ndarray], now: float) -> Template:
     )
 
 
+def extend(template: Template, embeddings: list[np.ndarray], now: float) -> Template:
+    """The most varied ``MAX_ENROLLED`` of the enrolled and the new captures, plus the
+    adaptive entries as they were: adding captures widens what enrolment covers."""
+    enrolled = ~template.adaptive
+    stack = np.vstack([template.embeddings[enrolled], *[e[None, :] for e in embeddings]])
+    times = np.concatenate([template.added_at[enrolled], np.full(len(embeddings), now)])
+    keep = select_varied(stack.astype(np.float32), MAX_ENROLLED)
+    return Template(
+        embeddings=np.vstack([stack[keep], template.embeddings[template.adaptive]]).astype(
+            np.float32
+        ),
+        added_at=np.concatenate([times[keep], template.added_at[template.adaptive]]),
+        adaptive=np.concatenate(
+            [np.zeros(len(keep), dtype=bool), np.ones(int(template.adaptive.sum()), dtype=bool)]
+        ),
+        model=template.model,
+    )
+
+
 def adapt(template: Template, embedding: np.ndarray, now: float) -> Template:
     """Add a confidently matched embedding; drop expired and surplus adaptive entries.
 

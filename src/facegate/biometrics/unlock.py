@@ -38,6 +38,7 @@ from facegate.biometrics.template import (
     adapt,
     build_template,
     consistent_captures,
+    extend,
 )
 from facegate.errors import ConfigError, EnrolmentError, FaceGateError, InputError, Reason
 from facegate.liveness.challenge import Challenge
@@ -84,13 +85,42 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """One capture enrolment did not use: where it came from and why."""
+
+    source: str
+    index: int
+    reason: Reason
+
+
+@dataclass(frozen=True)
 class EnrolmentReport:
-    """What enrolment kept and refused; ``rejected`` counts refusals by reason."""
+    """What enrolment kept and refused; ``rejected`` counts refusals by reason and
+    ``refusals`` names each refused capture, so a person knows which file to retake."""
 
     user: str
     seen: int
     kept: int
     rejected: dict[Reason, int] = field(default_factory=dict)
+    refusals: tuple[Refusal, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Captures:
+    seen: int
+    embeddings: tuple[np.ndarray, ...] = field(repr=False)
+    sources: tuple[tuple[str, int], ...]
+    refusals: tuple[Refusal, ...]
+
+
+def _detail(refusals: list[Refusal] | tuple[Refusal, ...]) -> str:
+    counts = Counter(r.reason for r in refusals)
+    return ", ".join(f"{r.value}: {n}" for r, n in counts.items()) or "no frames"
+
+
+def _report(user: str, seen: int, kept: int, refusals: list[Refusal]) -> EnrolmentReport:
+    rejected = dict(Counter(r.reason for r in refusals))
+    return EnrolmentReport(user, seen, kept, rejected, tuple(refusals))
 
 
 @dataclass(frozen=True)
@@ -123,30 +153,69 @@ class Unlocker:
         self, user: str, frames: Iterable[Frame], *, max_frames: int = 200, replace: bool = False
     ) -> EnrolmentReport:
         """Build and seal a template from the good captures among ``frames``."""
+        captures = self._captures(frames, max_frames)
+        keep = consistent_captures(
+            list(captures.embeddings), self.calibration.consistency_threshold
+        )
+        refusals = list(captures.refusals)
+        refusals += [
+            Refusal(captures.sources[i][0], captures.sources[i][1], Reason.NOT_MATCHED)
+            for i in range(len(captures.embeddings))
+            if i not in keep
+        ]
+        template = build_template([captures.embeddings[i] for i in keep], time.time())
+        if replace:
+            self.vault.replace_template(user, template.to_bytes())
+        else:
+            self.vault.create_user(user, template.to_bytes())
+        return _report(user, captures.seen, len(template), refusals)
+
+    def add(self, user: str, frames: Iterable[Frame], *, max_frames: int = 200) -> EnrolmentReport:
+        """Add captures to ``user``'s template (a new pair of glasses, another camera).
+
+        A capture is added only if it matches the stored template at the enrolment
+        consistency threshold, so another person's face cannot slip in; the template
+        then keeps the most varied of old and new captures. Raises EnrolmentError if
+        none qualifies or the template changed meanwhile.
+        """
+        stored = self.vault.read_template(user)
+        template = Template.from_bytes(stored.payload)
+        captures = self._captures(frames, max_frames)
+        refusals = list(captures.refusals)
+        fresh: list[np.ndarray] = []
+        for (source, index), embedding in zip(captures.sources, captures.embeddings, strict=True):
+            if template_score(template, embedding) >= self.calibration.consistency_threshold:
+                fresh.append(embedding)
+            else:
+                refusals.append(Refusal(source, index, Reason.NOT_MATCHED))
+        if not fresh:
+            raise EnrolmentError(
+                f"none of the {captures.seen} capture(s) could be added to {user}'s template "
+                f"({_detail(refusals)})"
+            )
+        updated = extend(template, fresh, time.time())
+        if not self.vault.update_template(user, updated.to_bytes(), stored.version):
+            raise EnrolmentError(f"{user}'s template changed while adding; try again")
+        return _report(user, captures.seen, len(fresh), refusals)
+
+    def _captures(self, frames: Iterable[Frame], max_frames: int) -> _Captures:
         embeddings: list[np.ndarray] = []
-        rejected: Counter[Reason] = Counter()
+        sources: list[tuple[str, int]] = []
+        refusals: list[Refusal] = []
         seen = 0
         for frame in frames:
             seen += 1
             obs = self.pipeline.observe(frame, ENROL_QUALITY)
             if obs.embedding is not None:
                 embeddings.append(obs.embedding)
+                sources.append((frame.source, frame.index))
             elif obs.reason is not None:
-                rejected[obs.reason] += 1
+                refusals.append(Refusal(frame.source, frame.index, obs.reason))
             if seen >= max_frames:
                 break
         if not embeddings:
-            detail = ", ".join(f"{r.value}: {n}" for r, n in rejected.items()) or "no frames"
-            raise EnrolmentError(f"no usable capture among {seen} frame(s) ({detail})")
-        keep = consistent_captures(embeddings, self.calibration.consistency_threshold)
-        if len(keep) < len(embeddings):
-            rejected[Reason.NOT_MATCHED] += len(embeddings) - len(keep)
-        template = build_template([embeddings[i] for i in keep], time.time())
-        if replace:
-            self.vault.replace_template(user, template.to_bytes())
-        else:
-            self.vault.create_user(user, template.to_bytes())
-        return EnrolmentReport(user=user, seen=seen, kept=len(template), rejected=dict(rejected))
+            raise EnrolmentError(f"no usable capture among {seen} frame(s) ({_detail(refusals)})")
+        return _Captures(seen, tuple(embeddings), tuple(sources), tuple(refusals))
 
     def verify(
         self,

@@ -14,34 +14,73 @@ from facegate.cli.app import app, err, friendly, out
 from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
-    from facegate.biometrics.unlock import Verdict
+    from facegate.biometrics.unlock import EnrolmentReport, Verdict
+
+
+READ_FRAMES = typer.Option("--read-frames", help="Frames to read per video or camera.")
 
 
 @app.command()
 @friendly
 def enroll(
-    user: str,
-    sources: Annotated[list[str], typer.Argument(help="Images, videos, or a camera index.")],
+    user: Annotated[str, typer.Argument(metavar="USER")],
+    sources: Annotated[
+        list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
+    ],
     replace: Annotated[bool, typer.Option(help="Replace an existing template.")] = False,
-    max_frames: Annotated[int, typer.Option(help="Frames to read per video/camera.")] = 60,
+    read_frames: Annotated[int, READ_FRAMES] = 60,
 ) -> None:
     """Enrol USER from several images, a video or a camera session."""
     from facegate.session import Session
 
     with Session.open() as session:
-        report = session.enroll(user, sources, replace=replace, max_frames=max_frames)
+        report = session.enroll(user, sources, replace=replace, max_frames=read_frames)
+    _print_report("enrolled", report)
+    if report.kept == 1:
+        err.print(
+            f"[yellow]warning:[/] {user} was enrolled from one capture; unlock is more reliable "
+            f"with 3-5 varied ones: `facegate add {user} MORE.jpg ...`",
+            soft_wrap=True,
+        )
+
+
+@app.command()
+@friendly
+def add(
+    user: Annotated[str, typer.Argument(metavar="USER")],
+    sources: Annotated[
+        list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
+    ],
+    read_frames: Annotated[int, READ_FRAMES] = 60,
+) -> None:
+    """Add captures of USER to their template; each must look like the enrolled face."""
+    from facegate.session import Session
+
+    with Session.open() as session:
+        report = session.add(user, sources, max_frames=read_frames)
+    _print_report("added to", report)
+
+
+def _print_report(done: str, report: EnrolmentReport) -> None:
+    """The summary line, then each refused capture by name so it can be retaken."""
     rejected = ", ".join(f"{r.value}: {n}" for r, n in report.rejected.items()) or "none"
     out.print(
-        f"enrolled [bold]{report.user}[/]: kept {report.kept} of {report.seen} capture(s); "
-        f"rejected: {rejected}"
+        f"{done} [bold]{report.user}[/]: kept {report.kept} of {report.seen} capture(s); "
+        f"rejected: {rejected}",
+        soft_wrap=True,
     )
+    for refusal in report.refusals:
+        where = refusal.source if refusal.index == 0 else f"{refusal.source} frame {refusal.index}"
+        out.print(f"  refused {where}: {refusal.reason.value}", soft_wrap=True, highlight=False)
 
 
 @app.command()
 @friendly
 def verify(
-    user: str,
-    sources: Annotated[list[str], typer.Argument(help="Images, a video, or a camera index.")],
+    user: Annotated[str, typer.Argument(metavar="USER")],
+    sources: Annotated[
+        list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
+    ],
     level: Annotated[SecurityLevel, typer.Option(help="Security level.")] = SecurityLevel.STANDARD,
     frames: Annotated[int, typer.Option(help="Usable frames fused per attempt.")] = 3,
     budget: Annotated[float, typer.Option(help="Seconds allowed for one attempt.")] = 3.0,
