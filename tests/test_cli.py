@@ -4,7 +4,10 @@ every FaceGate error is one 'error:' line without a traceback."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -223,3 +226,24 @@ def test_one_image_enrolment_warns_and_add_names_refusals(
     assert result.exit_code == 0, result.output
     assert f"added to {USER}: kept 2 of 3 capture(s)" in result.output
     assert f"refused {cat}: no_face" in result.output
+
+
+def test_verbose_may_follow_the_subcommand(home: Path) -> None:
+    from facegate.cli import global_flags_first
+
+    assert global_flags_first(["users", "-v"]) == ["-v", "users"]
+    assert global_flags_first(["verify", "a", "x.jpg", "--", "-v"]) == [
+        "verify", "a", "x.jpg", "--", "-v",
+    ]  # fmt: skip
+    env = {**os.environ, "FACEGATE_HOME": str(home), "FACEGATE_KEY_SOURCE": "keyfile"}
+    facegate = Path(sys.executable).with_name("facegate")
+    done = subprocess.run([facegate, "users", "--json", "-v"], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    assert b"facegate" in done.stderr  # the debug log is on
+
+
+def test_help_and_version_flags(cli: Invoke) -> None:
+    assert cli("-h").exit_code == 0 and "Usage" in cli("-h").output
+    assert cli("verify", "-h").exit_code == 0
+    assert cli("--version").output.startswith("facegate ")
