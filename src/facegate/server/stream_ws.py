@@ -51,7 +51,8 @@ async def _read_token(ws: WebSocket) -> str | None:
         return None
     try:
         token = json.loads(message).get("token") if len(message) <= MAX_CLIENT_MESSAGE else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
+        # a deeply nested document exhausts the decoder's recursion: still just bad input
         token = None
     if not isinstance(token, str):
         await ws.close(CloseCode.BAD_REQUEST, 'the first message must be {"token": "..."}')
