@@ -7,7 +7,7 @@ and states what must hold instead.
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -20,10 +20,8 @@ async def _first_message_close(url: str, message: str) -> Any:
     """Send ``message`` first; the close frame the service answers with."""
     async with connect(url, proxy=None, max_size=None) as ws:
         await ws.send(message)
-        try:
+        with contextlib.suppress(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)
-        except ConnectionClosed:
-            pass
         return ws.protocol.close_rcvd
 
 

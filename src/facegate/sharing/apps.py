@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from facegate.sharing.app_names import check_shown_name
 from facegate.sharing.clock import iso
 from facegate.sharing.errors import Conflict, InvalidApp, NotFound
 from facegate.sharing.keys import parse_public_key
@@ -23,6 +24,8 @@ from facegate.sharing.terms import CURRENT_VERSION
 MAX_RETENTION_DAYS = 3650
 MAX_URL_CHARS = 2048
 _TEXT_LIMITS = {"name": 80, "developer": 120, "contact": 200, "purpose": 1000}
+_SHOWN_NAMES = ("name", "developer")
+"""Fields the consent prompt shows as who is asking: held to ``app_names`` rules."""
 _COLUMNS = (
     "id, name, developer, contact, purpose, retention_days, webhook_url, public_key,"
     " registered_at, terms_version, terms_accepted_at, banned_at, ban_reason"
@@ -44,6 +47,8 @@ class AppRegistration:
     def validated(self) -> AppRegistration:
         """Check every field; the public key comes back as raw base64 whatever it was given as."""
         texts = {field: _text(field, getattr(self, field)) for field in _TEXT_LIMITS}
+        for field in _SHOWN_NAMES:
+            texts[field] = check_shown_name(field, texts[field])
         if "@" not in texts["contact"] and not texts["contact"].startswith(("https://", "http://")):
             raise InvalidApp("contact must be an e-mail address or an http(s) URL")
         retention = self.retention_days
@@ -91,7 +96,7 @@ def _text(field: str, value: object) -> str:
     limit = _TEXT_LIMITS[field]
     if not isinstance(value, str):
         raise InvalidApp(f"{field} must be text")
-    value = unicodedata.normalize("NFC", value).strip()
+    value = unicodedata.normalize("NFKC", value).strip()
     if not value or len(value) > limit:
         raise InvalidApp(f"{field} must be 1 to {limit} characters")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
