@@ -23,7 +23,6 @@ from facegate.cli.app import app, err, friendly, out
 from facegate.config import load_settings
 from facegate.errors import InputError
 from facegate.sharing.apps import AppRegistration
-from facegate.sharing.audit import verify_export
 from facegate.sharing.consent import RequestStatus
 from facegate.sharing.scopes import to_names
 from facegate.sharing.service import Sharing, Via
@@ -300,38 +299,94 @@ def audit_export(
         Path | None, typer.Option("--out", help="Write here instead of standard output.")
     ] = None,
 ) -> None:
-    """Every entry as JSON lines, hashes included, so a copy can be checked later."""
+    """Every entry as JSON lines, then the signed head, so a copy can be checked later.
+
+    Exit 1 (and no signed head) when the log does not verify: the copy is still
+    written, for inspection.
+    """
     with _sharing() as sharing:
-        entries = sharing.audit_entries()
+        entries, head = sharing.export_audit()
+        report = None if head is not None else sharing.verify_audit()
     lines = "".join(e.as_json_line() for e in entries)
+    if head is not None:
+        lines += head.as_json_line()
     if output is None:
         typer.echo(lines, nl=False)
+    else:
+        output.write_text(lines, encoding="utf-8")
+        out.print(f"wrote {len(entries)} entries to {escape(str(output))}")
+    if report is not None:
+        err.print(
+            f"[bold red]the audit log does not verify[/] ({escape(report.problem or '')}): "
+            "exported without a signed head"
+        )
+        raise typer.Exit(1)
+
+
+@audit_app.command("head")
+@friendly
+def audit_head(
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the head's JSON.")] = False,
+) -> None:
+    """The signed head (entry count + last hash): keep a copy off this machine.
+
+    `facegate audit verify --head FILE` later proves nothing it covers was removed
+    or rewritten. Exit 1 when the log does not verify.
+    """
+    from facegate.sharing.errors import AuditTampered
+
+    with _sharing() as sharing:
+        try:
+            head = sharing.audit_head()
+        except AuditTampered as exc:
+            err.print(f"[bold red]the audit log does not verify[/]: {escape(str(exc))}")
+            raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(head.as_json_line(), nl=False)
         return
-    output.write_text(lines, encoding="utf-8")
-    out.print(f"wrote {len(entries)} entries to {escape(str(output))}")
+    out.print(f"entries: {head.count}\nlast hash: {head.hash}\nsigned by key: {head.key_id}")
+    out.print("keep this line elsewhere:", highlight=False)
+    typer.echo(head.as_json_line(), nl=False)
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc})") from exc
 
 
 @audit_app.command("verify")
 @friendly
 def audit_verify(
     file: Annotated[
-        Path | None, typer.Option("--file", help="Check an exported copy instead.")
+        Path | None,
+        typer.Option("--file", help="Check an export, and the live log against it."),
+    ] = None,
+    head: Annotated[
+        Path | None,
+        typer.Option("--head", help="Check the live log against a head kept with `audit head`."),
     ] = None,
 ) -> None:
-    """Check the hash chain. Exit 0 intact, 1 broken (naming the first bad entry)."""
-    if file is not None:
-        try:
-            with file.open(encoding="utf-8") as fh:
-                report = verify_export(fh)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{file}: cannot read the export ({exc})") from exc
-    else:
-        with _sharing() as sharing:
+    """Check the keyed chain and its signed heads. Exit 0 intact, 1 broken (naming where)."""
+    from facegate.sharing.audit import SignedHead
+
+    with _sharing() as sharing:
+        if file is not None:
+            report = sharing.verify_audit_export(_read_text(file, "export").splitlines())
+        elif head is not None:
+            try:
+                kept = SignedHead.from_text(_read_text(head, "kept head").strip())
+            except ValueError as exc:
+                raise InputError(f"{head}: {exc}") from exc
+            report = sharing.check_audit_against(kept)
+        else:
             report = sharing.verify_audit()
     if report.ok:
         out.print(f"[green]audit chain intact[/]: {report.entries} entries")
         return
-    err.print(f"[bold red]audit chain broken at entry #{report.broken_seq}[/]: {report.problem}")
+    where = "" if report.broken_seq is None else f" at entry #{report.broken_seq}"
+    err.print(f"[bold red]audit chain broken{where}[/]: {escape(report.problem or '')}")
     raise typer.Exit(1)
 
 

@@ -26,7 +26,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from facegate.sharing.apps import App
-from facegate.sharing.audit import Actor, AuditEvent, append
+from facegate.sharing.audit import Actor, AuditEvent, AuditLog
 from facegate.sharing.clock import Clock, iso, utc_now
 from facegate.sharing.consent import RevokeReason
 from facegate.sharing.keys import key_id, public_key_b64
@@ -107,9 +107,14 @@ class NoticeSender:
     """Delivers due notices from the outbox; safe to run from several processes."""
 
     def __init__(
-        self, store: SharingStore, clock: Clock = utc_now, timeout: float = TIMEOUT_SECONDS
+        self,
+        store: SharingStore,
+        audit: AuditLog,
+        clock: Clock = utc_now,
+        timeout: float = TIMEOUT_SECONDS,
     ) -> None:
         self._store = store
+        self._audit = audit
         self._clock = clock
         self._timeout = timeout
 
@@ -167,7 +172,7 @@ class NoticeSender:
                     " WHERE id = ?",
                     (attempts, iso(now), notice_id),
                 )
-                append(
+                self._audit.append(
                     conn,
                     now,
                     AuditEvent.NOTICE_DELIVERED,
@@ -182,7 +187,7 @@ class NoticeSender:
                     (attempts, error, iso(now + _backoff(attempts)), notice_id),
                 )
                 if attempts >= MAX_ATTEMPTS:
-                    append(
+                    self._audit.append(
                         conn,
                         now,
                         AuditEvent.NOTICE_FAILED,

@@ -25,7 +25,8 @@ from facegate.sharing import apps as app_table
 from facegate.sharing import audit
 from facegate.sharing import consent as consent_table
 from facegate.sharing.apps import App, AppRegistration
-from facegate.sharing.audit import Actor, AuditEntry, AuditEvent, ChainReport
+from facegate.sharing.audit import Actor, AuditEntry, AuditEvent, AuditLog, ChainReport, SignedHead
+from facegate.sharing.audit_head import head_path
 from facegate.sharing.clock import Clock, utc_now
 from facegate.sharing.consent import (
     DEFAULT_GRANT_SECONDS,
@@ -87,12 +88,26 @@ class Sharing:
         self._platform_key = platform_key
         self.clock = clock
         self._listeners: list[RevocationListener] = []
-        self.notices = NoticeSender(store, clock)
+        self.audit = AuditLog(platform_key, head_path(store.path.parent))
+        if store.created:
+            with store.write("sign the empty audit log of") as conn:
+                self.audit.start(conn)
+        store.after_commit(self.audit.publish)
+        self.notices = NoticeSender(store, self.audit, clock)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock = utc_now) -> Sharing:
-        """The sharing database and platform key of ``settings.home``, created if absent."""
-        return cls(SharingStore.in_home(settings.home), load_platform_key(settings.home), clock)
+        """The sharing database and platform key of ``settings.home``, created if absent.
+
+        A database that was lost or wiped while its audit head file remains is refused
+        (``SharingStoreError``), never recreated silently.
+        """
+        store = SharingStore.in_home(settings.home)
+        try:
+            return cls(store, load_platform_key(settings.home), clock)
+        except BaseException:
+            store.close()
+            raise
 
     def close(self) -> None:
         self.store.close()
@@ -137,7 +152,7 @@ class Sharing:
         now = self.clock()
         with self.store.write("register an app in") as conn:
             app = app_table.insert_app(conn, new_id("app"), reg, now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.APP_REGISTERED,
@@ -169,7 +184,7 @@ class Sharing:
             if app.banned:
                 raise AppNotAllowed(f"app {app_id!r} is banned")
             app_table.record_terms(conn, app_id, version, now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.TERMS_ACCEPTED,
@@ -192,7 +207,7 @@ class Sharing:
             live = [g for g in grants if g.state(now) is not GrantState.REVOKED]
             for grant in live:
                 consent_table.record_revocation(conn, grant.id, RevokeReason.BAN, now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.BANNED,
@@ -249,7 +264,7 @@ class Sharing:
                 grant_id=None,
             )
             consent_table.insert_request(conn, request)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.CONSENT_REQUESTED,
@@ -290,7 +305,7 @@ class Sharing:
             )
             consent_table.insert_grant(conn, grant)
             consent_table.record_decision(conn, request.id, RequestStatus.APPROVED, now, grant.id)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.GRANTED,
@@ -313,7 +328,7 @@ class Sharing:
         with self.store.write("refuse a consent request in") as conn:
             request = self._pending(conn, request_id, now)
             consent_table.record_decision(conn, request.id, RequestStatus.REFUSED, now, None)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.REFUSED,
@@ -363,7 +378,7 @@ class Sharing:
                 )
             token = mint_token()
             consent_table.record_token(conn, grant.id, hash_token(token), now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.TOKEN_ISSUED,
@@ -393,7 +408,7 @@ class Sharing:
             if grant.revoked_at is not None:
                 raise Conflict(f"grant {grant_id!r} is already revoked")
             consent_table.record_revocation(conn, grant_id, RevokeReason.USER, now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.REVOKED,
@@ -454,7 +469,7 @@ class Sharing:
         """Audit the start of a stream session; returns its start time."""
         now = self.clock()
         with self.store.write("audit a stream in") as conn:
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.STREAM_STARTED,
@@ -473,7 +488,7 @@ class Sharing:
         """Audit the end of a stream session with the number of frames the app was sent."""
         now = self.clock()
         with self.store.write("audit a stream in") as conn:
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.STREAM_ENDED,
@@ -490,7 +505,7 @@ class Sharing:
     def stream_refused(self, grant: Grant, why: str) -> None:
         now = self.clock()
         with self.store.write("audit a stream in") as conn:
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.STREAM_REFUSED,
@@ -508,8 +523,29 @@ class Sharing:
             return audit.entries(conn, after)
 
     def verify_audit(self) -> ChainReport:
+        """The keyed chain against the signed heads in the database and beside it."""
         with self.store.read("verify the audit log of") as conn:
-            return audit.verify(conn)
+            return self.audit.verify(conn)
+
+    def audit_head(self) -> SignedHead:
+        """The signed head to keep elsewhere; AuditTampered if the log does not verify."""
+        with self.store.read("read the audit head of") as conn:
+            return self.audit.head(conn)
+
+    def export_audit(self) -> tuple[list[AuditEntry], SignedHead | None]:
+        """Every entry, and the signed head covering them (None when the log is broken)."""
+        with self.store.read("export the audit log of") as conn:
+            return self.audit.export(conn)
+
+    def verify_audit_export(self, lines: Iterable[str]) -> ChainReport:
+        """Check an export on its own and against the live log."""
+        with self.store.read("verify an export against the audit log of") as conn:
+            return self.audit.verify_export(lines, conn)
+
+    def check_audit_against(self, head: SignedHead) -> ChainReport:
+        """Does the live log still hold everything a kept head signed?"""
+        with self.store.read("check the audit log of") as conn:
+            return self.audit.check_against(conn, head)
 
     def deliver_notices(self) -> list[Delivery]:
         """Send the deletion notices that are due; failures stay queued for a retry."""
