@@ -52,7 +52,7 @@ def _client(live: LiveService) -> AppClient:
         contact="privacy@example.org",
         purpose="Animate a character",
         retention_days=7,
-        webhook_url="http://127.0.0.1:9/hook",
+        webhook_url="https://hooks.example.org/facegate",
     )
 
 

@@ -75,8 +75,9 @@ def test_developer_may_not_pose_as_the_platform(sharing: Sharing) -> None:
 
 def test_the_api_refuses_the_issue_name_and_no_prompt_shows_it(live: LiveService) -> None:
     key = Ed25519PrivateKey.generate()
-    reg = replace(registration(key, HOOK), name="FaceGate S\u0443stem (official)")
-    body = httpx.Request("POST", "http://x", json=reg.__dict__).content
+    reg = replace(registration(key, HOOK, local=False), name="FaceGate S\u0443stem (official)")
+    fields = {k: v for k, v in reg.__dict__.items() if k != "allow_local_webhook"}
+    body = httpx.Request("POST", "http://x", json=fields).content
     path = "/api/v1/apps"
     response = httpx.post(
         live.base_url.rstrip("/") + path,

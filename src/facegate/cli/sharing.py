@@ -85,6 +85,12 @@ def apps_register(
     retention_days: Annotated[int, typer.Option(help="Days the app keeps the data, at most.")],
     webhook: Annotated[str, typer.Option(help="URL that receives signed deletion notices.")],
     public_key: Annotated[str, typer.Option(help="Ed25519 public key: PEM file or base64.")],
+    allow_local_webhook: Annotated[
+        bool,
+        typer.Option(
+            help="Let the webhook be on this machine or the local network (an app you run here)."
+        ),
+    ] = False,
 ) -> None:
     """Register an app; it must accept the terms before asking anyone for consent."""
     registration = AppRegistration(
@@ -95,6 +101,7 @@ def apps_register(
         retention_days=retention_days,
         webhook_url=webhook,
         public_key=_public_key_text(public_key),
+        allow_local_webhook=allow_local_webhook,
     )
     with _sharing() as sharing:
         registered = sharing.register_app(registration, Via.CLI)

@@ -28,7 +28,7 @@ _SHOWN_NAMES = ("name", "developer")
 """Fields the consent prompt shows as who is asking: held to ``app_names`` rules."""
 _COLUMNS = (
     "id, name, developer, contact, purpose, retention_days, webhook_url, public_key,"
-    " registered_at, terms_version, terms_accepted_at, banned_at, ban_reason"
+    " registered_at, terms_version, terms_accepted_at, banned_at, ban_reason, allow_local_webhook"
 )
 
 
@@ -43,6 +43,8 @@ class AppRegistration:
     retention_days: int
     webhook_url: str
     public_key: str
+    allow_local_webhook: bool = False
+    """Only the person may set this (CLI), for an app on this machine: see webhook_targets."""
 
     def validated(self) -> AppRegistration:
         """Check every field; the public key comes back as raw base64 whatever it was given as."""
@@ -61,6 +63,7 @@ class AppRegistration:
             retention_days=retention,
             webhook_url=validate_webhook_url(self.webhook_url),
             public_key=parse_public_key(self.public_key),
+            allow_local_webhook=self.allow_local_webhook is True,
         )
 
 
@@ -81,6 +84,7 @@ class App:
     terms_accepted_at: datetime | None
     banned_at: datetime | None
     ban_reason: str | None
+    allow_local_webhook: bool = False
 
     @property
     def banned(self) -> bool:
@@ -130,7 +134,7 @@ def _dt(value: str | None) -> datetime | None:
 
 def _app(row: tuple[Any, ...]) -> App:
     app_id, name, developer, contact, purpose, retention, url, key, registered, *rest = row
-    terms, accepted, banned, reason = rest
+    terms, accepted, banned, reason, allow_local = rest
     return App(
         id=app_id,
         name=name,
@@ -145,6 +149,7 @@ def _app(row: tuple[Any, ...]) -> App:
         terms_accepted_at=_dt(accepted),
         banned_at=_dt(banned),
         ban_reason=reason,
+        allow_local_webhook=bool(allow_local),
     )
 
 
@@ -154,7 +159,7 @@ def insert_app(conn: sqlite3.Connection, app_id: str, reg: AppRegistration, now:
         raise Conflict("another app is registered with this public key: generate a new key pair")
     conn.execute(
         "INSERT INTO apps (id, name, developer, contact, purpose, retention_days, webhook_url,"
-        " public_key, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " public_key, registered_at, allow_local_webhook) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             app_id,
             reg.name,
@@ -165,6 +170,7 @@ def insert_app(conn: sqlite3.Connection, app_id: str, reg: AppRegistration, now:
             reg.webhook_url,
             reg.public_key,
             iso(now),
+            int(reg.allow_local_webhook),
         ),
     )
     return load_app(conn, app_id)

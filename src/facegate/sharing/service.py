@@ -52,6 +52,7 @@ from facegate.sharing.scopes import parse_scopes
 from facegate.sharing.store import SharingStore
 from facegate.sharing.terms import CURRENT_VERSION
 from facegate.sharing.tokens import hash_token, looks_like_token, mint_token, new_id
+from facegate.sharing.webhook_targets import Resolver, check_at_registration, system_resolver
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,15 @@ class Sharing:
     """Apps, consent, grants and the audit log over one ``SharingStore``."""
 
     def __init__(
-        self, store: SharingStore, platform_key: Ed25519PrivateKey, clock: Clock = utc_now
+        self,
+        store: SharingStore,
+        platform_key: Ed25519PrivateKey,
+        clock: Clock = utc_now,
+        resolve: Resolver = system_resolver,
     ) -> None:
+        """``resolve`` turns webhook host names into addresses (``webhook_targets``)."""
         self.store = store
+        self._resolve = resolve
         self._platform_key = platform_key
         self.clock = clock
         self._listeners: list[RevocationListener] = []
@@ -93,7 +100,7 @@ class Sharing:
             with store.write("sign the empty audit log of") as conn:
                 self.audit.start(conn)
         store.after_commit(self.audit.publish)
-        self.notices = NoticeSender(store, self.audit, clock)
+        self.notices = NoticeSender(store, self.audit, clock, resolve=resolve)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock = utc_now) -> Sharing:
@@ -149,6 +156,9 @@ class Sharing:
     def register_app(self, registration: AppRegistration, via: Via) -> App:
         """Check and store a registration; the app may ask for consent after accepting the terms."""
         reg = registration.validated()
+        check_at_registration(
+            reg.webhook_url, allow_local=reg.allow_local_webhook, resolve=self._resolve
+        )
         now = self.clock()
         with self.store.write("register an app in") as conn:
             app = app_table.insert_app(conn, new_id("app"), reg, now)
@@ -158,7 +168,12 @@ class Sharing:
                 AuditEvent.APP_REGISTERED,
                 Actor.APP,
                 app_id=app.id,
-                detail={"name": app.name, "developer": app.developer, "via": via.value},
+                detail={
+                    "name": app.name,
+                    "developer": app.developer,
+                    "via": via.value,
+                    **({"local_webhook_allowed": True} if app.allow_local_webhook else {}),
+                },
             )
         log.info("registered app %s (%s)", app.id, app.name)
         return app
