@@ -17,8 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from facegate.sharing.refusals import REFUSALS_PER_MINUTE
+from facegate.sharing.service import Via
 from facegate.sharing.signed_requests import sign_request
-from sharing_service import LiveService, add_app, live_fixture  # noqa: F401
+from sharing_service import LiveService, add_app, approved_token, live_fixture  # noqa: F401
 
 
 async def _first_message_close(url: str, message: str) -> Any:
@@ -71,3 +73,81 @@ def test_a_query_string_appended_after_signing_is_refused(live: LiveService) -> 
     assert httpx.get(base + target + "?evil=1", headers=signed_with_query).status_code == 200
     other_method = _signed(key, "POST", target, b"")
     assert httpx.get(base + target, headers=other_method).status_code == 401
+
+
+async def _close_codes(url: str, token: str, attempts: int) -> list[int | None]:
+    """Connect ``attempts`` times in a row, hanging up as soon as the service answers."""
+    codes: list[int | None] = []
+    for _ in range(attempts):
+        async with connect(url, proxy=None) as ws:
+            await ws.send(json.dumps({"token": token}))
+            with contextlib.suppress(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+        codes.append(None if ws.protocol.close_rcvd is None else ws.protocol.close_rcvd.code)
+    return codes
+
+
+def _refusal_rows(live: LiveService) -> list[Any]:
+    live.sharing.flush_refusals(everything=True)
+    return [e for e in live.sharing.audit_entries() if e.event == "stream_refused"]
+
+
+def test_a_revoked_token_hammering_the_stream_costs_one_row_a_minute(live: LiveService) -> None:
+    app, _ = add_app(live.sharing)
+    issued = approved_token(live.sharing, app.id)
+    live.sharing.revoke(issued.grant.id, Via.CLI)
+    before = len(live.sharing.audit_entries())
+    codes = asyncio.run(_close_codes(live.stream_url, issued.token, 60))
+    assert codes[:REFUSALS_PER_MINUTE] == [4403] * REFUSALS_PER_MINUTE
+    assert set(codes[REFUSALS_PER_MINUTE:]) == {4429}, codes
+    rows = _refusal_rows(live)
+    assert 1 <= len(rows) <= 2  # one per minute: two if the attempts straddled a minute
+    assert all(r.app_id == app.id for r in rows)
+    assert sum(r.detail["attempts"] for r in rows) == 60
+    assert len(live.sharing.audit_entries()) - before == len(rows)
+    assert live.sharing.verify_audit().ok
+
+
+def test_reconnect_churn_with_a_live_token_is_bounded(live: LiveService) -> None:
+    app, _ = add_app(live.sharing)
+    issued = approved_token(live.sharing, app.id, ["expressions"])
+    starts = 20  # Budgets().stream_starts per grant and minute
+    codes = asyncio.run(_close_codes(live.stream_url, issued.token, starts + 15))
+    assert codes.count(4429) == 15, codes
+    time.sleep(0.5)  # let the last sessions write their end entries
+    events = [e.event for e in live.sharing.audit_entries()]
+    assert events.count("stream_started") == starts
+    assert events.count("stream_ended") == starts
+    rows = _refusal_rows(live)
+    assert sum(r.detail["attempts"] for r in rows) == 15
+    assert {k for r in rows for k in r.detail["reasons"]} == {"too many stream starts"}
+
+
+def test_a_grant_holds_at_most_two_streams_at_once(live: LiveService) -> None:
+    app, _ = add_app(live.sharing)
+    issued = approved_token(live.sharing, app.id, ["expressions"])
+
+    async def scenario() -> tuple[list[str], int | None, str]:
+        first = await connect(live.stream_url, proxy=None)
+        second = await connect(live.stream_url, proxy=None)
+        for ws in (first, second):
+            await ws.send(json.dumps({"token": issued.token}))
+        ready = [json.loads(await ws.recv())["type"] for ws in (first, second)]
+        third = await connect(live.stream_url, proxy=None)
+        await third.send(json.dumps({"token": issued.token}))
+        with contextlib.suppress(ConnectionClosed):
+            await asyncio.wait_for(third.recv(), 5)
+        refused = third.protocol.close_rcvd
+        await first.close()
+        await asyncio.sleep(0.2)
+        fourth = await connect(live.stream_url, proxy=None)
+        await fourth.send(json.dumps({"token": issued.token}))
+        again = json.loads(await asyncio.wait_for(fourth.recv(), 5))["type"]
+        for ws in (second, fourth):
+            await ws.close()
+        return ready, None if refused is None else refused.code, again
+
+    ready, refused_code, again = asyncio.run(scenario())
+    assert ready == ["ready", "ready"]
+    assert refused_code == 4409
+    assert again == "ready"

@@ -36,12 +36,14 @@ NOTICE_INTERVAL_SECONDS = 1.0
 
 
 async def _deliver_notices(sharing: Sharing) -> None:
-    """Retry the deletion-notice outbox in the background for as long as the service runs."""
+    """Retry the deletion-notice outbox and write finished minutes of refused streams,
+    in the background for as long as the service runs."""
     while True:
         try:
             await run_in_threadpool(sharing.deliver_notices)
+            await run_in_threadpool(sharing.flush_refusals)
         except Exception:
-            log.exception("the deletion-notice worker failed; it will try again")
+            log.exception("the background worker failed; it will try again")
         await asyncio.sleep(NOTICE_INTERVAL_SECONDS)
 
 

@@ -45,9 +45,12 @@ from facegate.sharing.errors import (
     ConsentRequired,
     InvalidApp,
     NotFound,
+    RateLimited,
+    SharingError,
 )
 from facegate.sharing.keys import load_platform_key, public_key_b64
 from facegate.sharing.notices import Delivery, NoticeSender, queue_notice
+from facegate.sharing.refusals import RefusalTally
 from facegate.sharing.scopes import parse_scopes
 from facegate.sharing.store import SharingStore
 from facegate.sharing.terms import CURRENT_VERSION
@@ -101,6 +104,7 @@ class Sharing:
                 self.audit.start(conn)
         store.after_commit(self.audit.publish)
         self.notices = NoticeSender(store, self.audit, clock, resolve=resolve)
+        self._refusals = RefusalTally()
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock = utc_now) -> Sharing:
@@ -117,6 +121,11 @@ class Sharing:
             raise
 
     def close(self) -> None:
+        """Write the refusals still being counted, then close the database."""
+        try:
+            self.flush_refusals(everything=True)
+        except SharingError:
+            log.exception("could not write the last refused-stream counts")
         self.store.close()
 
     def __enter__(self) -> Self:
@@ -449,14 +458,26 @@ class Sharing:
     def authorize(self, token: object) -> tuple[Grant, App]:
         """The grant and app a token stands for, if it may stream now; else refuse.
 
-        An unknown token is BadCredentials; a known one whose grant has ended (revoked,
-        expired, app banned) is ConsentRequired and leaves an audit entry.
+        An unknown token is BadCredentials. A known one whose grant has ended (revoked,
+        expired, app banned) is ConsentRequired; past its refusal budget it is
+        RateLimited without a database read. Refusals are tallied, not logged one by
+        one (``refusals``).
         """
         if not looks_like_token(token):
             raise BadCredentials("not a FaceGate grant token")
         now = self.clock()
+        token_hash = hash_token(token)
+        spent = self._refusals.over_budget(token_hash, now)
+        if spent is not None:
+            self._refusals.note(*spent, "over the refusal budget", now, token_hash)
+            self.flush_refusals()
+            raise RateLimited(
+                "this token was refused too often in the last minute; ask the person for "
+                "consent again instead of retrying",
+                retry_after=60 - now.second,
+            )
         with self.store.read("check a token in") as conn:
-            grant = consent_table.grant_by_token_hash(conn, hash_token(token))
+            grant = consent_table.grant_by_token_hash(conn, token_hash)
             if grant is None:
                 raise BadCredentials("unknown token: ask the person for consent")
             app = app_table.load_app(conn, grant.app_id)
@@ -469,7 +490,8 @@ class Sharing:
             else None
         )
         if problem is not None:
-            self.stream_refused(grant, problem)
+            self._refusals.note(grant.app_id, grant.id, problem, now, token_hash)
+            self.flush_refusals()
             raise ConsentRequired(f"{problem}: ask the person for consent again")
         return grant, app
 
@@ -518,18 +540,37 @@ class Sharing:
             )
 
     def stream_refused(self, grant: Grant, why: str) -> None:
+        """Count a stream refused for a live grant (too many at once, too many starts)."""
+        self._refusals.note(grant.app_id, grant.id, why, self.clock())
+        self.flush_refusals()
+
+    def flush_refusals(self, *, everything: bool = False) -> int:
+        """Write one audit entry per app for each minute of refusals that is over.
+
+        ``everything`` also writes the current minute (on close). Returns the entries written.
+        """
+        minutes = self._refusals.take(self.clock(), everything=everything)
+        if not minutes:
+            return 0
         now = self.clock()
-        with self.store.write("audit a stream in") as conn:
-            self.audit.append(
-                conn,
-                now,
-                AuditEvent.STREAM_REFUSED,
-                Actor.APP,
-                app_id=grant.app_id,
-                grant_id=grant.id,
-                scopes=grant.scopes,
-                detail={"reason": why},
-            )
+        with self.store.write("audit refused streams in") as conn:
+            for minute in minutes:
+                self.audit.append(
+                    conn,
+                    now,
+                    AuditEvent.STREAM_REFUSED,
+                    Actor.APP,
+                    app_id=minute.app_id,
+                    grant_id=minute.grant_ids[0] if len(minute.grant_ids) == 1 else None,
+                    started_at=minute.start,
+                    ended_at=minute.start + timedelta(minutes=1),
+                    detail={
+                        "attempts": minute.attempts,
+                        "reasons": minute.reasons,
+                        "grant_ids": list(minute.grant_ids),
+                    },
+                )
+        return len(minutes)
 
     # --- audit and notices --------------------------------------------------------------
 
