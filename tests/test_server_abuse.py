@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,10 +19,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from facegate.server.app import create_app
+from facegate.server.connections import ConnectionLimits
+from facegate.server.feeds import ReplayFeed
+from facegate.server.run import BackgroundServer, new_user_token
 from facegate.sharing.refusals import REFUSALS_PER_MINUTE
 from facegate.sharing.service import Via
 from facegate.sharing.signed_requests import sign_request
-from sharing_service import LiveService, add_app, approved_token, live_fixture  # noqa: F401
+from sharing_service import (
+    LiveService,
+    add_app,
+    approved_token,
+    live_fixture,  # noqa: F401
+    open_sharing,
+    tracked_records,
+)
 
 
 async def _first_message_close(url: str, message: str) -> Any:
@@ -151,3 +164,44 @@ def test_a_grant_holds_at_most_two_streams_at_once(live: LiveService) -> None:
     assert ready == ["ready", "ready"]
     assert refused_code == 4409
     assert again == "ready"
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """True when the service closes ``sock`` within ``seconds`` (reads return nothing)."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(1024):
+            pass
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def test_slow_clients_are_cut_off_and_one_address_cannot_hold_every_slot(
+    tmp_path: Path,
+) -> None:
+    limits = ConnectionLimits(per_address=8, request_seconds=1.0)
+    with open_sharing(tmp_path / "home") as sharing:
+        app = create_app(sharing, ReplayFeed(tracked_records()[:5]), new_user_token())
+        with BackgroundServer(app, limits=limits) as server:
+            slow = []
+            for _ in range(limits.per_address + 4):
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                sock.sendall(b"GET /api/v1/terms HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                slow.append(sock)
+            try:
+                started = time.monotonic()
+                over_cap = [_closed_within(s, 0.5) for s in slow[limits.per_address :]]
+                assert over_cap == [True] * 4, "connections over the cap are closed at once"
+                for sock in slow[: limits.per_address]:
+                    sock.sendall(b"X-Slow: 1\r\n")  # a trickle does not extend the deadline
+                held = [_closed_within(s, 3.0) for s in slow[: limits.per_address]]
+                assert held == [True] * limits.per_address
+                assert time.monotonic() - started < limits.request_seconds + 3.0
+            finally:
+                for sock in slow:
+                    sock.close()
+            response = httpx.get(server.base_url + "api/v1/terms")
+            assert response.status_code == 200, "honest clients still get in"
