@@ -432,20 +432,58 @@ def serve(
         serve_forever(application, binding)
 
 
+def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: float) -> str:
+    """Register the bridge locally if needed, ask for consent, wait for the person."""
+    from facegate.client import AppClient, AppError
+    from facegate.client.local_bridge import bridge_app
+
+    local = bridge_app(load_settings())
+    try:
+        with AppClient(service, local.app_id, local.key) as client:
+            request = client.request_consent(scopes, int(grant_hours * 3600))
+            out.print(
+                f"open this page to let the VMC bridge receive {', '.join(scopes)}:\n"
+                f"  {request.consent_url}",
+                soft_wrap=True,
+            )
+            return client.wait_for_token(request.id, timeout=wait).token
+    except AppError as exc:
+        hint = (
+            " (is `facegate serve` running with this FACEGATE_HOME?)"
+            if exc.status in (401, 404)
+            else ""
+        )
+        raise InputError(f"the service at {service} refused: {exc.message}{hint}") from exc
+    except TimeoutError as exc:
+        raise InputError(f"nobody decided within {wait:g} s; run the command again") from exc
+    except OSError as exc:
+        raise InputError(f"cannot reach {service}: {exc}; start it with `facegate serve`") from exc
+
+
 @app.command()
 @friendly
 def osc(
-    stream_url: Annotated[
-        str, typer.Option(help="The stream endpoint.")
-    ] = "ws://127.0.0.1:8765/api/v1/stream",
+    service: Annotated[
+        str, typer.Option(help="The FaceGate service (`facegate serve`).")
+    ] = "http://127.0.0.1:8765",
+    scopes: Annotated[
+        str, typer.Option(help="Scopes to ask for, comma-separated.")
+    ] = "expressions,head_pose",
+    grant_hours: Annotated[float, typer.Option(help="How long the grant lasts.")] = 24.0,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the person.")] = 300.0,
     token_file: Annotated[
-        Path | None, typer.Option(help="File holding the grant token (else $FACEGATE_TOKEN).")
+        Path | None,
+        typer.Option(help="Use the grant token in this file (or $FACEGATE_TOKEN) instead."),
     ] = None,
     host: Annotated[str, typer.Option(help="VMC receiver address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="VMC receiver port.")] = 39539,
     frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
 ) -> None:
-    """Forward blend shapes to avatar software as OSC (VMC protocol), under a grant."""
+    """Drive avatar software over OSC (VMC protocol): head bone, root, blend shapes.
+
+    Without a token, the bridge registers itself as a local app, prints the consent
+    page to open, and streams once the person approves.
+    """
     from facegate.client.osc import VmcSender, bridge
     from facegate.client.stream import StreamClosed
 
@@ -457,8 +495,12 @@ def osc(
         )
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{token_file}: cannot read the token ({exc})") from exc
+    if token_file is not None and not token:
+        raise InputError(f"{token_file} is empty: it should hold a grant token")
     if not token:
-        raise InputError("give the grant token with --token-file or $FACEGATE_TOKEN")
+        wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+        token = _bridge_token(service, wanted, grant_hours, wait)
+    stream_url = service.rstrip("/").replace("http", "ws", 1) + "/api/v1/stream"
     try:
         sent = asyncio.run(bridge(stream_url, token, VmcSender(host, port), max_frames=frames))
     except StreamClosed as exc:
