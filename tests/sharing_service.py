@@ -61,8 +61,10 @@ def open_sharing(home: Path, clock: MovableClock | None = None) -> Sharing:
 
 
 def registration(
-    key: Ed25519PrivateKey, webhook_url: str, name: str = "Mirror Game"
+    key: Ed25519PrivateKey, webhook_url: str, name: str = "Mirror Game", *, local: bool = True
 ) -> AppRegistration:
+    """A registration; ``local`` is the person's consent to a webhook on this machine
+    (the tests' receivers listen on 127.0.0.1)."""
     return AppRegistration(
         name=name,
         developer="Example Studio",
@@ -71,6 +73,7 @@ def registration(
         retention_days=7,
         webhook_url=webhook_url,
         public_key=public_key_b64(key),
+        allow_local_webhook=local,
     )
 
 

@@ -52,7 +52,7 @@ def _client(live: LiveService) -> AppClient:
         contact="privacy@example.org",
         purpose="Animate a character",
         retention_days=7,
-        webhook_url="http://127.0.0.1:9/hook",
+        webhook_url="https://hooks.example.org/facegate",
     )
 
 
@@ -102,7 +102,9 @@ def test_the_whole_flow_through_the_api(live: LiveService) -> None:
         }  # fmt: skip
         export = user.get("/api/user/audit/export")
         assert export.headers["content-type"].startswith("application/x-ndjson")
-        assert len(export.text.splitlines()) == len(audit)
+        exported = export.text.splitlines()
+        assert len(exported) == len(audit) + 1  # the entries, then their signed head
+        assert json.loads(exported[-1])["type"] == "audit_head"
         for payload in (
             app.info(),
             listed,

@@ -87,7 +87,7 @@ def test_grant_moves_the_avatar_and_revoke_stops_it(
         contact="privacy@example.org",
         purpose="Draw a cartoon face that mirrors yours",
         retention_days=0,
-        webhook_url="http://127.0.0.1:9/hook",
+        webhook_url="https://hooks.example.org/facegate",
     )
     app.accept_terms()
     asked = app.request_consent(["expressions", "head_pose"], 3600)

@@ -1,5 +1,6 @@
 """OSC (VMC protocol) output, received by a real python-osc server on 127.0.0.1, only under
-a grant that includes expressions."""
+a grant: blend shapes and VRM clips, the head bone and the root, and `facegate osc`
+getting its own grant through the consent page."""
 
 from __future__ import annotations
 
@@ -15,7 +16,20 @@ from typer.testing import CliRunner
 
 from facegate.cli import app as cli_app
 from facegate.client import StreamClosed
-from facegate.client.osc import BLEND_APPLY, BLEND_VAL, VmcSender, bridge
+from facegate.client.osc import (
+    BLEND_APPLY,
+    BLEND_VAL,
+    BONE_POS,
+    OK,
+    ROOT_POS,
+    TIME,
+    VRM_CLIPS,
+    VmcSender,
+    bridge,
+    head_rotation,
+)
+from facegate.sharing.consent import RequestStatus
+from facegate.sharing.service import Via
 from facegate.vision.blendshapes import NAMES
 from sharing_service import LiveService, add_app, approved_token, live_fixture  # noqa: F401
 
@@ -62,10 +76,13 @@ def test_blend_shapes_arrive_as_vmc_messages(live: LiveService, receiver: Receiv
     applies = [i for i, (address, _) in enumerate(receiver.messages) if address == BLEND_APPLY]
     assert len(applies) == sent
     first = receiver.messages[: applies[0]]
-    assert {address for address, _ in first} == {BLEND_VAL}
-    names = [args[0] for _, args in first]
-    assert names == [n for n in NAMES if n != "tongueOut"], "every measured shape, in order"
-    assert all(isinstance(args[1], float) and 0 <= args[1] <= 1 for _, args in first)
+    assert [address for address, _ in first[:2]] == [OK, TIME]
+    values = first[2:]
+    assert {address for address, _ in values} == {BLEND_VAL}, "no pose without head_pose"
+    names = [args[0] for _, args in values]
+    measured = [n for n in NAMES if n != "tongueOut"]
+    assert names == measured + list(VRM_CLIPS), "every measured shape in order, then VRM clips"
+    assert all(isinstance(args[1], float) and 0 <= args[1] <= 1 for _, args in values)
 
 
 def test_no_expressions_grant_no_osc(live: LiveService, receiver: Receiver) -> None:
@@ -74,9 +91,9 @@ def test_no_expressions_grant_no_osc(live: LiveService, receiver: Receiver) -> N
     with pytest.raises(StreamClosed) as unknown:
         asyncio.run(bridge(live.stream_url, "fgt_" + "n" * 43, sender, max_frames=3))
     assert unknown.value.code == 4401
-    pose_only = approved_token(live.sharing, app.id, ["head_pose"])
+    map_only = approved_token(live.sharing, app.id, ["face_map"])
     with pytest.raises(StreamClosed, match="expressions"):
-        asyncio.run(bridge(live.stream_url, pose_only.token, sender, max_frames=3))
+        asyncio.run(bridge(live.stream_url, map_only.token, sender, max_frames=3))
     threading.Event().wait(0.2)
     assert receiver.messages == []
 
@@ -87,7 +104,7 @@ def test_the_osc_command_forwards_under_a_grant(
     app, _ = add_app(live.sharing)
     token_file = tmp_path / "token"
     token_file.write_text(approved_token(live.sharing, app.id, ["expressions"]).token)
-    args = ["osc", "--stream-url", live.stream_url, "--token-file", str(token_file)]
+    args = ["osc", "--service", live.base_url, "--token-file", str(token_file)]
     args += ["--port", str(receiver.port), "--frames", "5"]
     result = CliRunner().invoke(cli_app, args)
     assert result.exit_code == 0, result.output
@@ -95,3 +112,96 @@ def test_the_osc_command_forwards_under_a_grant(
     token_file.write_text("fgt_" + "q" * 43)
     refused = CliRunner().invoke(cli_app, args)
     assert refused.exit_code == 2 and "4401" in refused.stderr
+
+
+def _rotate(q: tuple[float, float, float, float], v: tuple[float, float, float]) -> list[float]:
+    """``q * v`` as Unity applies a rotation to a vector."""
+    x, y, z, w = q
+    matrix = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ]
+    return [sum(row[i] * v[i] for i in range(3)) for row in matrix]
+
+
+@pytest.mark.parametrize(
+    ("pose", "forward_moves"),
+    [
+        ((30.0, 0.0, 0.0), (0, -1)),  # turns to the person's left: the face goes to -x
+        ((0.0, 20.0, 0.0), (1, +1)),  # looks up: the face goes up (+y)
+    ],
+)
+def test_the_head_bone_turns_the_way_the_person_does(
+    pose: tuple[float, float, float], forward_moves: tuple[int, int]
+) -> None:
+    q = head_rotation(*pose)
+    assert abs(sum(c * c for c in q) - 1) < 1e-9
+    forward = _rotate(q, (0.0, 0.0, 1.0))  # the avatar's face, in its own frame (+z)
+    axis, sign = forward_moves
+    assert forward[axis] * sign > 0.3
+    up = _rotate(head_rotation(0.0, 0.0, 25.0), (0.0, 1.0, 0.0))
+    assert up[0] > 0.3, "a tilt to the right shoulder moves the top of the head to +x"
+
+
+def test_a_full_grant_moves_the_head_bone_and_root(live: LiveService, receiver: Receiver) -> None:
+    app, _ = add_app(live.sharing)
+    issued = approved_token(live.sharing, app.id, ["expressions", "head_pose"])
+    sent = asyncio.run(
+        bridge(live.stream_url, issued.token, VmcSender("127.0.0.1", receiver.port), max_frames=15)
+    )
+    assert sent > 0
+    for _ in range(100):
+        if sum(a == BLEND_APPLY for a, _ in receiver.messages) >= sent:
+            break
+        threading.Event().wait(0.02)
+    bones = [args for address, args in receiver.messages if address == BONE_POS]
+    roots = [args for address, args in receiver.messages if address == ROOT_POS]
+    oks = [args for address, args in receiver.messages if address == OK]
+    assert len(bones) == len(roots) == len(oks) == sent
+    assert all(args[0] == "Head" and len(args) == 8 for args in bones)
+    assert all(abs(sum(c * c for c in args[4:]) - 1) < 1e-4 for args in bones)  # type: ignore[misc, operator]
+    assert any(abs(float(args[5])) > 1e-3 for args in bones), "the head turns in the clip"  # type: ignore[arg-type]
+    assert all(args[0] == "root" and len(args) == 8 for args in roots)
+    assert roots[0][1:4] == (0.0, 0.0, 0.0), "the root starts where the head first was"
+    assert all(args == (1, 3, 0, 1) for args in oks)
+    clips = {args[0] for address, args in receiver.messages if address == BLEND_VAL}
+    assert set(VRM_CLIPS) <= clips
+
+
+def test_the_osc_command_asks_for_consent_then_streams(
+    live: LiveService, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACEGATE_HOME", str(live.home))
+    monkeypatch.delenv("FACEGATE_TOKEN", raising=False)
+    args = ["osc", "--service", live.base_url, "--port", str(receiver.port), "--frames", "5"]
+    results = []
+    runner = threading.Thread(target=lambda: results.append(CliRunner().invoke(cli_app, args)))
+    runner.start()
+    for _ in range(300):
+        pending = live.sharing.consent_requests(RequestStatus.PENDING)
+        if pending:
+            break
+        threading.Event().wait(0.05)
+    (request,) = pending
+    assert live.sharing.app(request.app_id).name == "VMC avatar bridge"
+    assert {s.value for s in request.scopes} == {"expressions", "head_pose"}
+    live.sharing.approve(request.id, Via.WEB)
+    runner.join(60)
+    (result,) = results
+    assert result.exit_code == 0, result.output
+    assert f"/consent/{request.id}" in result.output
+    assert "forwarded" in result.output
+    assert any(address == BONE_POS for address, _ in receiver.messages)
+    again = []
+    second = threading.Thread(target=lambda: again.append(CliRunner().invoke(cli_app, args)))
+    second.start()
+    for _ in range(300):
+        pending = live.sharing.consent_requests(RequestStatus.PENDING)
+        if pending:
+            break
+        threading.Event().wait(0.05)
+    assert pending[0].app_id == request.app_id, "the bridge registers once"
+    live.sharing.refuse(pending[0].id, Via.WEB)
+    second.join(60)
+    assert again[0].exit_code == 2 and "refused" in again[0].output

@@ -74,7 +74,7 @@ def test_registrations_past_the_budget_are_refused_and_store_nothing(tight: Live
             contact="privacy@example.org",
             purpose="Animate a character",
             retention_days=7,
-            webhook_url="http://127.0.0.1:9/hook",
+            webhook_url="https://hooks.example.org/facegate",
         )
 
     for name in ("First Game", "Second Game"):

@@ -64,7 +64,7 @@ def test_serve_streams_the_live_tracker_under_a_grant(tmp_path: Path) -> None:
             contact="privacy@example.org",
             purpose="Mirror the face",
             retention_days=1,
-            webhook_url="http://127.0.0.1:9/hook",
+            webhook_url="https://hooks.example.org/facegate",
         ) as app:
             app.accept_terms()
             asked = app.request_consent(["expressions", "head_pose"])

@@ -1,9 +1,13 @@
-"""The hash-chained audit log: what it records, and that tampering is found and named."""
+"""The keyed, hash-chained audit log: what it records, and that tampering, truncation and
+a wiped or replaced database are found and named."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import itertools
 import json
+import shutil
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,8 +17,12 @@ from typer.testing import CliRunner
 
 from facegate.cli import app as cli_app
 from facegate.config import load_settings
-from facegate.sharing.audit import GENESIS_HASH, entry_hash, verify_export
+from facegate.sharing.audit import GENESIS_HASH, SignedHead, audit_key, entry_mac
+from facegate.sharing.audit_head import HEAD_FILE
+from facegate.sharing.errors import SharingStoreError
+from facegate.sharing.keys import load_platform_key
 from facegate.sharing.service import Sharing, Via
+from facegate.sharing.store import STORE_FILE
 from sharing_service import add_app, approved_token, sharing_fixture  # noqa: F401
 
 EXPORT_KEYS = {
@@ -125,14 +133,137 @@ def test_a_deleted_entry_is_named_by_its_successor(sharing: Sharing) -> None:
     assert report.broken_seq == 4 and "removed" in (report.problem or "")
 
 
-def test_recomputing_one_hash_still_breaks_the_next_link(sharing: Sharing) -> None:
-    _history(sharing)
-    path = sharing.store.path
+def _unkeyed_hash(row: tuple[object, ...]) -> str:
+    """FaceGate's chain function before the chain was keyed: anyone could recompute it."""
+    payload = json.dumps(list(row), ensure_ascii=False, separators=(",", ":"), default=repr)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _rewrite_from(path: Path, seq: int, hash_row: object) -> None:
+    """Edit entry ``seq`` and recompute every later hash and link with ``hash_row``."""
+    _tamper(path, "UPDATE audit SET actor = 'platform' WHERE seq = ?", seq)
     with sqlite3.connect(path) as conn:
-        row = conn.execute("SELECT * FROM audit WHERE seq = 2").fetchone()
-    forged = (*row[:9], 999, *row[10:12])
-    _tamper(path, "UPDATE audit SET frames = 999, hash = ? WHERE seq = 2", entry_hash(forged))
-    assert sharing.verify_audit().broken_seq == 3
+        rows = conn.execute("SELECT * FROM audit WHERE seq >= ? ORDER BY seq", (seq,)).fetchall()
+        prev = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()[0]
+        for row in rows:
+            body = (*row[:11], prev)
+            prev = hash_row(body)  # type: ignore[operator]
+            conn.execute(
+                "UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", (body[11], prev, row[0])
+            )
+
+
+def test_rewriting_an_entry_and_recomputing_every_later_hash_is_caught(sharing: Sharing) -> None:
+    _history(sharing)
+    assert len(sharing.audit_entries()) > 8
+    _rewrite_from(sharing.store.path, 5, _unkeyed_hash)
+    report = sharing.verify_audit()
+    assert report.broken_seq == 5 and "altered" in (report.problem or "")
+
+
+def test_a_guessed_key_does_not_forge_the_chain(sharing: Sharing, tmp_path: Path) -> None:
+    _history(sharing)
+    wrong = audit_key(load_platform_key(tmp_path / "elsewhere"))
+    _rewrite_from(sharing.store.path, 5, lambda row: entry_mac(wrong, row))
+    assert sharing.verify_audit().broken_seq == 5
+
+
+@pytest.mark.parametrize(
+    ("statement", "first_missing"),
+    [
+        ("DELETE FROM audit WHERE seq > (SELECT max(seq) - 10 FROM audit)", "newest"),
+        ("DELETE FROM audit WHERE seq > 1", 2),
+        ("DELETE FROM audit", 1),
+    ],
+)
+def test_a_truncated_or_emptied_log_is_caught(
+    sharing: Sharing, statement: str, first_missing: object
+) -> None:
+    _history(sharing)
+    for _ in range(4):
+        _history(sharing)
+    total = len(sharing.audit_entries())
+    _tamper(sharing.store.path, statement)
+    report = sharing.verify_audit()
+    assert not report.ok
+    expected = total - 9 if first_missing == "newest" else first_missing
+    assert report.broken_seq == expected, report
+    assert "removed" in (report.problem or "")
+    runner = CliRunner()
+    assert runner.invoke(cli_app, ["audit", "verify"], env=_env(sharing)).exit_code == 1
+
+
+def _env(sharing: Sharing) -> dict[str, str]:
+    return {"FACEGATE_HOME": str(sharing.store.path.parent)}
+
+
+@pytest.mark.parametrize("wipe", ["zero bytes", "deleted", "no tables"])
+def test_a_wiped_database_is_refused_not_recreated(home: Path, wipe: str) -> None:
+    with Sharing.open(load_settings(home)) as sharing:
+        _history(sharing)
+        path = sharing.store.path
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if wipe == "zero bytes":
+        path.write_bytes(b"")
+    elif wipe == "deleted":
+        path.unlink()
+    else:
+        path.unlink()
+        sqlite3.connect(path).execute("PRAGMA user_version = 1").connection.close()
+    before = path.read_bytes() if path.exists() else None
+    with pytest.raises(SharingStoreError, match="will not start a new one silently"):
+        Sharing.open(load_settings(home))
+    assert (path.read_bytes() if path.exists() else None) == before
+    result = CliRunner().invoke(cli_app, ["audit", "verify"])
+    assert result.exit_code == 2 and "restore the database" in result.output.lower()
+
+
+def test_a_rolled_back_database_and_head_file_are_caught_by_a_kept_head(
+    home: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    with Sharing.open(load_settings(home)) as sharing:
+        _history(sharing)
+        path = sharing.store.path
+        backup = tmp_path / "backup"
+        backup.mkdir()
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for name in (STORE_FILE, HEAD_FILE):
+            shutil.copy2(home / name, backup / name)
+        _history(sharing)
+    kept = tmp_path / "head.json"
+    printed = runner.invoke(cli_app, ["audit", "head", "--json"])
+    assert printed.exit_code == 0, printed.output
+    kept.write_text(printed.output)
+    exported = tmp_path / "audit.jsonl"
+    assert runner.invoke(cli_app, ["audit", "export", "--out", str(exported)]).exit_code == 0
+    # Someone restores the older database and head file together: consistent on its own.
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for name in (STORE_FILE, HEAD_FILE):
+        shutil.copy2(backup / name, home / name)
+    alone = runner.invoke(cli_app, ["audit", "verify"])
+    assert alone.exit_code == 0, alone.output
+    for option, copy in (("--head", kept), ("--file", exported)):
+        caught = runner.invoke(cli_app, ["audit", "verify", option, str(copy)])
+        assert caught.exit_code == 1, (option, caught.output)
+        assert "were removed" in caught.stderr
+
+
+def test_the_head_is_signed_by_the_published_platform_key(home: Path) -> None:
+    with Sharing.open(load_settings(home)) as sharing:
+        _history(sharing)
+        count = len(sharing.audit_entries())
+        last = sharing.audit_entries()[-1].hash
+        public = load_platform_key(home).public_key()
+    printed = CliRunner().invoke(cli_app, ["audit", "head", "--json"])
+    head = SignedHead.from_text(printed.output)
+    assert (head.count, head.hash) == (count, last)
+    assert head.is_signed_by(public)
+    forged = SignedHead(head.count + 1, head.hash, head.signature, head.key_id)
+    assert not forged.is_signed_by(public)
 
 
 def test_cli_verify_exits_1_naming_the_first_broken_entry(home: Path) -> None:
@@ -159,10 +290,10 @@ def test_an_export_is_json_lines_that_verify_on_their_own(home: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     text = copy.read_text()
     lines = [json.loads(line) for line in text.splitlines()]
-    assert len(lines) == count
-    assert all(set(line) == EXPORT_KEYS for line in lines)
+    assert len(lines) == count + 1
+    assert all(set(line) == EXPORT_KEYS for line in lines[:-1])
+    assert lines[-1]["type"] == "audit_head" and lines[-1]["count"] == count
     assert ids["token"] not in text
-    assert verify_export(text.splitlines()).ok
     checked = runner.invoke(cli_app, ["audit", "verify", "--file", str(copy)])
     assert checked.exit_code == 0, checked.output
 
@@ -184,3 +315,30 @@ def test_stream_session_times_are_the_clock_times(sharing: Sharing) -> None:
     assert entry.started_at is not None and entry.ended_at is not None
     span = datetime.fromisoformat(entry.ended_at) - datetime.fromisoformat(entry.started_at)
     assert timedelta(0) <= span < timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("cut", "problem"),
+    [
+        (lambda lines: [], "no signed head"),
+        (lambda lines: lines[:-1], "no signed head"),
+        (lambda lines: lines[:-4], "no signed head"),
+        (lambda lines: [*lines[:-4], lines[-1]], "covers"),
+        (lambda lines: [*lines[:2], *lines[3:]], "removed"),
+        (lambda lines: [*lines, lines[0]], "follows the signed head"),
+    ],
+    ids=["empty", "head cut", "tail cut", "tail cut, head kept", "middle cut", "appended"],
+)
+def test_an_empty_or_cut_export_fails(
+    home: Path, tmp_path: Path, cut: object, problem: str
+) -> None:
+    with Sharing.open(load_settings(home)) as sharing:
+        _history(sharing)
+    copy = tmp_path / "audit.jsonl"
+    runner = CliRunner()
+    assert runner.invoke(cli_app, ["audit", "export", "--out", str(copy)]).exit_code == 0
+    lines = copy.read_text().splitlines(keepends=True)
+    copy.write_text("".join(cut(lines)))  # type: ignore[operator]
+    result = runner.invoke(cli_app, ["audit", "verify", "--file", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert problem in result.stderr

@@ -23,7 +23,6 @@ from facegate.cli.app import app, err, friendly, out
 from facegate.config import load_settings
 from facegate.errors import InputError
 from facegate.sharing.apps import AppRegistration
-from facegate.sharing.audit import verify_export
 from facegate.sharing.consent import RequestStatus
 from facegate.sharing.scopes import to_names
 from facegate.sharing.service import Sharing, Via
@@ -86,6 +85,12 @@ def apps_register(
     retention_days: Annotated[int, typer.Option(help="Days the app keeps the data, at most.")],
     webhook: Annotated[str, typer.Option(help="URL that receives signed deletion notices.")],
     public_key: Annotated[str, typer.Option(help="Ed25519 public key: PEM file or base64.")],
+    allow_local_webhook: Annotated[
+        bool,
+        typer.Option(
+            help="Let the webhook be on this machine or the local network (an app you run here)."
+        ),
+    ] = False,
 ) -> None:
     """Register an app; it must accept the terms before asking anyone for consent."""
     registration = AppRegistration(
@@ -96,6 +101,7 @@ def apps_register(
         retention_days=retention_days,
         webhook_url=webhook,
         public_key=_public_key_text(public_key),
+        allow_local_webhook=allow_local_webhook,
     )
     with _sharing() as sharing:
         registered = sharing.register_app(registration, Via.CLI)
@@ -300,38 +306,94 @@ def audit_export(
         Path | None, typer.Option("--out", help="Write here instead of standard output.")
     ] = None,
 ) -> None:
-    """Every entry as JSON lines, hashes included, so a copy can be checked later."""
+    """Every entry as JSON lines, then the signed head, so a copy can be checked later.
+
+    Exit 1 (and no signed head) when the log does not verify: the copy is still
+    written, for inspection.
+    """
     with _sharing() as sharing:
-        entries = sharing.audit_entries()
+        entries, head = sharing.export_audit()
+        report = None if head is not None else sharing.verify_audit()
     lines = "".join(e.as_json_line() for e in entries)
+    if head is not None:
+        lines += head.as_json_line()
     if output is None:
         typer.echo(lines, nl=False)
+    else:
+        output.write_text(lines, encoding="utf-8")
+        out.print(f"wrote {len(entries)} entries to {escape(str(output))}")
+    if report is not None:
+        err.print(
+            f"[bold red]the audit log does not verify[/] ({escape(report.problem or '')}): "
+            "exported without a signed head"
+        )
+        raise typer.Exit(1)
+
+
+@audit_app.command("head")
+@friendly
+def audit_head(
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the head's JSON.")] = False,
+) -> None:
+    """The signed head (entry count + last hash): keep a copy off this machine.
+
+    `facegate audit verify --head FILE` later proves nothing it covers was removed
+    or rewritten. Exit 1 when the log does not verify.
+    """
+    from facegate.sharing.errors import AuditTampered
+
+    with _sharing() as sharing:
+        try:
+            head = sharing.audit_head()
+        except AuditTampered as exc:
+            err.print(f"[bold red]the audit log does not verify[/]: {escape(str(exc))}")
+            raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(head.as_json_line(), nl=False)
         return
-    output.write_text(lines, encoding="utf-8")
-    out.print(f"wrote {len(entries)} entries to {escape(str(output))}")
+    out.print(f"entries: {head.count}\nlast hash: {head.hash}\nsigned by key: {head.key_id}")
+    out.print("keep this line elsewhere:", highlight=False)
+    typer.echo(head.as_json_line(), nl=False)
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc})") from exc
 
 
 @audit_app.command("verify")
 @friendly
 def audit_verify(
     file: Annotated[
-        Path | None, typer.Option("--file", help="Check an exported copy instead.")
+        Path | None,
+        typer.Option("--file", help="Check an export, and the live log against it."),
+    ] = None,
+    head: Annotated[
+        Path | None,
+        typer.Option("--head", help="Check the live log against a head kept with `audit head`."),
     ] = None,
 ) -> None:
-    """Check the hash chain. Exit 0 intact, 1 broken (naming the first bad entry)."""
-    if file is not None:
-        try:
-            with file.open(encoding="utf-8") as fh:
-                report = verify_export(fh)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{file}: cannot read the export ({exc})") from exc
-    else:
-        with _sharing() as sharing:
+    """Check the keyed chain and its signed heads. Exit 0 intact, 1 broken (naming where)."""
+    from facegate.sharing.audit import SignedHead
+
+    with _sharing() as sharing:
+        if file is not None:
+            report = sharing.verify_audit_export(_read_text(file, "export").splitlines())
+        elif head is not None:
+            try:
+                kept = SignedHead.from_text(_read_text(head, "kept head").strip())
+            except ValueError as exc:
+                raise InputError(f"{head}: {exc}") from exc
+            report = sharing.check_audit_against(kept)
+        else:
             report = sharing.verify_audit()
     if report.ok:
         out.print(f"[green]audit chain intact[/]: {report.entries} entries")
         return
-    err.print(f"[bold red]audit chain broken at entry #{report.broken_seq}[/]: {report.problem}")
+    where = "" if report.broken_seq is None else f" at entry #{report.broken_seq}"
+    err.print(f"[bold red]audit chain broken{where}[/]: {escape(report.problem or '')}")
     raise typer.Exit(1)
 
 
@@ -370,20 +432,58 @@ def serve(
         serve_forever(application, binding)
 
 
+def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: float) -> str:
+    """Register the bridge locally if needed, ask for consent, wait for the person."""
+    from facegate.client import AppClient, AppError
+    from facegate.client.local_bridge import bridge_app
+
+    local = bridge_app(load_settings())
+    try:
+        with AppClient(service, local.app_id, local.key) as client:
+            request = client.request_consent(scopes, int(grant_hours * 3600))
+            out.print(
+                f"open this page to let the VMC bridge receive {', '.join(scopes)}:\n"
+                f"  {request.consent_url}",
+                soft_wrap=True,
+            )
+            return client.wait_for_token(request.id, timeout=wait).token
+    except AppError as exc:
+        hint = (
+            " (is `facegate serve` running with this FACEGATE_HOME?)"
+            if exc.status in (401, 404)
+            else ""
+        )
+        raise InputError(f"the service at {service} refused: {exc.message}{hint}") from exc
+    except TimeoutError as exc:
+        raise InputError(f"nobody decided within {wait:g} s; run the command again") from exc
+    except OSError as exc:
+        raise InputError(f"cannot reach {service}: {exc}; start it with `facegate serve`") from exc
+
+
 @app.command()
 @friendly
 def osc(
-    stream_url: Annotated[
-        str, typer.Option(help="The stream endpoint.")
-    ] = "ws://127.0.0.1:8765/api/v1/stream",
+    service: Annotated[
+        str, typer.Option(help="The FaceGate service (`facegate serve`).")
+    ] = "http://127.0.0.1:8765",
+    scopes: Annotated[
+        str, typer.Option(help="Scopes to ask for, comma-separated.")
+    ] = "expressions,head_pose",
+    grant_hours: Annotated[float, typer.Option(help="How long the grant lasts.")] = 24.0,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the person.")] = 300.0,
     token_file: Annotated[
-        Path | None, typer.Option(help="File holding the grant token (else $FACEGATE_TOKEN).")
+        Path | None,
+        typer.Option(help="Use the grant token in this file (or $FACEGATE_TOKEN) instead."),
     ] = None,
     host: Annotated[str, typer.Option(help="VMC receiver address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="VMC receiver port.")] = 39539,
     frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
 ) -> None:
-    """Forward blend shapes to avatar software as OSC (VMC protocol), under a grant."""
+    """Drive avatar software over OSC (VMC protocol): head bone, root, blend shapes.
+
+    Without a token, the bridge registers itself as a local app, prints the consent
+    page to open, and streams once the person approves.
+    """
     from facegate.client.osc import VmcSender, bridge
     from facegate.client.stream import StreamClosed
 
@@ -395,8 +495,12 @@ def osc(
         )
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{token_file}: cannot read the token ({exc})") from exc
+    if token_file is not None and not token:
+        raise InputError(f"{token_file} is empty: it should hold a grant token")
     if not token:
-        raise InputError("give the grant token with --token-file or $FACEGATE_TOKEN")
+        wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+        token = _bridge_token(service, wanted, grant_hours, wait)
+    stream_url = service.rstrip("/").replace("http", "ws", 1) + "/api/v1/stream"
     try:
         sent = asyncio.run(bridge(stream_url, token, VmcSender(host, port), max_frames=frames))
     except StreamClosed as exc:

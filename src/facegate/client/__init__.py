@@ -13,13 +13,26 @@
         frame.blendshapes["jawOpen"]
 
 ``stream`` ends when the source ends and raises ``StreamClosed`` when the service
-refuses or ends the grant (revoked, expired, app banned). ``facegate.client.osc``
-forwards the stream to avatar software over OSC (VMC protocol).
+refuses or ends the grant (revoked, expired, app banned). ``verify_notice`` checks a
+deletion notice POSTed to the app's webhook. ``facegate.client.osc`` forwards the
+stream to avatar software over OSC (VMC protocol). The protocol is in ``docs/apps.md``.
 """
 
 from __future__ import annotations
 
-from facegate.client.app import AppClient, ConsentInfo, TokenInfo
+from facegate.client.app import AppClient, AppError, ConsentInfo, TokenInfo
+from facegate.client.notices import DeletionNotice, InvalidNotice, verify_notice
 from facegate.client.stream import StreamClosed, StreamFrame, stream
 
-__all__ = ["AppClient", "ConsentInfo", "StreamClosed", "StreamFrame", "TokenInfo", "stream"]
+__all__ = [
+    "AppClient",
+    "AppError",
+    "ConsentInfo",
+    "DeletionNotice",
+    "InvalidNotice",
+    "StreamClosed",
+    "StreamFrame",
+    "TokenInfo",
+    "stream",
+    "verify_notice",
+]

@@ -119,6 +119,11 @@ class AppClient:
             )
         return data
 
+    def platform_key(self) -> str:
+        """The service's public key (base64) that signs deletion notices: keep it to
+        check notices with ``facegate.client.verify_notice``."""
+        return str(self._http.get("/api/v1/platform-key").json()["public_key"])
+
     def info(self) -> dict[str, Any]:
         """The app's registration as the service holds it."""
         result: dict[str, Any] = self._call("GET", f"/api/v1/apps/{self.app_id}")

@@ -38,9 +38,11 @@ _WS_LOG = _QuietFrames(logging.getLogger("facegate.client.websocket"), {})
 class StreamClosed(Exception):
     """The service refused the stream or ended it; ``code`` is the WebSocket close code.
 
-    4401: unknown token. 4403: no consent (revoked, expired, app banned).
-    4408: the token was not sent in time. 4429: too many failed tokens lately; wait a
-    minute. 1011: the expression source failed.
+    4400: the first message was not ``{"token": "..."}``. 4401: unknown token.
+    4403: no consent (revoked, expired, app banned). 4408: the token was not sent in
+    time. 4409: the grant already has two streams open. 4429: over a budget (refused
+    attempts, stream starts, failed tokens); wait a minute. 1011: the expression
+    source failed.
     """
 
     def __init__(self, code: int | None, reason: str) -> None:

@@ -137,12 +137,17 @@ def audit_log(
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 def export_audit(svc: ServiceDep) -> StreamingResponse:
-    """The whole log as JSON lines, hashes included, so a copy can be verified later."""
-    entries = svc.sharing.audit_entries()
+    """The whole log as JSON lines, then its signed head, so a copy can be verified later.
+
+    The head line is missing when the log does not verify (see ``/audit/verify``).
+    """
+    entries, head = svc.sharing.export_audit()
 
     def lines() -> Iterator[bytes]:
         for entry in entries:
             yield entry.as_json_line().encode("utf-8")
+        if head is not None:
+            yield head.as_json_line().encode("utf-8")
 
     return StreamingResponse(
         lines(),

@@ -3,9 +3,9 @@
 ``create_app`` wires values that the caller built (the ``Sharing`` rules, a feed,
 the user token), so tests and ``facegate serve`` run the very same application;
 nothing is read from the environment here. The OpenAPI spec is at
-``/openapi.json``; the interactive docs are off because they load scripts from a
-CDN, and this service makes no request beyond loopback on its own behalf except
-deletion notices to the apps' registered webhooks.
+``/openapi.json`` and its reference page at ``/docs`` (``api_docs``, rendered here:
+FastAPI's interactive pages load scripts from a CDN). This service makes no request
+beyond loopback on its own behalf except deletion notices to the apps' webhooks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from facegate.server import api_apps, api_public, api_user, error_handlers, pages, stream_ws
+from facegate.server import (
+    api_apps,
+    api_docs,
+    api_public,
+    api_user,
+    error_handlers,
+    pages,
+    stream_ws,
+)
 from facegate.server.context import Service
 from facegate.server.feeds import Feed
 from facegate.server.hub import StreamHub
@@ -36,12 +44,14 @@ NOTICE_INTERVAL_SECONDS = 1.0
 
 
 async def _deliver_notices(sharing: Sharing) -> None:
-    """Retry the deletion-notice outbox in the background for as long as the service runs."""
+    """Retry the deletion-notice outbox and write finished minutes of refused streams,
+    in the background for as long as the service runs."""
     while True:
         try:
             await run_in_threadpool(sharing.deliver_notices)
+            await run_in_threadpool(sharing.flush_refusals)
         except Exception:
-            log.exception("the deletion-notice worker failed; it will try again")
+            log.exception("the background worker failed; it will try again")
         await asyncio.sleep(NOTICE_INTERVAL_SECONDS)
 
 
@@ -88,7 +98,7 @@ def create_app(
         sharing=sharing, hub=hub, users=UserAuth(user_token), limits=RateLimits(budgets)
     )
     error_handlers.install(app)
-    for module in (api_public, api_apps, api_user, stream_ws, pages):
+    for module in (api_public, api_apps, api_user, stream_ws, pages, api_docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(GuardMiddleware, allowed_hosts=LOOPBACK_NAMES | extra_hosts)

@@ -99,13 +99,14 @@ def grant_tokens(sharing: Sharing, count: int, scopes: Sequence[Scope]) -> list[
 
     app = sharing.register_app(
         AppRegistration(
-            name="FaceGate stream benchmark",
-            developer="FaceGate",
+            name="Stream benchmark",
+            developer="This machine's benchmark",
             contact="bench@localhost",
             purpose="Measure the stream's latency on this machine",
             retention_days=0,
             webhook_url="http://127.0.0.1:9/",
             public_key=public_key_b64(Ed25519PrivateKey.generate()),
+            allow_local_webhook=True,
         ),
         Via.CLI,
     )

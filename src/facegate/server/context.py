@@ -9,7 +9,7 @@ calls spend its budget in ``RateLimits``; a failed signature spends the service'
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -21,7 +21,7 @@ from facegate.server.security import UserAuth
 from facegate.sharing.apps import App
 from facegate.sharing.errors import BadCredentials, NotFound
 from facegate.sharing.service import Sharing
-from facegate.sharing.signed_requests import check_request
+from facegate.sharing.signed_requests import NonceCache, check_request
 
 AppId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 ObjectId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -33,6 +33,7 @@ class Service:
     hub: StreamHub
     users: UserAuth
     limits: RateLimits
+    nonces: NonceCache = field(default_factory=NonceCache)
 
 
 def service(request: Request) -> Service:
@@ -52,14 +53,32 @@ def _user_writer(request: Request, svc: ServiceDep) -> None:
 
 
 def check_signature(svc: Service, public_key: str, request: Request, body: bytes) -> None:
-    """``check_request`` on this request; a failure also spends the failed-auth budget."""
+    """``check_request`` on this request; a failure also spends the failed-auth budget.
+
+    The signed target is the path as the client sent it (not percent-decoded) plus
+    the raw query string, so neither can be changed or extended after signing.
+    """
     try:
         check_request(
-            public_key, request.method, request.url.path, request.headers, body, time.time()
+            public_key,
+            request.method,
+            request_target(request),
+            request.headers,
+            body,
+            time.time(),
+            svc.nonces,
         )
     except BadCredentials:
         svc.limits.failed_auth()
         raise
+
+
+def request_target(request: Request) -> str:
+    """The request line's target: raw path, then ``?query`` if a query string was sent."""
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string", b"")
+    target = raw_path.decode("latin-1")
+    return f"{target}?{query.decode('latin-1')}" if query else target
 
 
 async def _signed_app(request: Request, app_id: AppId, svc: ServiceDep) -> App:

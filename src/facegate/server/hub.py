@@ -36,6 +36,8 @@ POLL_SECONDS = 0.2
 IDLE_SECONDS = 2.0
 """How long the feed keeps running with nobody watching, so a reconnect is instant."""
 QUEUE_FRAMES = 4
+MAX_STREAMS_PER_GRANT = 2
+"""A grant is one person's consent to one app: two sessions cover a reconnect overlap."""
 
 
 class CloseCode(IntEnum):
@@ -48,6 +50,7 @@ class CloseCode(IntEnum):
     UNAUTHORISED = 4401
     CONSENT_ENDED = 4403
     AUTH_TIMEOUT = 4408
+    TOO_MANY_STREAMS = 4409
     RATE_LIMITED = 4429
 
 
@@ -126,10 +129,16 @@ class StreamHub:
         with self._lock:
             return list(self._subs)
 
-    def subscribe(self, grant: Grant) -> Subscription:
-        """Start receiving frames under ``grant``; the feed starts if it was idle."""
+    def subscribe(self, grant: Grant) -> Subscription | None:
+        """Start receiving frames under ``grant``; the feed starts if it was idle.
+
+        None when the grant already has ``MAX_STREAMS_PER_GRANT`` live streams.
+        """
         sub = Subscription(grant)
         with self._lock:
+            live = sum(s.grant.id == grant.id and s.close_code is None for s in self._subs)
+            if live >= MAX_STREAMS_PER_GRANT:
+                return None
             self._subs.add(sub)
             if self._producer is None and not self._halt.is_set():
                 self._producer = threading.Thread(

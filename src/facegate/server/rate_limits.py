@@ -34,6 +34,8 @@ class Budgets:
     app_calls: str = "120/minute"
     registrations: str = "10/minute"
     failed_auth: str = "30/minute"
+    stream_starts: str = "20/minute"
+    """Per grant: each session costs two audit entries, so reconnect churn is bounded."""
 
 
 class RateLimits:
@@ -45,6 +47,7 @@ class RateLimits:
         self._app_calls = parse(budgets.app_calls)
         self._registrations = parse(budgets.registrations)
         self._failed_auth = parse(budgets.failed_auth)
+        self._stream_starts = parse(budgets.stream_starts)
 
     def app_call(self, app_id: str) -> None:
         """Spend one of an authenticated app's calls; RateLimited when none is left."""
@@ -53,6 +56,10 @@ class RateLimits:
     def registration(self) -> None:
         """Spend one of the service's registrations (signed by the key it registers)."""
         self._spend(self._registrations, "registrations", what="app registrations")
+
+    def stream_start(self, grant_id: str) -> None:
+        """Spend one of a grant's stream starts; RateLimited when none is left."""
+        self._spend(self._stream_starts, "stream", grant_id, what=f"streams of grant {grant_id}")
 
     def failed_auth(self) -> None:
         """Count a call that failed authentication; RateLimited past the budget."""

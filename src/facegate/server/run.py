@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from facegate.errors import ConfigError
+from facegate.server.connections import ConnectionLimits, guarded_http_protocol
 from facegate.server.security import LOOPBACK_NAMES
 
 DEFAULT_HOST = "127.0.0.1"
@@ -67,12 +68,16 @@ def login_url(base_url: str, user_token: str) -> str:
     return f"{base_url.rstrip('/')}/login#{user_token}"
 
 
-def _config(app: FastAPI, binding: Binding, log_level: str) -> uvicorn.Config:
+def _config(
+    app: FastAPI, binding: Binding, log_level: str, limits: ConnectionLimits
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=binding.host,
         port=binding.port,
         log_level=log_level,
+        http=guarded_http_protocol(limits),
+        timeout_keep_alive=int(max(1, limits.idle_seconds)),
         ws="websockets-sansio",
         ws_max_size=64 * 1024,
         proxy_headers=False,
@@ -81,9 +86,14 @@ def _config(app: FastAPI, binding: Binding, log_level: str) -> uvicorn.Config:
     )
 
 
-def serve_forever(app: FastAPI, binding: Binding, log_level: str = "info") -> None:
+def serve_forever(
+    app: FastAPI,
+    binding: Binding,
+    log_level: str = "info",
+    limits: ConnectionLimits | None = None,
+) -> None:
     """Run until interrupted (Ctrl-C), closing every stream on the way out."""
-    uvicorn.Server(_config(app, binding, log_level)).run()
+    uvicorn.Server(_config(app, binding, log_level, limits or ConnectionLimits())).run()
 
 
 class BackgroundServer:
@@ -92,8 +102,14 @@ class BackgroundServer:
     ``port=0`` picks a free port; ``base_url`` gives the one chosen.
     """
 
-    def __init__(self, app: FastAPI, binding: Binding | None = None) -> None:
-        self._server = uvicorn.Server(_config(app, binding or Binding(port=0), log_level="warning"))
+    def __init__(
+        self,
+        app: FastAPI,
+        binding: Binding | None = None,
+        limits: ConnectionLimits | None = None,
+    ) -> None:
+        config = _config(app, binding or Binding(port=0), "warning", limits or ConnectionLimits())
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="facegate-server")
 
     @property

@@ -8,11 +8,15 @@ Protocol (JSON text messages):
 2. the service answers ``{"type": "ready", "grant_id", "scopes", "fields",
    "expires_at"}`` and then sends ``{"type": "frame", ...}`` messages holding only
    the fields the grant's scopes allow (``facegate.sharing.frames``);
-3. the service closes the socket with a code from ``CloseCode``: 4401 for an
-   unknown token, 4403 when consent is missing or ends (revoked, expired, app
-   banned), 1000 when the source ends.
+3. the service closes the socket with a code from ``CloseCode``: 4400 for a first
+   message that is not ``{"token": "..."}``, 4401 for an unknown token, 4403 when
+   consent is missing or ends (revoked, expired, app banned), 4408 when no token
+   came in time, 4409 when the grant already has ``MAX_STREAMS_PER_GRANT`` streams,
+   4429 past a budget (refused attempts, stream starts, failed tokens), 1000 when
+   the source ends, 1011 when it fails.
 
-The session's start, end and frame count are written to the audit log.
+The session's start, end and frame count are written to the audit log; refused
+attempts are counted into one entry per app and minute (``sharing.refusals``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from facegate.server.context import Service
-from facegate.server.hub import CloseCode, Subscription
+from facegate.server.hub import MAX_STREAMS_PER_GRANT, CloseCode, Subscription
 from facegate.sharing.errors import BadCredentials, ConsentRequired, RateLimited
 from facegate.sharing.frames import frame_keys
 from facegate.sharing.scopes import to_names
@@ -51,7 +55,8 @@ async def _read_token(ws: WebSocket) -> str | None:
         return None
     try:
         token = json.loads(message).get("token") if len(message) <= MAX_CLIENT_MESSAGE else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
+        # a deeply nested document exhausts the decoder's recursion: still just bad input
         token = None
     if not isinstance(token, str):
         await ws.close(CloseCode.BAD_REQUEST, 'the first message must be {"token": "..."}')
@@ -97,8 +102,24 @@ async def stream(ws: WebSocket) -> None:
     except ConsentRequired as err:
         await ws.close(CloseCode.CONSENT_ENDED, str(err)[:120])
         return
-    session_id = new_id("ses")
+    except RateLimited as err:
+        await ws.close(CloseCode.RATE_LIMITED, str(err)[:120])
+        return
+    try:
+        svc.limits.stream_start(grant.id)
+    except RateLimited as err:
+        await run_in_threadpool(svc.sharing.stream_refused, grant, "too many stream starts")
+        await ws.close(CloseCode.RATE_LIMITED, str(err)[:120])
+        return
     sub = svc.hub.subscribe(grant)
+    if sub is None:
+        await run_in_threadpool(svc.sharing.stream_refused, grant, "too many streams at once")
+        await ws.close(
+            CloseCode.TOO_MANY_STREAMS,
+            f"this grant already has {MAX_STREAMS_PER_GRANT} streams open; close one first",
+        )
+        return
+    session_id = new_id("ses")
     started = await run_in_threadpool(svc.sharing.stream_started, grant, session_id)
     why = "the app disconnected"
     try:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from facegate.sharing.app_names import check_shown_name
 from facegate.sharing.clock import iso
 from facegate.sharing.errors import Conflict, InvalidApp, NotFound
 from facegate.sharing.keys import parse_public_key
@@ -23,9 +24,11 @@ from facegate.sharing.terms import CURRENT_VERSION
 MAX_RETENTION_DAYS = 3650
 MAX_URL_CHARS = 2048
 _TEXT_LIMITS = {"name": 80, "developer": 120, "contact": 200, "purpose": 1000}
+_SHOWN_NAMES = ("name", "developer")
+"""Fields the consent prompt shows as who is asking: held to ``app_names`` rules."""
 _COLUMNS = (
     "id, name, developer, contact, purpose, retention_days, webhook_url, public_key,"
-    " registered_at, terms_version, terms_accepted_at, banned_at, ban_reason"
+    " registered_at, terms_version, terms_accepted_at, banned_at, ban_reason, allow_local_webhook"
 )
 
 
@@ -40,10 +43,14 @@ class AppRegistration:
     retention_days: int
     webhook_url: str
     public_key: str
+    allow_local_webhook: bool = False
+    """Only the person may set this (CLI), for an app on this machine: see webhook_targets."""
 
     def validated(self) -> AppRegistration:
         """Check every field; the public key comes back as raw base64 whatever it was given as."""
         texts = {field: _text(field, getattr(self, field)) for field in _TEXT_LIMITS}
+        for field in _SHOWN_NAMES:
+            texts[field] = check_shown_name(field, texts[field])
         if "@" not in texts["contact"] and not texts["contact"].startswith(("https://", "http://")):
             raise InvalidApp("contact must be an e-mail address or an http(s) URL")
         retention = self.retention_days
@@ -56,6 +63,7 @@ class AppRegistration:
             retention_days=retention,
             webhook_url=validate_webhook_url(self.webhook_url),
             public_key=parse_public_key(self.public_key),
+            allow_local_webhook=self.allow_local_webhook is True,
         )
 
 
@@ -76,6 +84,7 @@ class App:
     terms_accepted_at: datetime | None
     banned_at: datetime | None
     ban_reason: str | None
+    allow_local_webhook: bool = False
 
     @property
     def banned(self) -> bool:
@@ -91,7 +100,7 @@ def _text(field: str, value: object) -> str:
     limit = _TEXT_LIMITS[field]
     if not isinstance(value, str):
         raise InvalidApp(f"{field} must be text")
-    value = unicodedata.normalize("NFC", value).strip()
+    value = unicodedata.normalize("NFKC", value).strip()
     if not value or len(value) > limit:
         raise InvalidApp(f"{field} must be 1 to {limit} characters")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
@@ -125,7 +134,7 @@ def _dt(value: str | None) -> datetime | None:
 
 def _app(row: tuple[Any, ...]) -> App:
     app_id, name, developer, contact, purpose, retention, url, key, registered, *rest = row
-    terms, accepted, banned, reason = rest
+    terms, accepted, banned, reason, allow_local = rest
     return App(
         id=app_id,
         name=name,
@@ -140,6 +149,7 @@ def _app(row: tuple[Any, ...]) -> App:
         terms_accepted_at=_dt(accepted),
         banned_at=_dt(banned),
         ban_reason=reason,
+        allow_local_webhook=bool(allow_local),
     )
 
 
@@ -149,7 +159,7 @@ def insert_app(conn: sqlite3.Connection, app_id: str, reg: AppRegistration, now:
         raise Conflict("another app is registered with this public key: generate a new key pair")
     conn.execute(
         "INSERT INTO apps (id, name, developer, contact, purpose, retention_days, webhook_url,"
-        " public_key, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " public_key, registered_at, allow_local_webhook) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             app_id,
             reg.name,
@@ -160,6 +170,7 @@ def insert_app(conn: sqlite3.Connection, app_id: str, reg: AppRegistration, now:
             reg.webhook_url,
             reg.public_key,
             iso(now),
+            int(reg.allow_local_webhook),
         ),
     )
     return load_app(conn, app_id)

@@ -17,7 +17,7 @@ exit code 2, like any other FaceGate error::
         ├── ConsentRequired       no live grant covers this (403)
         ├── BadCredentials        unknown, expired or revoked token; bad signature (401)
         ├── RateLimited           over a call budget; says when to retry (429)
-        ├── AuditTampered         the hash chain is broken; names the first bad entry
+        ├── AuditTampered         the chain or its signed head is broken; names the first bad entry
         └── SharingStoreError     the sharing database cannot be used (500, no detail)
 """
 
@@ -67,9 +67,10 @@ class RateLimited(SharingError):
 
 
 class AuditTampered(SharingError):
-    """An audit entry no longer matches its hash chain."""
+    """The audit log no longer matches its chain or its signed head; ``seq`` is the
+    first entry concerned, None when the log as a whole is."""
 
-    def __init__(self, message: str, seq: int) -> None:
+    def __init__(self, message: str, seq: int | None) -> None:
         super().__init__(message)
         self.seq = seq
 

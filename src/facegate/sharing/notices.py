@@ -26,12 +26,19 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from facegate.sharing.apps import App
-from facegate.sharing.audit import Actor, AuditEvent, append
+from facegate.sharing.audit import Actor, AuditEvent, AuditLog
 from facegate.sharing.clock import Clock, iso, utc_now
 from facegate.sharing.consent import RevokeReason
 from facegate.sharing.keys import key_id, public_key_b64
 from facegate.sharing.store import SharingStore
 from facegate.sharing.tokens import new_id
+from facegate.sharing.webhook_targets import (
+    PinnedTarget,
+    Resolver,
+    TargetRefused,
+    pinned,
+    system_resolver,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +114,17 @@ class NoticeSender:
     """Delivers due notices from the outbox; safe to run from several processes."""
 
     def __init__(
-        self, store: SharingStore, clock: Clock = utc_now, timeout: float = TIMEOUT_SECONDS
+        self,
+        store: SharingStore,
+        audit: AuditLog,
+        clock: Clock = utc_now,
+        timeout: float = TIMEOUT_SECONDS,
+        *,
+        resolve: Resolver = system_resolver,
     ) -> None:
         self._store = store
+        self._audit = audit
+        self._resolve = resolve
         self._clock = clock
         self._timeout = timeout
 
@@ -129,12 +144,17 @@ class NoticeSender:
             return []
         outcomes = []
         with httpx.Client(timeout=self._timeout, trust_env=False, follow_redirects=False) as http:
-            for notice_id, app_id, url, body, signature, kid, attempts in due:
-                error = _post(http, url, body, signature, kid, notice_id)
+            for notice_id, app_id, url, body, signature, kid, attempts, allow_local in due:
+                try:
+                    target = pinned(url, allow_local=bool(allow_local), resolve=self._resolve)
+                except TargetRefused as refused:
+                    error: str | None = f"refused: {refused}"[:300]
+                else:
+                    error = _post(http, target, body, signature, kid, notice_id)
                 outcomes.append(self._record(notice_id, app_id, attempts + 1, error))
         return outcomes
 
-    def _lease_due(self) -> list[tuple[str, str, str, bytes, str, str, int]]:
+    def _lease_due(self) -> list[tuple[str, str, str, bytes, str, str, int, int]]:
         """Pick due notices and push their next attempt past this one's timeout.
 
         The lease keeps a second sender (the CLI beside the service) from posting
@@ -143,9 +163,10 @@ class NoticeSender:
         """
         now = self._clock()
         due = (
-            "SELECT id, app_id, url, body, signature, key_id, attempts FROM notices"
-            " WHERE delivered_at IS NULL AND attempts < ? AND next_attempt_at <= ?"
-            " ORDER BY created_at"
+            "SELECT n.id, n.app_id, n.url, n.body, n.signature, n.key_id, n.attempts,"
+            " a.allow_local_webhook FROM notices n JOIN apps a ON a.id = n.app_id"
+            " WHERE n.delivered_at IS NULL AND n.attempts < ? AND n.next_attempt_at <= ?"
+            " ORDER BY n.created_at"
         )
         args = (MAX_ATTEMPTS, iso(now))
         with self._store.read("read the notice outbox of") as conn:
@@ -167,7 +188,7 @@ class NoticeSender:
                     " WHERE id = ?",
                     (attempts, iso(now), notice_id),
                 )
-                append(
+                self._audit.append(
                     conn,
                     now,
                     AuditEvent.NOTICE_DELIVERED,
@@ -182,7 +203,7 @@ class NoticeSender:
                     (attempts, error, iso(now + _backoff(attempts)), notice_id),
                 )
                 if attempts >= MAX_ATTEMPTS:
-                    append(
+                    self._audit.append(
                         conn,
                         now,
                         AuditEvent.NOTICE_FAILED,
@@ -212,17 +233,28 @@ class NoticeSender:
 
 
 def _post(
-    http: httpx.Client, url: str, body: bytes, signature: str, kid: str, notice_id: str
+    http: httpx.Client,
+    target: PinnedTarget,
+    body: bytes,
+    signature: str,
+    kid: str,
+    notice_id: str,
 ) -> str | None:
-    """POST one notice; None on a 2xx answer, else a short reason."""
+    """POST one notice to the checked address; None on a 2xx answer, else a short reason."""
     headers = {
+        "Host": target.host_header,
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature,
         KEY_ID_HEADER: kid,
         NOTICE_ID_HEADER: notice_id,
     }
     try:
-        response = http.post(url, content=body, headers=headers)
+        response = http.post(
+            target.url,
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": target.sni_hostname},
+        )
     except httpx.HTTPError as err:
         return f"{type(err).__name__}"
     if not response.is_success:

@@ -25,7 +25,8 @@ from facegate.sharing import apps as app_table
 from facegate.sharing import audit
 from facegate.sharing import consent as consent_table
 from facegate.sharing.apps import App, AppRegistration
-from facegate.sharing.audit import Actor, AuditEntry, AuditEvent, ChainReport
+from facegate.sharing.audit import Actor, AuditEntry, AuditEvent, AuditLog, ChainReport, SignedHead
+from facegate.sharing.audit_head import head_path
 from facegate.sharing.clock import Clock, utc_now
 from facegate.sharing.consent import (
     DEFAULT_GRANT_SECONDS,
@@ -44,13 +45,17 @@ from facegate.sharing.errors import (
     ConsentRequired,
     InvalidApp,
     NotFound,
+    RateLimited,
+    SharingError,
 )
 from facegate.sharing.keys import load_platform_key, public_key_b64
 from facegate.sharing.notices import Delivery, NoticeSender, queue_notice
+from facegate.sharing.refusals import RefusalTally
 from facegate.sharing.scopes import parse_scopes
 from facegate.sharing.store import SharingStore
 from facegate.sharing.terms import CURRENT_VERSION
 from facegate.sharing.tokens import hash_token, looks_like_token, mint_token, new_id
+from facegate.sharing.webhook_targets import Resolver, check_at_registration, system_resolver
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +86,46 @@ class Sharing:
     """Apps, consent, grants and the audit log over one ``SharingStore``."""
 
     def __init__(
-        self, store: SharingStore, platform_key: Ed25519PrivateKey, clock: Clock = utc_now
+        self,
+        store: SharingStore,
+        platform_key: Ed25519PrivateKey,
+        clock: Clock = utc_now,
+        resolve: Resolver = system_resolver,
     ) -> None:
+        """``resolve`` turns webhook host names into addresses (``webhook_targets``)."""
         self.store = store
+        self._resolve = resolve
         self._platform_key = platform_key
         self.clock = clock
         self._listeners: list[RevocationListener] = []
-        self.notices = NoticeSender(store, clock)
+        self.audit = AuditLog(platform_key, head_path(store.path.parent))
+        if store.created:
+            with store.write("sign the empty audit log of") as conn:
+                self.audit.start(conn)
+        store.after_commit(self.audit.publish)
+        self.notices = NoticeSender(store, self.audit, clock, resolve=resolve)
+        self._refusals = RefusalTally()
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock = utc_now) -> Sharing:
-        """The sharing database and platform key of ``settings.home``, created if absent."""
-        return cls(SharingStore.in_home(settings.home), load_platform_key(settings.home), clock)
+        """The sharing database and platform key of ``settings.home``, created if absent.
+
+        A database that was lost or wiped while its audit head file remains is refused
+        (``SharingStoreError``), never recreated silently.
+        """
+        store = SharingStore.in_home(settings.home)
+        try:
+            return cls(store, load_platform_key(settings.home), clock)
+        except BaseException:
+            store.close()
+            raise
 
     def close(self) -> None:
+        """Write the refusals still being counted, then close the database."""
+        try:
+            self.flush_refusals(everything=True)
+        except SharingError:
+            log.exception("could not write the last refused-stream counts")
         self.store.close()
 
     def __enter__(self) -> Self:
@@ -134,16 +165,24 @@ class Sharing:
     def register_app(self, registration: AppRegistration, via: Via) -> App:
         """Check and store a registration; the app may ask for consent after accepting the terms."""
         reg = registration.validated()
+        check_at_registration(
+            reg.webhook_url, allow_local=reg.allow_local_webhook, resolve=self._resolve
+        )
         now = self.clock()
         with self.store.write("register an app in") as conn:
             app = app_table.insert_app(conn, new_id("app"), reg, now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.APP_REGISTERED,
                 Actor.APP,
                 app_id=app.id,
-                detail={"name": app.name, "developer": app.developer, "via": via.value},
+                detail={
+                    "name": app.name,
+                    "developer": app.developer,
+                    "via": via.value,
+                    **({"local_webhook_allowed": True} if app.allow_local_webhook else {}),
+                },
             )
         log.info("registered app %s (%s)", app.id, app.name)
         return app
@@ -169,7 +208,7 @@ class Sharing:
             if app.banned:
                 raise AppNotAllowed(f"app {app_id!r} is banned")
             app_table.record_terms(conn, app_id, version, now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.TERMS_ACCEPTED,
@@ -192,7 +231,7 @@ class Sharing:
             live = [g for g in grants if g.state(now) is not GrantState.REVOKED]
             for grant in live:
                 consent_table.record_revocation(conn, grant.id, RevokeReason.BAN, now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.BANNED,
@@ -249,7 +288,7 @@ class Sharing:
                 grant_id=None,
             )
             consent_table.insert_request(conn, request)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.CONSENT_REQUESTED,
@@ -290,7 +329,7 @@ class Sharing:
             )
             consent_table.insert_grant(conn, grant)
             consent_table.record_decision(conn, request.id, RequestStatus.APPROVED, now, grant.id)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.GRANTED,
@@ -313,7 +352,7 @@ class Sharing:
         with self.store.write("refuse a consent request in") as conn:
             request = self._pending(conn, request_id, now)
             consent_table.record_decision(conn, request.id, RequestStatus.REFUSED, now, None)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.REFUSED,
@@ -363,7 +402,7 @@ class Sharing:
                 )
             token = mint_token()
             consent_table.record_token(conn, grant.id, hash_token(token), now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.TOKEN_ISSUED,
@@ -393,7 +432,7 @@ class Sharing:
             if grant.revoked_at is not None:
                 raise Conflict(f"grant {grant_id!r} is already revoked")
             consent_table.record_revocation(conn, grant_id, RevokeReason.USER, now)
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.REVOKED,
@@ -419,14 +458,26 @@ class Sharing:
     def authorize(self, token: object) -> tuple[Grant, App]:
         """The grant and app a token stands for, if it may stream now; else refuse.
 
-        An unknown token is BadCredentials; a known one whose grant has ended (revoked,
-        expired, app banned) is ConsentRequired and leaves an audit entry.
+        An unknown token is BadCredentials. A known one whose grant has ended (revoked,
+        expired, app banned) is ConsentRequired; past its refusal budget it is
+        RateLimited without a database read. Refusals are tallied, not logged one by
+        one (``refusals``).
         """
         if not looks_like_token(token):
             raise BadCredentials("not a FaceGate grant token")
         now = self.clock()
+        token_hash = hash_token(token)
+        spent = self._refusals.over_budget(token_hash, now)
+        if spent is not None:
+            self._refusals.note(*spent, "over the refusal budget", now, token_hash)
+            self.flush_refusals()
+            raise RateLimited(
+                "this token was refused too often in the last minute; ask the person for "
+                "consent again instead of retrying",
+                retry_after=60 - now.second,
+            )
         with self.store.read("check a token in") as conn:
-            grant = consent_table.grant_by_token_hash(conn, hash_token(token))
+            grant = consent_table.grant_by_token_hash(conn, token_hash)
             if grant is None:
                 raise BadCredentials("unknown token: ask the person for consent")
             app = app_table.load_app(conn, grant.app_id)
@@ -439,7 +490,8 @@ class Sharing:
             else None
         )
         if problem is not None:
-            self.stream_refused(grant, problem)
+            self._refusals.note(grant.app_id, grant.id, problem, now, token_hash)
+            self.flush_refusals()
             raise ConsentRequired(f"{problem}: ask the person for consent again")
         return grant, app
 
@@ -454,7 +506,7 @@ class Sharing:
         """Audit the start of a stream session; returns its start time."""
         now = self.clock()
         with self.store.write("audit a stream in") as conn:
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.STREAM_STARTED,
@@ -473,7 +525,7 @@ class Sharing:
         """Audit the end of a stream session with the number of frames the app was sent."""
         now = self.clock()
         with self.store.write("audit a stream in") as conn:
-            audit.append(
+            self.audit.append(
                 conn,
                 now,
                 AuditEvent.STREAM_ENDED,
@@ -488,18 +540,37 @@ class Sharing:
             )
 
     def stream_refused(self, grant: Grant, why: str) -> None:
+        """Count a stream refused for a live grant (too many at once, too many starts)."""
+        self._refusals.note(grant.app_id, grant.id, why, self.clock())
+        self.flush_refusals()
+
+    def flush_refusals(self, *, everything: bool = False) -> int:
+        """Write one audit entry per app for each minute of refusals that is over.
+
+        ``everything`` also writes the current minute (on close). Returns the entries written.
+        """
+        minutes = self._refusals.take(self.clock(), everything=everything)
+        if not minutes:
+            return 0
         now = self.clock()
-        with self.store.write("audit a stream in") as conn:
-            audit.append(
-                conn,
-                now,
-                AuditEvent.STREAM_REFUSED,
-                Actor.APP,
-                app_id=grant.app_id,
-                grant_id=grant.id,
-                scopes=grant.scopes,
-                detail={"reason": why},
-            )
+        with self.store.write("audit refused streams in") as conn:
+            for minute in minutes:
+                self.audit.append(
+                    conn,
+                    now,
+                    AuditEvent.STREAM_REFUSED,
+                    Actor.APP,
+                    app_id=minute.app_id,
+                    grant_id=minute.grant_ids[0] if len(minute.grant_ids) == 1 else None,
+                    started_at=minute.start,
+                    ended_at=minute.start + timedelta(minutes=1),
+                    detail={
+                        "attempts": minute.attempts,
+                        "reasons": minute.reasons,
+                        "grant_ids": list(minute.grant_ids),
+                    },
+                )
+        return len(minutes)
 
     # --- audit and notices --------------------------------------------------------------
 
@@ -508,8 +579,29 @@ class Sharing:
             return audit.entries(conn, after)
 
     def verify_audit(self) -> ChainReport:
+        """The keyed chain against the signed heads in the database and beside it."""
         with self.store.read("verify the audit log of") as conn:
-            return audit.verify(conn)
+            return self.audit.verify(conn)
+
+    def audit_head(self) -> SignedHead:
+        """The signed head to keep elsewhere; AuditTampered if the log does not verify."""
+        with self.store.read("read the audit head of") as conn:
+            return self.audit.head(conn)
+
+    def export_audit(self) -> tuple[list[AuditEntry], SignedHead | None]:
+        """Every entry, and the signed head covering them (None when the log is broken)."""
+        with self.store.read("export the audit log of") as conn:
+            return self.audit.export(conn)
+
+    def verify_audit_export(self, lines: Iterable[str]) -> ChainReport:
+        """Check an export on its own and against the live log."""
+        with self.store.read("verify an export against the audit log of") as conn:
+            return self.audit.verify_export(lines, conn)
+
+    def check_audit_against(self, head: SignedHead) -> ChainReport:
+        """Does the live log still hold everything a kept head signed?"""
+        with self.store.read("check the audit log of") as conn:
+            return self.audit.check_against(conn, head)
 
     def deliver_notices(self) -> list[Delivery]:
         """Send the deletion notices that are due; failures stay queued for a retry."""

@@ -13,6 +13,8 @@ Why these choices:
 * One connection per store, guarded by a lock, so the service's threads can share
   it; other processes coordinate through SQLite's own locking.
 * A file that is not a FaceGate sharing database is refused and never written to.
+* A database that is missing or empty while the audit head file beside it records
+  entries is refused, not silently recreated: that is a lost or wiped audit log.
 """
 
 from __future__ import annotations
@@ -21,19 +23,21 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from facegate.sharing.audit_head import HEAD_FILE, read_head_file
 from facegate.sharing.errors import SharingStoreError
 from facegate.sqlite_io import immediate_transaction, sql_errors
 
 log = logging.getLogger(__name__)
 
 STORE_FILE = "sharing.sqlite3"
-_FORMAT = b"facegate-sharing/1"
+_FORMAT = b"facegate-sharing/2"
+_OLD_FORMATS = {b"facegate-sharing/1": "its audit chain is not keyed"}
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE apps ("
@@ -44,6 +48,7 @@ _SCHEMA = (
     " purpose TEXT NOT NULL,"
     " retention_days INTEGER NOT NULL,"
     " webhook_url TEXT NOT NULL,"
+    " allow_local_webhook INTEGER NOT NULL DEFAULT 0,"
     " public_key TEXT NOT NULL UNIQUE,"
     " registered_at TEXT NOT NULL,"
     " terms_version TEXT,"
@@ -117,7 +122,12 @@ class SharingStore:
     def __init__(self, path: Path) -> None:
         self._path = Path(path)
         self._lock = threading.RLock()
-        self._conn = _connect(self._path)
+        self._conn, self.created = _connect(self._path)
+        self._after_commit: list[Callable[[sqlite3.Connection], None]] = []
+
+    def after_commit(self, hook: Callable[[sqlite3.Connection], None]) -> None:
+        """Call ``hook(conn)`` after every committed ``write()``, still under the lock."""
+        self._after_commit.append(hook)
 
     @classmethod
     def in_home(cls, home: Path) -> SharingStore:
@@ -144,8 +154,11 @@ class SharingStore:
         Taking the write lock up front means a read-then-write cannot race another
         process (the CLI revoking while the service streams, say).
         """
-        with self._lock, _sql_errors(self._path, doing), immediate_transaction(self._conn):
-            yield self._conn
+        with self._lock, _sql_errors(self._path, doing):
+            with immediate_transaction(self._conn):
+                yield self._conn
+            for hook in self._after_commit:
+                hook(self._conn)
 
     def close(self) -> None:
         with self._lock:
@@ -163,26 +176,59 @@ class SharingStore:
         self.close()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open or create the file 0600, refusing anything that is not a sharing database."""
+def _connect(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """Open or create the file 0600, refusing anything that is not a sharing database.
+
+    Returns the connection and whether the database was created just now.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        _refuse_lost_log(path, "missing")
+    elif path.stat().st_size == 0:
+        _refuse_lost_log(path, "empty (0 bytes)")
     with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     with _sql_errors(path, "open"):
         conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
     try:
-        _prepare(conn, path)
+        created = _prepare(conn, path)
     except BaseException:
         conn.close()
         raise
-    return conn
+    return conn, created
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+def _refuse_lost_log(path: Path, state: str) -> None:
+    """Refuse to start a new database where the head file says a log with entries was."""
+    head_file = path.parent / HEAD_FILE
+    try:
+        head = read_head_file(head_file)
+    except ValueError:
+        head = None
+        recorded = "an unreadable audit head file"
+    else:
+        recorded = "" if head is None else f"an audit log of {head.count} entries"
+    if not recorded or (head is not None and head.count == 0):
+        return
+    raise SharingStoreError(
+        f"{path} is {state}, but {head_file} records {recorded}: the audit log was lost or "
+        "wiped, and FaceGate will not start a new one silently. Restore the database from "
+        f"a backup; to start over on purpose, move both {path.name} and {head_file.name} aside"
+    )
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> bool:
     refuse = "; it was left untouched: restore a backup or move it aside"
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        if tables and ("meta" not in tables or _format(conn) != _FORMAT):
+        found = _format(conn) if "meta" in tables else None
+        if tables and isinstance(found, bytes) and found in _OLD_FORMATS:
+            raise SharingStoreError(
+                f"{path} was made by an older FaceGate ({found.decode()}: "
+                f"{_OLD_FORMATS[found]}). Export its log with that version if you need it, "
+                "then move the file aside to start a new one"
+            )
+        if tables and found != _FORMAT:
             raise SharingStoreError(
                 f"{path} is a SQLite database but not a FaceGate sharing database{refuse}"
             )
@@ -190,12 +236,14 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         raise SharingStoreError(
             f"{path} is not a readable sharing database ({err}){refuse}"
         ) from err
+    if not tables:
+        _refuse_lost_log(path, "a database without tables")
     with _sql_errors(path, "open"):
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         if tables:
-            return
+            return False
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
@@ -207,6 +255,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
             raise
         conn.execute("COMMIT")
         log.info("created the sharing database %s", path)
+        return True
 
 
 def _format(conn: sqlite3.Connection) -> object:
