@@ -1,0 +1,201 @@
+"""Commands for the login service: ``facegate daemon`` and ``facegate system ...``.
+
+``--root`` moves every system path (/etc/facegate, /var/lib/facegate, /run/facegate,
+/etc/pam.d, the systemd unit) under another directory, for tests and dry rehearsals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from facegate.cli.app import app, err, friendly, out
+from facegate.system import attempts
+from facegate.system import client as pam_client
+from facegate.system.config import load_config
+from facegate.system.paths import SystemPaths
+
+system_app = typer.Typer(help="Log in with your face: PAM set-up, the attempt log, status.")
+app.add_typer(system_app, name="system")
+
+RootOption = Annotated[
+    Path, typer.Option("--root", help="Prefix for every system path (tests).", hidden=True)
+]
+SocketOption = Annotated[
+    Path | None, typer.Option("--socket", help="The daemon's socket (default under /run).")
+]
+ServiceOption = Annotated[
+    list[str], typer.Option("--service", help="PAM service file to change (repeatable).")
+]
+
+
+def _paths(root: Path, socket: Path | None = None, pam_dir: Path | None = None) -> SystemPaths:
+    return SystemPaths(root=root, socket_override=socket, pam_dir_override=pam_dir)
+
+
+def _require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        err.print(f"[bold red]error:[/] {what} needs root: run it with sudo")
+        raise typer.Exit(2)
+
+
+@app.command()
+@friendly
+def daemon(root: RootOption = Path("/"), socket: SocketOption = None) -> None:
+    """Run the login service in the foreground (systemd runs it for you after install)."""
+    from facegate.system.daemon import LoginService
+
+    _require_root("the login service")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    paths = _paths(root, socket)
+    service = LoginService(paths, load_config(paths.config_file))
+    service.open()
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    try:
+        service.serve()
+    finally:
+        service.close()
+
+
+@system_app.command()
+@friendly
+def install(
+    service: ServiceOption = ["sudo"],  # noqa: B006  (Typer reads the default list)
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the change only.")] = False,
+    root: RootOption = Path("/"),
+    pam_dir: Annotated[
+        Path | None, typer.Option(help="PAM directory (default /etc/pam.d).")
+    ] = None,
+    socket: SocketOption = None,
+) -> None:
+    """Add face unlock (password as the fallback) to PAM services and write the unit."""
+    from facegate.system.pam_config import install as install_pam
+    from facegate.system.pam_config import pam_lines
+    from facegate.system.unit import unit_text, write_unit
+
+    if not dry_run:
+        _require_root("changing PAM files")
+    paths = _paths(root, socket, pam_dir)
+    command = [sys.executable, "-I", pam_client.__file__]
+    if socket is not None:
+        command += ["--socket", str(socket)]
+    lines = pam_lines(command)
+    for name in service:
+        change = install_pam(paths, name, lines, dry_run=dry_run)
+        if dry_run:
+            out.print(change.diff() or f"{change.path}: already set up", markup=False)
+        else:
+            out.print(f"{change.path}: " + ("face unlock added" if change.changed else "unchanged"))
+    unit = unit_text(Path(sys.executable).with_name("facegate"))
+    if dry_run:
+        out.print(f"would write {paths.unit_file}", markup=False)
+    elif write_unit(paths.unit_file, unit):
+        out.print(f"wrote {paths.unit_file}; start it with: systemctl enable --now facegate")
+
+
+@system_app.command()
+@friendly
+def uninstall(
+    service: ServiceOption = ["sudo"],  # noqa: B006
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the change only.")] = False,
+    root: RootOption = Path("/"),
+    pam_dir: Annotated[
+        Path | None, typer.Option(help="PAM directory (default /etc/pam.d).")
+    ] = None,
+) -> None:
+    """Remove face unlock from PAM services (restoring each file byte for byte)."""
+    from facegate.system.pam_config import uninstall as uninstall_pam
+    from facegate.system.unit import remove_unit
+
+    if not dry_run:
+        _require_root("changing PAM files")
+    paths = _paths(root, None, pam_dir)
+    for name in service:
+        change = uninstall_pam(paths, name, dry_run=dry_run)
+        if dry_run:
+            out.print(change.diff() or f"{change.path}: no face unlock lines", markup=False)
+        else:
+            out.print(f"{change.path}: " + ("restored" if change.changed else "unchanged"))
+    if not dry_run and remove_unit(paths.unit_file):
+        out.print(f"removed {paths.unit_file}")
+
+
+@system_app.command("log")
+@friendly
+def show_log(
+    limit: Annotated[int, typer.Option(help="How many recent attempts.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    root: RootOption = Path("/"),
+) -> None:
+    """Recent face attempts: time, user, PAM service, tty, outcome, reason."""
+    _require_root("reading the attempt log")
+    rows = attempts.recent(_paths(root).attempt_log, limit)
+    if as_json:
+        for row in rows:
+            record = {**row.__dict__, "at": row.at.isoformat()}
+            out.print(json.dumps(record), markup=False, highlight=False)
+        return
+    table = Table("time", "user", "service", "tty", "outcome", "reason", "ms")
+    for row in rows:
+        table.add_row(
+            f"{row.at:%Y-%m-%d %H:%M:%S}", row.user, row.service, row.tty, row.outcome,
+            row.reason, str(row.duration_ms),
+        )  # fmt: skip
+    out.print(table if rows else "no attempts logged")
+
+
+@system_app.command()
+@friendly
+def status(root: RootOption = Path("/"), socket: SocketOption = None) -> None:
+    """Whether the login service answers (anyone may ask). Exit 0 when it does."""
+    paths = _paths(root, socket)
+    reply = pam_client.request(paths.socket, {"op": pam_client.Op.STATUS.value})
+    out.print_json(json.dumps(reply))
+    raise typer.Exit(0 if reply.get("outcome") == pam_client.Outcome.OK.value else 1)
+
+
+@system_app.command()
+@friendly
+def enroll(
+    user: Annotated[str, typer.Argument(help="The login name.")],
+    sources: Annotated[list[str], typer.Argument(help="Images, videos, or a camera index.")],
+    replace: Annotated[bool, typer.Option(help="Replace an existing template.")] = False,
+    max_frames: Annotated[int, typer.Option(help="Frames to read per video/camera.")] = 60,
+    root: RootOption = Path("/"),
+) -> None:
+    """Enrol a login USER into the system vault (root only)."""
+    from facegate.system.authenticate import enroll as enroll_user
+    from facegate.system.authenticate import open_system_session
+    from facegate.vision.sources import iter_sources
+
+    _require_root("enrolling into the system vault")
+    with open_system_session(_paths(root)) as session:
+        report = enroll_user(
+            session, user, iter_sources(sources, max_frames=max_frames), replace=replace
+        )
+    out.print(f"enrolled {report.user} for login: kept {report.kept} of {report.seen} captures")
+
+
+@system_app.command()
+@friendly
+def reset(user: str, root: RootOption = Path("/")) -> None:
+    """Clear USER's face lockout in the system vault (root only)."""
+    from facegate.system.authenticate import clear_lockout, open_system_session
+
+    _require_root("resetting a lockout")
+    with open_system_session(_paths(root)) as session:
+        outcome = clear_lockout(session, user)
+    out.print(
+        f"lockout cleared for {user}"
+        if outcome is pam_client.Outcome.OK
+        else f"{user} is not enrolled"
+    )
