@@ -40,6 +40,7 @@ from facegate.system.authenticate import (
     warm_up,
 )
 from facegate.system.client import (
+    MAX_MESSAGE,
     REPLY_GRACE_S,
     LineReader,
     Op,
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 2.0
 MAX_CLIENTS = 16
 MAX_FIELD = 256
+DRAIN_CHUNKS = 16  # at most 16 x MAX_MESSAGE bytes read after a refused request
 _ROOT = 0
 
 
@@ -144,6 +146,7 @@ class LoginService:
             op, user, service, tty = _parse(request)
         except (ProtocolError, TimeoutError) as err:
             _send(conn, {"outcome": Outcome.BAD_REQUEST.value, "detail": str(err) or "timeout"})
+            _drain(conn)
             return
         if op is Op.STATUS:
             _send(conn, self._status())
@@ -243,6 +246,16 @@ def _parse(request: dict[str, Any]) -> tuple[Op, str, str, str]:
 def _send(conn: socket.socket, message: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):  # the client left (or timed out): nothing to tell
         conn.sendall(encode(message))
+
+
+def _drain(conn: socket.socket) -> None:
+    """Read and drop what is left of a refused request (bounded), so closing does not
+    reset the connection and discard the error reply before the client reads it."""
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_WR)
+        for _ in range(DRAIN_CHUNKS):
+            if not conn.recv(MAX_MESSAGE):
+                return
 
 
 def _prepare_socket_path(path: Path) -> None:
