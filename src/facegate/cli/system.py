@@ -92,12 +92,12 @@ def install(
     for name in service:
         change = install_pam(paths, name, lines, dry_run=dry_run)
         if dry_run:
-            out.print(change.diff() or f"{change.path}: already set up", markup=False)
+            typer.echo(change.diff() or f"{change.path}: already set up")
         else:
             out.print(f"{change.path}: " + ("face unlock added" if change.changed else "unchanged"))
     unit = unit_text(Path(sys.executable).with_name("facegate"))
     if dry_run:
-        out.print(f"would write {paths.unit_file}", markup=False)
+        typer.echo(f"would write {paths.unit_file}")
     elif write_unit(paths.unit_file, unit):
         out.print(f"wrote {paths.unit_file}; start it with: systemctl enable --now facegate")
 
@@ -122,7 +122,7 @@ def uninstall(
     for name in service:
         change = uninstall_pam(paths, name, dry_run=dry_run)
         if dry_run:
-            out.print(change.diff() or f"{change.path}: no face unlock lines", markup=False)
+            typer.echo(change.diff() or f"{change.path}: no face unlock lines")
         else:
             out.print(f"{change.path}: " + ("restored" if change.changed else "unchanged"))
     if not dry_run and remove_unit(paths.unit_file):
@@ -142,7 +142,7 @@ def show_log(
     if as_json:
         for row in rows:
             record = {**row.__dict__, "at": row.at.isoformat()}
-            out.print(json.dumps(record), markup=False, highlight=False)
+            typer.echo(json.dumps(record))
         return
     table = Table("time", "user", "service", "tty", "outcome", "reason", "ms")
     for row in rows:

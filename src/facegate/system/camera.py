@@ -29,16 +29,17 @@ def is_moving(camera: str) -> bool:
 
 
 def device_index(camera: str) -> int | None:
-    """The V4L2 index a camera name points at, following by-id links; None for a file."""
+    """The V4L2 index a camera name points at, following links such as
+    ``/dev/v4l/by-id/...``; None for a file."""
     if camera.isdigit():
         return int(camera)
-    if not camera.startswith("/dev/"):
-        return None
     target = Path(camera).resolve()
     match = _DEVICE.fullmatch(str(target))
-    if match is None:
+    if match is not None:
+        return int(match.group(1))
+    if camera.startswith("/dev/"):
         raise UnreadableSource(f"{camera}: not a /dev/videoN camera (it resolves to {target})")
-    return int(match.group(1))
+    return None
 
 
 def _grey(frame: Frame) -> Frame:
