@@ -25,18 +25,15 @@ from facegate.system import attempts, client
 from facegate.system.authenticate import enroll, open_system_session
 from facegate.system.client import Outcome
 from facegate.system.paths import SystemPaths
-from facegate.vision.sources import iter_frames, read_image
-from system_service import (
+from facegate.system.testbed import (
     Daemon,
     PamService,
     UnixUser,
-    make_user,
     point_camera,
-    raw_exchange,
-    remove_user,
-    require_root_and_pam,
-    world_reachable_root,
+    temporary_root,
 )
+from facegate.vision.sources import iter_frames, read_image
+from system_service import raw_exchange, require_root_and_pam
 
 BLINK = Path("blink_webcam_videos")
 NUAA = Path("nuaa_photo_imposter_subset")
@@ -89,7 +86,7 @@ def _clips(data_dir: Path, root: Path) -> tuple[Clips, list[Path], list[Path]]:
 @pytest.fixture(scope="module")
 def login(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Login]:
     require_root_and_pam()
-    root = world_reachable_root()
+    root = temporary_root()
     users: list[UnixUser] = []
     daemon = pam = None
     try:
@@ -99,7 +96,7 @@ def login(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         paths = SystemPaths(root=root)
         paths.config_dir.mkdir(parents=True)
         paths.config_file.write_text(f'camera = "{camera}"\ntimeout = 4.0\n')
-        alice, bob = make_user(), make_user()
+        alice, bob = UnixUser.create(), UnixUser.create()
         users += [alice, bob]
         with open_system_session(paths) as session:
             frames = iter_frames(mahie_enrol[0], max_frames=200, step=10)
@@ -114,7 +111,7 @@ def login(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         if daemon is not None:
             daemon.stop()
         for user in users:
-            remove_user(user)
+            user.remove()
         shutil.rmtree(root, ignore_errors=True)
 
 

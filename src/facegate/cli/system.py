@@ -25,6 +25,14 @@ from facegate.system.paths import SystemPaths
 
 system_app = typer.Typer(help="Log in with your face: PAM set-up, the attempt log, status.")
 app.add_typer(system_app, name="system")
+# `facegate bench` keeps its per-stage table and gains `facegate bench login`: a group
+# registered by name takes the place of the plain `bench` command of cli/unlock.py.
+bench_app = typer.Typer(
+    help="Benchmarks: per-stage latency (no subcommand) or `login` end to end.",
+    invoke_without_command=True,
+)
+app.add_typer(bench_app, name="bench")
+DATA = Path("../shared/data/blink_webcam_videos")
 
 RootOption = Annotated[
     Path, typer.Option("--root", help="Prefix for every system path (tests).", hidden=True)
@@ -198,4 +206,52 @@ def reset(user: str, root: RootOption = Path("/")) -> None:
         f"lockout cleared for {user}"
         if outcome is pam_client.Outcome.OK
         else f"{user} is not enrolled"
+    )
+
+
+@bench_app.callback()
+def bench_stages(
+    ctx: typer.Context,
+    runs: Annotated[int, typer.Option(help="Timed repetitions per stage.")] = 30,
+    baseline: Annotated[bool, typer.Option(help="Also time the dlib HOG pipeline.")] = True,
+    as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """Median latency of each stage on a 640x480 frame, and the dlib baseline."""
+    from facegate.cli.unlock import bench
+
+    if ctx.invoked_subcommand is None:
+        bench(runs=runs, baseline=baseline, as_json=as_json)
+
+
+@bench_app.command("login")
+@friendly
+def bench_login(
+    runs: Annotated[int, typer.Option(help="Timed logins (and cold dlib runs).")] = 20,
+    enrol: Annotated[Path, typer.Option(help="Video to enrol from.")] = DATA / "mahie_test_2.avi",
+    genuine: Annotated[Path, typer.Option(help="The enrolled person's 30 fps video.")] = DATA
+    / "mahie_test_1.avi",
+    impostor: Annotated[Path, typer.Option(help="Another person's video.")] = DATA
+    / "soniya_test_3.avi",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Seconds from pamtester starting to PAM success (warm service) vs a cold dlib process.
+
+    Needs root: it creates a test user and a test PAM service, removed afterwards."""
+    from facegate.system.bench_login import run_login_bench
+
+    result = run_login_bench(enrol, genuine, impostor, runs)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    table = Table("path", "median s", "p90 s", title=f"facegate bench login ({runs} runs)")
+    table.add_row("warm service via pamtester", f"{result.median_s:.3f}", f"{result.p90_s:.3f}")
+    table.add_row(
+        "cold dlib process", f"{result.cold_dlib_median_s:.3f}", f"{result.cold_dlib_p90_s:.3f}"
+    )
+    out.print(table)
+    out.print(f"{result.machine}; load average {result.load_average_1min} (1 min)")
+    out.print(
+        f"{result.speedup:.1f}x faster than cold dlib; genuine logged in "
+        f"{result.genuine_successes}/{runs}; impostor fell through to the password: "
+        f"{result.impostor_fell_through}"
     )
