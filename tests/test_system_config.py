@@ -15,6 +15,7 @@ from facegate.cli import app
 from facegate.errors import ConfigError, UnreadableSource
 from facegate.system import attempts
 from facegate.system.camera import camera_frames, device_index, is_moving
+from facegate.system.cameras import list_cameras
 from facegate.system.client import Outcome
 from facegate.system.config import SystemConfig, load_config
 from facegate.system.paths import SystemPaths
@@ -140,3 +141,19 @@ def test_every_outcome_but_a_match_falls_through_to_the_password() -> None:
     assert codes[Outcome.MATCH] == codes[Outcome.OK] == 0
     failing = [c for o, c in codes.items() if o not in (Outcome.MATCH, Outcome.OK)]
     assert all(c != 0 for c in failing) and len(set(failing)) == len(failing)
+
+
+def test_cameras_are_listed_with_their_stable_name_and_an_infrared_hint(tmp_path: Path) -> None:
+    dev, sysfs = tmp_path / "dev", tmp_path / "sys"
+    (dev / "v4l" / "by-id").mkdir(parents=True)
+    for index, name in ((0, "Integrated Camera"), (2, "Integrated IR Camera")):
+        (dev / f"video{index}").touch()  # a plain file: listed, but it cannot open
+        (sysfs / f"video{index}").mkdir(parents=True)
+        (sysfs / f"video{index}" / "name").write_text(name + "\n")
+    (dev / "v4l" / "by-id" / "usb-Acme-video-index0").symlink_to(dev / "video2")
+    found = list_cameras(dev, sysfs)
+    assert [(c.index, c.name, c.opens, c.looks_infrared) for c in found] == [
+        (0, "Integrated Camera", False, False),
+        (2, "Integrated IR Camera", False, True),
+    ]
+    assert found[1].stable_path == str(dev / "v4l" / "by-id" / "usb-Acme-video-index0")
