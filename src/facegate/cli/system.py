@@ -195,6 +195,39 @@ def enroll(
 
 @system_app.command()
 @friendly
+def users(root: RootOption = Path("/")) -> None:
+    """Login users enrolled in the system vault (names and lockout state only)."""
+    from facegate.system.authenticate import open_system_session
+
+    _require_root("reading the system vault")
+    with open_system_session(_paths(root)) as session:
+        records = session.vault.users()
+    table = Table("user", "enrolled", "failures", "locked")
+    for r in records:
+        table.add_row(r.name, f"{r.created_at:%Y-%m-%d %H:%M}", str(r.failures), str(r.locked))
+    out.print(table if records else "no login users enrolled")
+
+
+@system_app.command()
+@friendly
+def delete(
+    user: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    root: RootOption = Path("/"),
+) -> None:
+    """Delete a login USER's face template from the system vault for good (root only)."""
+    from facegate.system.authenticate import open_system_session
+
+    _require_root("deleting from the system vault")
+    if not yes and not typer.confirm(f"Delete {user}'s login face for good?"):
+        raise typer.Exit(1)
+    with open_system_session(_paths(root)) as session:
+        session.vault.delete_user(user)
+    out.print(f"deleted {user}'s login face")
+
+
+@system_app.command()
+@friendly
 def reset(user: str, root: RootOption = Path("/")) -> None:
     """Clear USER's face lockout in the system vault (root only)."""
     from facegate.system.authenticate import clear_lockout, open_system_session

@@ -24,6 +24,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -33,6 +34,7 @@ DEFAULT_SOCKET = Path("/run/facegate/facegate.sock")
 MAX_MESSAGE = 4096  # bytes per JSON line, newline included
 CONNECT_TIMEOUT_S = 0.5
 REPLY_GRACE_S = 0.5  # beyond the daemon's announced deadline, before giving up
+MAX_WAIT_S = 30.0  # the longest attempt budget the configuration allows
 _REMOTE_PARENTS = frozenset({"sshd", "sshd-session"})
 _SSH_VARIABLES = (b"SSH_CONNECTION=", b"SSH_CLIENT=", b"SSH_TTY=")
 _LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
@@ -167,10 +169,15 @@ def request(
                 return {"outcome": Outcome.DENIED.value, "detail": "the socket is not root's"}
             sock.sendall(encode(message))
             reader = LineReader(sock)
+            deadline = time.monotonic() + CONNECT_TIMEOUT_S
+            waited = False
             while True:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
                 reply = reader.read()
-                if "wait" in reply:
-                    sock.settimeout(float(reply["wait"]) + REPLY_GRACE_S)
+                if "wait" in reply and not waited:  # the attempt's budget, plus a grace
+                    waited = True
+                    budget = min(float(reply["wait"]), MAX_WAIT_S)
+                    deadline = time.monotonic() + budget + REPLY_GRACE_S
                 elif "info" in reply:
                     if on_info is not None:
                         on_info(str(reply["info"]))

@@ -22,9 +22,10 @@ from typing import Any
 
 from facegate.biometrics.match import SecurityLevel
 from facegate.errors import ConfigError
+from facegate.system.client import MAX_WAIT_S
 
 MIN_TIMEOUT_S = 0.5
-MAX_TIMEOUT_S = 30.0
+MAX_TIMEOUT_S = MAX_WAIT_S  # the client waits no longer than this
 
 
 @dataclass(frozen=True)
