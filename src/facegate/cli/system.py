@@ -278,6 +278,7 @@ def bench_login(
         return
     table = Table("path", "median s", "p90 s", title=f"facegate bench login ({runs} runs)")
     table.add_row("warm service via pamtester", f"{result.median_s:.3f}", f"{result.p90_s:.3f}")
+    table.add_row("  of which the attempt in the daemon", f"{result.daemon_median_s:.3f}", "")
     table.add_row(
         "cold dlib process", f"{result.cold_dlib_median_s:.3f}", f"{result.cold_dlib_p90_s:.3f}"
     )
