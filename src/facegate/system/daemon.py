@@ -17,6 +17,7 @@ Why this shape:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -156,7 +157,9 @@ class LoginService:
             log.warning("uid %d may not %s (user %r)", uid, op.value, user)
             result = AttemptResult(Outcome.DENIED)
         elif op is Op.CLEAR:
-            result = AttemptResult(self._run(lambda s: clear_lockout(s, user), None))
+            _send(conn, {"wait": self.config.timeout})  # it may queue behind an attempt
+            job = functools.partial(clear_lockout, user=user)
+            result = AttemptResult(self._run(job, self.config.timeout))
         elif service in self.config.disabled_services:
             result = AttemptResult(Outcome.DISABLED)
         else:
