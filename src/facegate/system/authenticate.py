@@ -1,0 +1,140 @@
+"""The login service's one call into the unlock decision, and its engine's set-up.
+
+The service decides nothing about who gets in: thresholds, liveness by level and
+source kind, and the lockout all live in ``facegate.biometrics`` and the vault. This
+module only opens that engine on the system vault, hands it the camera's frames, and
+translates its verdict (or error) into an ``Outcome``. When the unlock core changes,
+``authenticate`` is the single call site to adapt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from contextlib import closing
+from dataclasses import dataclass
+
+import numpy as np
+
+from facegate.biometrics.unlock import EnrolmentReport, UnlockOptions, default_liveness
+from facegate.config import KeySource, Settings, load_settings
+from facegate.errors import (
+    ChallengeIncomplete,
+    FaceGateError,
+    InputError,
+    NotEnrolled,
+    Reason,
+    UnreadableSource,
+    VaultKeyError,
+)
+from facegate.liveness.check import LivenessMode
+from facegate.session import Session
+from facegate.system.camera import camera_frames, is_moving
+from facegate.system.client import Outcome
+from facegate.system.config import SystemConfig
+from facegate.system.paths import SystemPaths
+from facegate.vault import SqliteVault, load_key, validate_name
+from facegate.vault.sqlite import is_sealed
+from facegate.vision.pipeline import FacePipeline
+from facegate.vision.sources import Frame
+
+log = logging.getLogger(__name__)
+
+_MAX_PASSIVE_FRAMES = 120
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """An attempt's outcome and, for a refusal, the decision's reason (never a score)."""
+
+    outcome: Outcome
+    reason: Reason | None = None
+
+
+def open_system_session(paths: SystemPaths) -> Session:
+    """A session on the system vault: templates in ``state_dir``, key in ``config_dir``."""
+    settings = load_settings(paths.state_dir)
+    if is_sealed(paths.vault_file) and not paths.key_file.exists():
+        raise VaultKeyError(
+            f"the system vault {paths.vault_file} exists but its key {paths.key_file} is "
+            "missing; restore the key file: the vault cannot be opened without it"
+        )
+    key = load_key(Settings(home=paths.config_dir, key_source=KeySource.KEYFILE))
+    vault = SqliteVault(paths.vault_file, key)
+    return Session(settings=settings, pipeline=FacePipeline(settings), _vault=vault)
+
+
+def warm_up(session: Session) -> None:
+    """Load every model an attempt needs now, so the first login is as fast as the rest."""
+    engine = session.unlocker.liveness
+    _ = engine.pad, engine.still_mesher, session.pipeline.embedder, session.pipeline.mesher
+    blank = Frame(np.zeros((480, 640, 3), np.uint8), "warm-up")
+    session.pipeline.observe(blank)
+
+
+def authenticate(
+    session: Session,
+    user: str,
+    config: SystemConfig,
+    deadline: float,
+    on_info: Callable[[str], None] | None = None,
+) -> AttemptResult:
+    """One face attempt for ``user`` from the configured camera, ending by ``deadline``
+    (``time.monotonic()``). Never raises: every failure is an outcome to fall through on."""
+    try:
+        validate_name(user)
+    except InputError:
+        return AttemptResult(Outcome.NOT_ENROLLED)
+    mode = default_liveness(config.level, is_moving(config.camera))
+    options = UnlockOptions(
+        level=config.level,
+        budget_seconds=max(0.0, deadline - time.monotonic()),
+        liveness=mode,
+    )
+    frames = camera_frames(
+        config.camera,
+        deadline=deadline,
+        ir=config.ir_camera,
+        max_frames=None if mode is LivenessMode.ACTIVE else _MAX_PASSIVE_FRAMES,
+    )
+    say = on_info or (lambda _text: None)
+    try:
+        with closing(frames):
+            verdict = session.unlocker.verify(
+                user, frames, options, on_challenge=lambda c: say(f"{c.kind.prompt} now")
+            )
+    except NotEnrolled:
+        return AttemptResult(Outcome.NOT_ENROLLED)
+    except UnreadableSource as err:
+        log.info("camera %s unavailable: %s", config.camera, err)
+        return AttemptResult(Outcome.NO_CAMERA)
+    except ChallengeIncomplete:
+        return AttemptResult(Outcome.TIMEOUT)
+    except FaceGateError as err:
+        log.warning("face attempt for %s failed: %s: %s", user, type(err).__name__, err)
+        return AttemptResult(Outcome.ERROR)
+    if verdict.matched:
+        return AttemptResult(Outcome.MATCH, verdict.reason)
+    if verdict.reason is Reason.LOCKED_OUT:
+        return AttemptResult(Outcome.LOCKED_OUT, verdict.reason)
+    if verdict.frames_used == 0 and time.monotonic() >= deadline:
+        return AttemptResult(Outcome.TIMEOUT, verdict.reason)
+    return AttemptResult(Outcome.NO_MATCH, verdict.reason)
+
+
+def clear_lockout(session: Session, user: str) -> Outcome:
+    """After the password succeeded: the face may be tried again (as Face ID after the
+    passcode). A user who never enrolled has nothing to clear."""
+    try:
+        session.vault.reset_lockout(validate_name(user))
+    except (NotEnrolled, InputError):
+        return Outcome.NOT_ENROLLED
+    return Outcome.OK
+
+
+def enroll(
+    session: Session, user: str, frames: Iterable[Frame], *, replace: bool = False
+) -> EnrolmentReport:
+    """Enrol into the system vault through the same enrolment as ``facegate enroll``."""
+    return session.unlocker.enroll(user, frames, replace=replace)

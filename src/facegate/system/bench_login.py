@@ -1,0 +1,168 @@
+"""``facegate bench login``: seconds from ``pamtester`` starting to PAM success.
+
+The warm path is the product: the daemon already holds its models, the camera is a
+30 fps clip paced at its own frame rate (so frames arrive as from a webcam), three
+frames are fused and liveness is passive (level standard). The baseline is what a
+cold, Howdy-style PAM module pays per attempt: start Python, import dlib, load the
+HOG detector, the 5-point predictor and the ResNet descriptor from
+``face_recognition_models``, then detect, align and describe the same first three
+frames. Warm and cold runs alternate, so both see the same load on a shared machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from facegate.bench import machine_description
+from facegate.errors import FaceGateError
+from facegate.system import attempts
+from facegate.system.authenticate import enroll, open_system_session
+from facegate.system.client import Outcome
+from facegate.system.paths import SystemPaths
+from facegate.system.testbed import (
+    Daemon,
+    PamService,
+    UnixUser,
+    missing_requirements,
+    point_camera,
+    temporary_root,
+)
+from facegate.vision.sources import iter_frames
+
+FUSED_FRAMES = 3
+ENROL_FRAMES = 20
+ENROL_STEP = 10
+
+# Run in a fresh interpreter per attempt, as a per-attempt PAM module would be.
+COLD_DLIB = """
+import sys
+import cv2, dlib, face_recognition_models as m
+hog = dlib.get_frontal_face_detector()
+shape = dlib.shape_predictor(m.pose_predictor_five_point_model_location())
+net = dlib.face_recognition_model_v1(m.face_recognition_model_location())
+cap = cv2.VideoCapture(sys.argv[1])
+described = []
+for _ in range(int(sys.argv[2])):
+    ok, bgr = cap.read()
+    if not ok:
+        break
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    boxes = hog(rgb, 1)
+    if len(boxes):
+        described.append(net.compute_face_descriptor(rgb, shape(rgb, boxes[0])))
+sys.exit(0 if described else 3)
+"""
+
+
+@dataclass(frozen=True)
+class LoginBench:
+    """Medians in seconds; ``genuine_success`` only when every genuine run logged in."""
+
+    runs: int
+    median_s: float
+    p90_s: float
+    daemon_median_s: float  # the attempt inside the daemon, from its attempt log
+    cold_dlib_median_s: float
+    cold_dlib_p90_s: float
+    speedup: float
+    genuine_success: bool
+    genuine_successes: int
+    impostor_fell_through: bool
+    machine: str
+    load_average_1min: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _p90(values: list[float]) -> float:
+    return sorted(values)[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
+
+
+def cold_dlib_seconds(clip: Path) -> float:
+    """Wall time of one cold dlib process over the clip's first FUSED_FRAMES frames."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", COLD_DLIB, str(clip), str(FUSED_FRAMES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        raise FaceGateError(f"the cold dlib baseline failed: {done.stderr.strip()[-500:]}")
+    return seconds
+
+
+def run_login_bench(enrol: Path, genuine: Path, impostor: Path, runs: int = 20) -> LoginBench:
+    """Enrol from ``enrol``, then time ``runs`` logins with ``genuine`` as the camera,
+    each next to one cold dlib run, and try ``impostor`` once (it must fall through)."""
+    reason = missing_requirements()
+    if reason is not None:
+        raise FaceGateError(f"facegate bench login cannot run here: {reason}")
+    enrol, genuine, impostor = (clip.resolve() for clip in (enrol, genuine, impostor))
+    for clip in (enrol, genuine, impostor):
+        if not clip.is_file():
+            raise FaceGateError(f"{clip}: no such video")
+    root = temporary_root()
+    user = UnixUser.create()
+    daemon = pam = None
+    try:
+        paths = SystemPaths(root=root)
+        camera = root / "camera"
+        point_camera(camera, genuine)
+        paths.config_dir.mkdir(parents=True)
+        paths.config_file.write_text(f'camera = "{camera}"\nlevel = "standard"\n')
+        with open_system_session(paths) as session:
+            frames = iter_frames(enrol, max_frames=ENROL_FRAMES, step=ENROL_STEP)
+            enroll(session, user.name, frames)
+        with tempfile.TemporaryDirectory() as logs:
+            daemon = Daemon(paths, Path(logs) / "daemon.log")
+            pam = PamService(paths, paths.socket)
+            warm: list[float] = []
+            cold: list[float] = []
+            successes = 0
+            for _ in range(runs):
+                result = pam.authenticate(user.name)
+                successes += result.rc == 0 and not result.reached_password
+                warm.append(result.seconds)
+                cold.append(cold_dlib_seconds(genuine))
+            logged = attempts.recent(paths.attempt_log, runs)
+            inside = [a.duration_ms / 1000 for a in logged if a.outcome == Outcome.MATCH]
+            point_camera(camera, impostor)
+            other = pam.authenticate(user.name, user.password)
+            face = attempts.recent(paths.attempt_log, 2)[0]
+            fell_through = (
+                other.rc == 0 and other.reached_password and face.outcome == Outcome.NO_MATCH
+            )
+    finally:
+        if pam is not None:
+            pam.remove()
+        if daemon is not None:
+            daemon.stop()
+        user.remove()
+        shutil.rmtree(root, ignore_errors=True)
+    median, cold_median = statistics.median(warm), statistics.median(cold)
+    return LoginBench(
+        runs=runs,
+        median_s=round(median, 4),
+        p90_s=round(_p90(warm), 4),
+        daemon_median_s=round(statistics.median(inside), 4) if inside else float("nan"),
+        cold_dlib_median_s=round(cold_median, 4),
+        cold_dlib_p90_s=round(_p90(cold), 4),
+        speedup=round(cold_median / median, 2),
+        genuine_success=successes == runs,
+        genuine_successes=successes,
+        impostor_fell_through=fell_through,
+        machine=machine_description(),
+        load_average_1min=round(os.getloadavg()[0], 2),
+    )

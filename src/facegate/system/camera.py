@@ -1,0 +1,79 @@
+"""The configured camera as frames for one attempt, opened late and released at the end.
+
+A camera is named by index ("0"), device node ("/dev/video2") or a stable
+``/dev/v4l/by-id/...`` link. A video or image file may stand in for it, as a test aid:
+a video is paced at its own frame rate, so an attempt sees frames as a live camera
+would deliver them, and each attempt starts the file from its beginning. A symbolic
+link is followed at each attempt, so re-pointing it swaps the "camera" under a running
+daemon, as plugging in another camera would.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import cv2
+
+from facegate.errors import UnreadableSource
+from facegate.vision.sources import Frame, is_video, iter_video, read_image
+
+_DEVICE = re.compile(r"/dev/video(\d+)")
+
+
+def is_moving(camera: str) -> bool:
+    """True unless the camera is a still image: only moving frames can answer a challenge."""
+    return camera.isdigit() or camera.startswith("/dev/") or is_video(Path(camera).resolve())
+
+
+def device_index(camera: str) -> int | None:
+    """The V4L2 index a camera name points at, following links such as
+    ``/dev/v4l/by-id/...``; None for a file."""
+    if camera.isdigit():
+        return int(camera)
+    target = Path(camera).resolve()
+    match = _DEVICE.fullmatch(str(target))
+    if match is not None:
+        return int(match.group(1))
+    if camera.startswith("/dev/"):
+        raise UnreadableSource(f"{camera}: not a /dev/videoN camera (it resolves to {target})")
+    return None
+
+
+def _grey(frame: Frame) -> Frame:
+    grey = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+    return Frame(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), frame.source, frame.index, frame.t)
+
+
+def _paced(frames: Iterator[Frame]) -> Iterator[Frame]:
+    start = time.monotonic()
+    for frame in frames:
+        delay = start + frame.t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield frame
+
+
+def camera_frames(
+    camera: str, *, deadline: float, ir: bool = False, max_frames: int | None = None
+) -> Generator[Frame, None, None]:
+    """Frames until ``deadline`` (``time.monotonic()``); raises UnreadableSource when the
+    camera is absent. ``ir`` turns frames grey, as an infrared camera's are."""
+    index = device_index(camera)
+    if index is not None:
+        frames: Iterator[Frame] = iter_video(index, max_frames=max_frames)
+    elif is_video(target := Path(camera).resolve()):
+        frames = _paced(iter_video(target, max_frames=max_frames))
+    else:
+        frames = iter([read_image(target)])
+    try:
+        for frame in frames:
+            if time.monotonic() > deadline:
+                return
+            yield _grey(frame) if ir else frame
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()  # releases the device now, not when the generator is collected

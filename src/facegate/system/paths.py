@@ -1,0 +1,72 @@
+"""Where the login service keeps things, all under one root so tests use a temporary one.
+
+    /etc/facegate/config.toml      settings (see ``facegate.system.config``)
+    /etc/facegate/vault.key        the system vault's key, 0600 in a 0700 directory
+    /var/lib/facegate/             0700: the vault, the attempt log, PAM file backups
+    /run/facegate/facegate.sock    the daemon's socket (anyone may connect; see daemon)
+    /etc/pam.d/                    the PAM files ``facegate system install`` edits
+    /etc/systemd/system/facegate.service
+
+The key lives apart from the vault, so a copy of ``/var/lib`` (a backup) holds no key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from facegate.system.client import DEFAULT_SOCKET
+
+UNIT_NAME = "facegate.service"
+
+
+@dataclass(frozen=True)
+class SystemPaths:
+    """The login service's files under ``root`` ("/" in production)."""
+
+    root: Path = Path("/")
+    socket_override: Path | None = None
+    pam_dir_override: Path | None = None
+
+    def _at(self, absolute: str | Path) -> Path:
+        return self.root / str(absolute).lstrip("/")
+
+    @property
+    def config_dir(self) -> Path:
+        return self._at("/etc/facegate")
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def key_file(self) -> Path:
+        return self.config_dir / "vault.key"
+
+    @property
+    def state_dir(self) -> Path:
+        return self._at("/var/lib/facegate")
+
+    @property
+    def vault_file(self) -> Path:
+        return self.state_dir / "vault.sqlite3"
+
+    @property
+    def attempt_log(self) -> Path:
+        return self.state_dir / "attempts.sqlite3"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.state_dir / "pam-backup"
+
+    @property
+    def socket(self) -> Path:
+        return self.socket_override or self._at(DEFAULT_SOCKET)
+
+    @property
+    def pam_dir(self) -> Path:
+        return self.pam_dir_override or self._at("/etc/pam.d")
+
+    @property
+    def unit_file(self) -> Path:
+        return self._at("/etc/systemd/system") / UNIT_NAME

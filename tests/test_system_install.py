@@ -1,0 +1,133 @@
+"""`facegate system install` / `uninstall` on a copy of /etc/pam.d: reversible to the byte.
+
+The copy gets a Debian ``sudo`` file when the machine has none (no sudo package), so
+the test always edits a file shaped like the one users have.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from facegate.cli import app
+from facegate.errors import ConfigError
+from facegate.system.pam_config import MARK, pam_lines, planned_install, planned_uninstall
+
+DEBIAN_SUDO = b"""#%PAM-1.0
+
+# Set up user limits from /etc/security/limits.conf.
+session    required   pam_limits.so
+
+session    required   pam_env.so readenv=1 user_readenv=0
+session    required   pam_env.so readenv=1 envfile=/etc/default/locale user_readenv=0
+
+@include common-auth
+@include common-account
+@include common-session-noninteractive
+"""
+LINES = pam_lines(["/usr/bin/python3", "-I", "/opt/facegate/client.py"])
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file's bytes and mode (symbolic links by target) under ``folder``."""
+    found: dict[str, tuple[bytes, int]] = {}
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            found[str(path.relative_to(folder))] = (os.readlink(path).encode(), info.st_mode)
+        elif path.is_file():
+            found[str(path.relative_to(folder))] = (path.read_bytes(), info.st_mode)
+    return found
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    if os.geteuid() != 0:
+        pytest.skip("install keeps PAM files' owners, which needs root; CI runs as root")
+    pam = tmp_path / "etc" / "pam.d"
+    if Path("/etc/pam.d").is_dir():
+        shutil.copytree("/etc/pam.d", pam, symlinks=True)
+    pam.mkdir(parents=True, exist_ok=True)
+    if not (pam / "sudo").is_file():
+        (pam / "sudo").write_bytes(DEBIAN_SUDO)
+        os.chmod(pam / "sudo", 0o644)
+    return tmp_path
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(app, ["system", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_install_then_uninstall_leaves_pam_d_byte_identical(root: Path) -> None:
+    pam = root / "etc" / "pam.d"
+    before = snapshot(pam)
+    run("install", "--root", str(root), "--service", "sudo")
+    installed = (pam / "sudo").read_text()
+    assert installed.count(MARK) == 2
+    rows = installed.splitlines()
+    assert (
+        rows.index(MARK) < rows.index("@include common-auth") < len(rows) - rows[::-1].index(MARK)
+    )
+    assert (root / "etc/systemd/system/facegate.service").is_file()
+    run("uninstall", "--root", str(root), "--service", "sudo")
+    assert snapshot(pam) == before
+    assert not (root / "etc/systemd/system/facegate.service").exists()
+    assert not any((root / "var/lib/facegate/pam-backup").iterdir())
+
+
+def test_installing_twice_changes_nothing(root: Path) -> None:
+    run("install", "--root", str(root), "--service", "sudo")
+    once = snapshot(root)
+    assert "unchanged" in run("install", "--root", str(root), "--service", "sudo")
+    assert snapshot(root) == once
+
+
+def test_dry_run_prints_the_change_and_writes_nothing(root: Path) -> None:
+    before = snapshot(root)
+    output = run("install", "--dry-run", "--root", str(root), "--service", "sudo")
+    assert "+auth\tsufficient\tpam_exec.so quiet stdout" in output
+    assert "authenticate" in output and "clear" in output
+    assert snapshot(root) == before
+
+
+def test_uninstall_after_a_hand_edit_removes_only_facegates_lines(root: Path) -> None:
+    sudo = root / "etc" / "pam.d" / "sudo"
+    original = sudo.read_text()
+    run("install", "--root", str(root), "--service", "sudo")
+    sudo.write_text(sudo.read_text() + "session optional pam_echo.so edited\n")
+    run("uninstall", "--root", str(root), "--service", "sudo")
+    assert sudo.read_text() == original + "session optional pam_echo.so edited\n"
+    assert (root / "var/lib/facegate/pam-backup/sudo").read_text() == original
+
+
+def test_a_file_without_a_trailing_newline_is_still_restored_exactly(root: Path) -> None:
+    sudo = root / "etc" / "pam.d" / "sudo"
+    sudo.write_bytes(b"auth required pam_unix.so")
+    run("install", "--root", str(root), "--service", "sudo")
+    run("uninstall", "--root", str(root), "--service", "sudo")
+    assert sudo.read_bytes() == b"auth required pam_unix.so"
+
+
+def test_a_missing_service_or_a_file_without_auth_lines_is_a_clear_error(root: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["system", "install", "--root", str(root), "--service", "nope"]
+    )
+    assert result.exit_code == 2 and "no PAM service file" in result.output
+    with pytest.raises(ConfigError, match="no auth line"):
+        planned_install("account required pam_permit.so\n", LINES)
+    with pytest.raises(ConfigError, match="spaces"):
+        pam_lines(["/opt/my python/python3"])
+
+
+def test_the_face_line_comes_first_and_the_clear_line_after_the_password() -> None:
+    text = "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n"
+    rows = planned_install(text, LINES).splitlines()
+    assert rows[1] == LINES.authenticate and rows[-1] == LINES.clear
+    assert planned_uninstall("\n".join(rows) + "\n") == text

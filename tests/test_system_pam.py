@@ -1,0 +1,356 @@
+"""Logging in with a face through the real PAM stack: pamtester -> pam_exec.so -> the
+stdlib client -> the daemon's socket -> the unlock decision on the system vault.
+
+One warm daemon serves the whole module. Its camera is a symbolic link that each test
+points at a clip or photo (the documented file-as-camera test aid). Real people:
+``blink_webcam_videos`` (mahie enrolled from one clip and presented in another, soniya
+as the other person) and NUAA (a subject enrolled from live webcam frames, then a
+printed photo of them).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facegate.system import attempts, client
+from facegate.system.authenticate import enroll, open_system_session
+from facegate.system.client import Outcome
+from facegate.system.daemon import MAX_CLIENTS
+from facegate.system.paths import SystemPaths
+from facegate.system.testbed import (
+    Daemon,
+    PamService,
+    UnixUser,
+    point_camera,
+    temporary_root,
+)
+from facegate.vision.sources import iter_frames, read_image
+from system_service import raw_exchange, require_root_and_pam
+
+BLINK = Path("blink_webcam_videos")
+NUAA = Path("nuaa_photo_imposter_subset")
+NUAA_SUBJECT = "0001"
+FALLBACK_BOUND_S = 1.0  # the issue's bar: the password is reached within 1 s
+TIMEOUT_S = 4.0  # the default face timeout, written into the test daemon's config
+
+
+@dataclass(frozen=True)
+class Clips:
+    genuine: Path
+    impostor: Path
+    live_photo: Path
+    print_attack: Path
+    missing: Path
+
+
+@dataclass(frozen=True)
+class Login:
+    paths: SystemPaths
+    camera: Path
+    pam: PamService
+    alice: UnixUser  # enrolled from mahie's clip
+    bob: UnixUser  # enrolled from NUAA subject 0001's live frames
+    clips: Clips
+
+    def last_attempt(self) -> attempts.Attempt:
+        return attempts.recent(self.paths.attempt_log, 1)[-1]
+
+
+def _clips(data_dir: Path, root: Path) -> tuple[Clips, list[Path], list[Path]]:
+    need = [data_dir / BLINK / n for n in ("mahie_test_1.avi", "mahie_test_2.avi")]
+    need += [data_dir / BLINK / "soniya_test_3.avi", data_dir / NUAA / "labels.csv"]
+    for path in need:
+        if not path.is_file():
+            pytest.skip(f"{path} absent from ../shared/data")
+    with (data_dir / NUAA / "labels.csv").open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["subject"] == NUAA_SUBJECT]
+    live = [data_dir / NUAA / r["path"] for r in rows if r["label"] == "live"]
+    spoof = [data_dir / NUAA / r["path"] for r in rows if r["label"] != "live"]
+    clips = Clips(
+        genuine=need[0],
+        impostor=need[2],
+        live_photo=live[-1],
+        print_attack=spoof[0],
+        missing=root / "no-such-camera.avi",
+    )
+    return clips, [need[1]], live[:10]
+
+
+@pytest.fixture(scope="module")
+def login(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Login]:
+    require_root_and_pam()
+    root = temporary_root()
+    users: list[UnixUser] = []
+    daemon = pam = None
+    try:
+        clips, mahie_enrol, nuaa_enrol = _clips(data_dir, root)
+        camera = root / "camera"
+        point_camera(camera, clips.genuine)
+        paths = SystemPaths(root=root)
+        paths.config_dir.mkdir(parents=True)
+        paths.config_file.write_text(f'camera = "{camera}"\ntimeout = {TIMEOUT_S}\n')
+        alice, bob = UnixUser.create(), UnixUser.create()
+        users += [alice, bob]
+        with open_system_session(paths) as session:
+            frames = iter_frames(mahie_enrol[0], max_frames=200, step=10)
+            enroll(session, alice.name, frames)
+            enroll(session, bob.name, [read_image(p) for p in nuaa_enrol])
+        daemon = Daemon(paths, tmp_path_factory.mktemp("daemon") / "daemon.log")
+        pam = PamService(paths, paths.socket)
+        yield Login(paths, camera, pam, alice, bob, clips)
+    finally:
+        if pam is not None:
+            pam.remove()
+        if daemon is not None:
+            daemon.stop()
+        for user in users:
+            user.remove()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_enrolled_persons_video_logs_in_without_a_password(login: Login) -> None:
+    point_camera(login.camera, login.clips.genuine)
+    result = login.pam.authenticate(login.alice.name)  # no password typed
+    assert result.rc == 0, result.output
+    assert not result.reached_password
+    assert Outcome.MATCH.line in result.output
+    assert login.last_attempt().outcome == Outcome.MATCH.value
+
+
+def test_another_persons_video_fails_and_the_password_still_logs_in(login: Login) -> None:
+    point_camera(login.camera, login.clips.impostor)
+    result = login.pam.authenticate(login.alice.name, login.alice.password)
+    assert result.rc == 0, result.output
+    assert result.reached_password
+    assert Outcome.NO_MATCH.line in result.output
+    face = attempts.recent(login.paths.attempt_log, 2)[0]
+    assert (face.outcome, face.reason) == (Outcome.NO_MATCH.value, "not_matched")
+
+
+def test_a_printed_photo_of_the_enrolled_person_is_refused(login: Login) -> None:
+    point_camera(login.camera, login.clips.live_photo)
+    live = login.pam.authenticate(login.bob.name)
+    assert live.rc == 0, f"control: bob's own live webcam frame should log in: {live.output}"
+    point_camera(login.camera, login.clips.print_attack)
+    attack = login.pam.authenticate(login.bob.name, "not-the-password")
+    assert attack.rc != 0
+    assert attack.reached_password
+    last = login.last_attempt()
+    assert (last.outcome, last.reason) == (Outcome.NO_MATCH.value, "liveness")
+
+
+@pytest.mark.parametrize("case", ["service down", "no camera", "not enrolled", "rhost", "ssh"])
+def test_the_password_is_reached_within_a_second_when_the_face_cannot_be_tried(
+    login: Login, case: str
+) -> None:
+    point_camera(login.camera, login.clips.missing if case == "no camera" else login.clips.genuine)
+    user = "nobody" if case == "not enrolled" else login.alice.name
+    items = ["rhost=203.0.113.7"] if case == "rhost" else []
+    env = {"SSH_CONNECTION": "203.0.113.7 50000 10.0.0.2 22"} if case == "ssh" else {}
+    pam = login.pam
+    if case == "service down":
+        pam = PamService(login.paths, login.paths.root / "run" / "absent.sock")
+    try:
+        result = pam.authenticate(user, "not-the-password", *items, **env)
+    finally:
+        if pam is not login.pam:
+            pam.remove()
+    expected = {
+        "service down": Outcome.SERVICE_DOWN,
+        "no camera": Outcome.NO_CAMERA,
+        "not enrolled": Outcome.NOT_ENROLLED,
+        "rhost": Outcome.REMOTE,
+        "ssh": Outcome.REMOTE,
+    }[case]
+    assert result.reached_password, result.output
+    assert expected.line in result.output
+    assert result.seconds < FALLBACK_BOUND_S, f"{case}: {result.seconds:.2f} s"
+    if case in ("no camera", "not enrolled"):
+        assert login.last_attempt().outcome == expected.value
+
+
+def test_a_camera_that_never_shows_a_face_times_out_to_the_password(
+    login: Login, tmp_path: Path
+) -> None:
+    blank = tmp_path / "no-face.avi"
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (320, 240))
+    for _ in range(300):  # 10 s of an empty room
+        writer.write(np.full((240, 320, 3), 90, np.uint8))
+    writer.release()
+    point_camera(login.camera, blank)
+    result = login.pam.authenticate(login.alice.name, "not-the-password")
+    assert result.reached_password and Outcome.TIMEOUT.line in result.output
+    assert login.last_attempt().outcome == Outcome.TIMEOUT.value
+    assert result.seconds < TIMEOUT_S + FALLBACK_BOUND_S, f"{result.seconds:.2f} s"
+
+
+def test_five_failures_lock_the_face_out_until_the_password_succeeds(login: Login) -> None:
+    point_camera(login.camera, login.clips.impostor)
+    for _ in range(5):
+        failed = login.pam.authenticate(login.alice.name, "not-the-password")
+        assert failed.rc != 0 and Outcome.NO_MATCH.line in failed.output
+    point_camera(login.camera, login.clips.genuine)
+    sixth = login.pam.authenticate(login.alice.name, "not-the-password")
+    assert sixth.rc != 0
+    assert Outcome.LOCKED_OUT.line in sixth.output, "the genuine face must be locked out now"
+    assert login.last_attempt().outcome == Outcome.LOCKED_OUT.value
+    password = login.pam.authenticate(login.alice.name, login.alice.password)
+    assert password.rc == 0 and Outcome.LOCKED_OUT.line in password.output
+    assert login.last_attempt().service.endswith("(clear)")
+    face = login.pam.authenticate(login.alice.name)
+    assert face.rc == 0 and not face.reached_password, face.output
+
+
+def _as(
+    user: UnixUser, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    prefix = ["runuser", "-u", user.name, "--", "env", "-i"]
+    prefix += [f"{k}={v}" for k, v in (env or {}).items()]
+    return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=30)
+
+
+def _client_for_others(login: Login) -> list[str]:
+    """The stdlib client run by an interpreter and from a file any user can reach (the
+    virtualenv's python and the checkout may sit under root's 0700 home)."""
+    python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    check = [python or "python3", "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]
+    if python is None or subprocess.run(check).returncode != 0:
+        pytest.skip("no system python3 >= 3.11 for the unprivileged client")
+    copy = login.paths.root / "client.py"
+    shutil.copyfile(client.__file__, copy)
+    os.chmod(copy, 0o644)
+    return [python, "-I", str(copy)]
+
+
+def test_an_unprivileged_user_cannot_read_the_system_vault_or_its_key(login: Login) -> None:
+    for secret in (login.paths.vault_file, login.paths.key_file):
+        assert secret.is_file()
+        done = _as(login.alice, "cat", str(secret))
+        assert done.returncode != 0 and "Permission denied" in done.stderr
+    assert login.paths.state_dir.stat().st_mode & 0o777 == 0o700
+    assert login.paths.key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_unprivileged_user_cannot_authenticate_someone_else_or_clear_a_lockout(
+    login: Login,
+) -> None:
+    point_camera(login.camera, login.clips.live_photo)  # bob's face: a real attempt would match
+    with open_system_session(login.paths) as session:
+        for _ in range(5):
+            session.vault.record_failure(login.bob.name)
+        assert session.vault.user(login.bob.name).locked
+    victim = {"PAM_USER": login.bob.name, "PAM_SERVICE": "sudo"}
+    program = [*_client_for_others(login), "--socket", str(login.paths.socket)]
+    for op in ("authenticate", "clear"):
+        done = _as(login.alice, *program, op, env=victim)
+        assert done.returncode == Outcome.DENIED.exit_code, (op, done.stdout, done.stderr)
+        assert login.last_attempt().outcome == Outcome.DENIED.value
+    with open_system_session(login.paths) as session:
+        assert session.vault.user(login.bob.name).locked, "the lockout must still hold"
+        session.vault.reset_lockout(login.bob.name)
+    python, _, copy = _client_for_others(login)
+    status = _as(
+        login.alice,
+        python,
+        "-I",
+        "-c",
+        "import runpy, sys; c = runpy.run_path(sys.argv[1]);"
+        " print(c['request'](c['Path'](sys.argv[2]), {'op': 'status'}))",
+        copy,
+        str(login.paths.socket),
+    )
+    assert "'outcome': 'ok'" in status.stdout, status.stderr
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x00\xff garbage\n",
+        b"[1, 2, 3]\n",
+        b'{"op": "explode"}\n',
+        b'{"op": "authenticate", "user": 5}\n',
+        b'{"op": "authenticate"}\n',
+        b"{" + b" " * 10_000 + b"}\n",
+        b'{"op": "status"',  # never finished
+    ],
+    ids=["bytes", "array", "op", "type", "no-user", "oversized", "truncated"],
+)
+def test_a_malformed_request_gets_a_clear_error_and_the_daemon_keeps_serving(
+    login: Login, payload: bytes
+) -> None:
+    reply = client.decode(raw_exchange(login.paths.socket, payload).splitlines()[0])
+    assert reply["outcome"] == Outcome.BAD_REQUEST.value
+    assert reply["detail"]
+    assert client.request(login.paths.socket, {"op": "status"})["outcome"] == Outcome.OK.value
+
+
+def test_a_reply_carries_no_score_or_template(login: Login) -> None:
+    point_camera(login.camera, login.clips.genuine)
+    seen: list[str] = []
+    reply = client.request(
+        login.paths.socket,
+        {"op": "authenticate", "user": login.alice.name, "service": "test", "tty": ""},
+        on_info=seen.append,
+    )
+    assert reply == {"outcome": Outcome.MATCH.value, "reason": "match"}
+    logged = login.last_attempt()
+    assert set(logged.__dict__) == {
+        "at", "user", "service", "tty", "outcome", "reason", "duration_ms",
+    }  # fmt: skip
+
+
+def test_the_pam_client_never_loads_numpy_opencv_or_facegate() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-X",
+            "importtime",
+            client.__file__,
+            "--socket",
+            "/nonexistent/facegate.sock",
+            "authenticate",
+        ],
+        env={"PAM_USER": "alice", "PAM_SERVICE": "sudo"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+    assert "json" in imported, "importtime output not understood"
+    heavy = {m for m in imported if m.split(".")[0] in ("numpy", "cv2", "facegate", "mediapipe")}
+    assert not heavy, heavy
+    assert done.returncode == Outcome.SERVICE_DOWN.exit_code
+    assert done.stdout.strip() == Outcome.SERVICE_DOWN.line
+
+
+def test_connections_beyond_the_limit_are_told_busy_and_the_daemon_recovers(
+    login: Login,
+) -> None:
+    idle = []
+    try:
+        for _ in range(MAX_CLIENTS):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(str(login.paths.socket))
+            idle.append(sock)
+        time.sleep(0.3)  # let the daemon's threads take their slots
+        extra = client.request(login.paths.socket, {"op": "status"})
+        assert extra["outcome"] == Outcome.BUSY.value
+    finally:
+        for sock in idle:
+            sock.close()
+    time.sleep(0.3)
+    assert client.request(login.paths.socket, {"op": "status"})["outcome"] == Outcome.OK.value
