@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facegate.biometrics.unlock import EnrolmentReport, UnlockOptions, default_liveness
+from facegate.biometrics.policy import UnlockOptions
+from facegate.biometrics.unlock import EnrolmentReport
 from facegate.config import KeySource, Settings, load_settings
 from facegate.errors import (
     ChallengeIncomplete,
@@ -28,9 +29,8 @@ from facegate.errors import (
     UnreadableSource,
     VaultKeyError,
 )
-from facegate.liveness.check import LivenessMode
 from facegate.session import Session
-from facegate.system.camera import camera_frames, is_moving
+from facegate.system.camera import camera_frames, camera_kind
 from facegate.system.client import Outcome
 from facegate.system.config import SystemConfig
 from facegate.system.paths import SystemPaths
@@ -41,7 +41,6 @@ from facegate.vision.sources import Frame
 
 log = logging.getLogger(__name__)
 
-_MAX_PASSIVE_FRAMES = 120
 
 
 @dataclass(frozen=True)
@@ -86,17 +85,17 @@ def authenticate(
         validate_name(user)
     except InputError:
         return AttemptResult(Outcome.NOT_ENROLLED)
-    mode = default_liveness(config.level, is_moving(config.camera))
-    options = UnlockOptions(
-        level=config.level,
-        budget_seconds=max(0.0, deadline - time.monotonic()),
-        liveness=mode,
-    )
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return AttemptResult(Outcome.TIMEOUT)
+    # The same policy as every other caller: liveness follows the level and the kind of
+    # frames the camera delivers (the unlock core reads it from the frames).
+    options = UnlockOptions(level=config.level, budget_seconds=min(remaining, 60.0))
     frames = camera_frames(
         config.camera,
         deadline=deadline,
         ir=config.ir_camera,
-        max_frames=None if mode is LivenessMode.ACTIVE else _MAX_PASSIVE_FRAMES,
+        max_frames=options.read_cap(camera_kind(config.camera)),
     )
     say = on_info or (lambda _text: None)
     try:

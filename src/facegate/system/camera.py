@@ -13,19 +13,27 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 
 from facegate.errors import UnreadableSource
-from facegate.vision.sources import Frame, is_video, iter_video, read_image
+from facegate.vision.sources import Frame, SourceKind, is_video, iter_video, read_image
 
 _DEVICE = re.compile(r"/dev/video(\d+)")
 
 
+def camera_kind(camera: str) -> SourceKind:
+    """How the configured camera delivers frames; the unlock policy picks liveness by it
+    (only moving frames can answer a challenge)."""
+    if camera.isdigit() or camera.startswith("/dev/"):
+        return SourceKind.CAMERA
+    return SourceKind.VIDEO if is_video(Path(camera).resolve()) else SourceKind.STILL
+
+
 def is_moving(camera: str) -> bool:
-    """True unless the camera is a still image: only moving frames can answer a challenge."""
-    return camera.isdigit() or camera.startswith("/dev/") or is_video(Path(camera).resolve())
+    return camera_kind(camera).moving
 
 
 def device_index(camera: str) -> int | None:
@@ -44,7 +52,7 @@ def device_index(camera: str) -> int | None:
 
 def _grey(frame: Frame) -> Frame:
     grey = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
-    return Frame(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), frame.source, frame.index, frame.t)
+    return replace(frame, image=cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
 
 
 def _paced(frames: Iterator[Frame]) -> Iterator[Frame]:
