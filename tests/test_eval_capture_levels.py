@@ -71,12 +71,15 @@ def test_class_threshold_is_the_strictest_over_pooled_and_each_population() -> N
     pops = np.where(np.arange(n) < 150_000, "", "b")
     scores[pops == "b"] += 0.1  # population b's impostors score higher
     caps = np.array([EVEN.value, SIDE.value, DARK.value])[np.arange(n) % 3]
-    got = class_thresholds(ImpostorDecisions(scores, caps, pops), ["a", "b"])
+    got = class_thresholds(ImpostorDecisions(scores, caps, pops), ["a", "b"], per_population=True)
     for cls in CaptureClass:
         in_class = caps == cls.value
         pooled = threshold_at_fmr(scores[in_class], 1e-5)
         b_only = threshold_at_fmr(scores[in_class & (pops == "b")], 1e-5)
-        assert got[SecurityLevel.STANDARD][cls] == max(pooled, b_only)
+        # Equal for even light; a harder class may be raised to an easier one's threshold.
+        assert got[SecurityLevel.STANDARD][cls] >= max(pooled, b_only)
+        if cls is EVEN:
+            assert got[SecurityLevel.STANDARD][cls] == max(pooled, b_only)
         # At the chosen threshold, population b itself meets the level's FMR bound.
         b = scores[in_class & (pops == "b")]
         assert np.mean(b >= got[SecurityLevel.STANDARD][cls]) <= 1e-5
@@ -115,3 +118,16 @@ def test_a_pair_takes_the_class_of_its_harder_lit_image() -> None:
     a = np.array(["even", "dark", "side_lit", ""])
     b = np.array(["side_lit", "even", "side_lit", "even"])
     assert harder_capture(a, b).tolist() == ["side_lit", "dark", "side_lit", "even"]
+
+
+def test_harder_light_never_gets_a_looser_threshold() -> None:
+    """Side-lit impostors that happen to score low in a small sample must not undercut
+    the even-light threshold; dark is at least as strict as side light."""
+    rng = np.random.default_rng(1)
+    n = 300_000
+    caps = np.array([EVEN.value, SIDE.value, DARK.value])[np.arange(n) % 3]
+    scores = rng.normal(0.1, 0.1, n) - np.where(caps == SIDE.value, 0.2, 0.0)
+    got = class_thresholds(ImpostorDecisions(scores, caps, np.full(n, "")), [])
+    for level in SecurityLevel:
+        assert got[level][EVEN] <= got[level][SIDE] <= got[level][DARK]
+        assert got[level][SIDE] == got[level][EVEN]

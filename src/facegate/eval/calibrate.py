@@ -18,7 +18,9 @@ that variant lets one pair of look-alike web photos set the even-light threshold
 (0.667 in one fold) and costs up to 10 % FNMR on webcam faces, so the shipped rule is
 the pooled one, and the record lists, per class and population, the decisions, the
 false matches at the chosen thresholds and the rule-of-three bound, so the worst
-population's FMR stands next to the pooled one.
+population's FMR stands next to the pooled one. A harder-lit class is never given a
+looser threshold than an easier one (with few people in a fold, side light once came
+out looser than even light, which no measurement on more people supports).
 """
 
 from __future__ import annotations
@@ -72,9 +74,7 @@ class Pooled:
                     pop.masked[k],
                 )
             )
-        return cls(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS)
-        )
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
     def subset(self, rows: np.ndarray) -> Pooled:
         return Pooled(
@@ -140,7 +140,11 @@ def class_thresholds(
             for p in (populations if per_population else [])
         ]
         for level in SecurityLevel:
-            out[level][cls] = max(threshold_at_fmr(s, level.target_fmr) for s in strata if len(s))
+            own = max(threshold_at_fmr(s, level.target_fmr) for s in strata if len(s))
+            # Harder light never gets a looser threshold than easier light: impostor
+            # scores rise in hard light, and a class measured on fewer people must not
+            # undercut one measured on more (CaptureClass lists classes easiest first).
+            out[level][cls] = max([own, *out[level].values()])
     return out
 
 

@@ -26,7 +26,8 @@ from facegate.vision.illumination import DARK_MEAN, SIDE_CONTRAST
 
 
 class CaptureClass(StrEnum):
-    """Lighting of an aligned face crop; values are stable strings (calibration keys)."""
+    """Lighting of an aligned face crop, easiest first; values are stable strings
+    (calibration keys)."""
 
     EVEN = "even"
     SIDE_LIT = "side_lit"
