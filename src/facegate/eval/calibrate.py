@@ -172,8 +172,18 @@ def false_match_table(
                     "fmr_upper95": rule_of_three(fm, len(s)),
                 }
             rows[name] = row
+        rows["worst_population"] = {
+            level.value: _worst(rows, populations, level) for level in SecurityLevel
+        }
         table[cls.value] = rows
     return table
+
+
+def _worst(rows: dict[str, Any], populations: list[str], level: SecurityLevel) -> str | None:
+    """The population with the highest FMR at ``level`` (decisions within it), or None
+    when none had a false match."""
+    worst = max(populations, key=lambda p: rows[p][level.value]["fmr"] or 0.0)
+    return worst if rows[worst][level.value]["fmr"] else None
 
 
 def impostor_pairs(data: Pooled) -> np.ndarray:
