@@ -152,5 +152,16 @@ def test_unlock_report_names_why_each_probe_was_refused(data_dir: Path, tmp_path
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     assert report["fta_reasons"] == {"no_face": 1, "unreadable": 1}
+    rows = report["levels_by_capture"]
+    assert {(r["level"], r["capture"]) for r in rows} == {
+        (lvl.value, c) for lvl in SecurityLevel for c in [*(x.value for x in CaptureClass), "all"]
+    }
+    for row in rows:
+        if row["capture"] == "all":
+            assert (row["n_genuine"], row["n_impostor"]) == (
+                report["n_genuine"],
+                report["n_impostor"],
+            )
+    assert "Security levels per capture class" in (out / "summary.md").read_text()
     assert report["n_failed_acquisitions"] == 2
     assert "(2/4:no_face1,unreadable1)" in "".join(result.output.split())  # Rich wraps
