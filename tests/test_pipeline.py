@@ -11,6 +11,7 @@ import pytest
 from skimage import data
 
 from facegate.errors import Reason
+from facegate.vision.capture import CaptureClass
 from facegate.vision.detect import Faces
 from facegate.vision.pipeline import FacePipeline, Observation
 from facegate.vision.sources import Frame, to_bgr
@@ -126,17 +127,41 @@ def test_heavy_blur_is_too_blurred(pipeline: FacePipeline, astronaut_bgr: np.nda
     assert obs.embedding is None
 
 
-def test_very_dark_frame_is_refused_as_dark(
+def _scaled(image: np.ndarray, mean: float) -> np.ndarray:
+    return (image.astype(np.float32) * (mean / image.mean())).astype(np.uint8)
+
+
+def test_near_black_frame_is_refused_as_dark(
     pipeline: FacePipeline, astronaut_bgr: np.ndarray
 ) -> None:
-    dark = (astronaut_bgr.astype(np.float32) * (8.0 / astronaut_bgr.mean())).astype(np.uint8)
-    assert 6 < dark.mean() < 10
+    dark = _scaled(astronaut_bgr, 3.0)
     obs = observe(pipeline, dark)
     assert obs.reason in (Reason.TOO_DARK, Reason.NO_FACE)
     assert obs.reason is not None and not obs.usable
     assert obs.embedding is None
     if obs.reason is Reason.TOO_DARK:
-        assert obs.quality is not None and obs.quality.brightness < 20
+        assert obs.quality is not None and obs.quality.brightness < 8
+
+
+def test_dark_frame_is_judged_in_the_dark_class_not_refused(
+    pipeline: FacePipeline, astronaut_bgr: np.ndarray
+) -> None:
+    """A dim face (crop mean ~24 of 255) is usable and carries the dark class, whose own
+    calibrated threshold then judges it."""
+    obs = observe(pipeline, _scaled(astronaut_bgr, 20.0))
+    assert obs.usable and obs.embedding is not None
+    assert obs.capture is CaptureClass.DARK
+
+
+def test_evenly_lit_face_is_in_the_even_class(
+    pipeline: FacePipeline, astronaut_bgr: np.ndarray
+) -> None:
+    assert observe(pipeline, astronaut_bgr).capture is CaptureClass.EVEN
+
+
+def test_no_face_has_no_capture_class(pipeline: FacePipeline) -> None:
+    cat = cv2.cvtColor(data.chelsea(), cv2.COLOR_RGB2BGR)
+    assert observe(pipeline, cat).capture is None
 
 
 def test_tight_crop_filling_the_frame_is_still_found(

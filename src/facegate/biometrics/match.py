@@ -1,10 +1,12 @@
-"""Scores and security levels.
+"""Scores and security levels, with a threshold per capture class.
 
 A score is the cosine similarity between a probe embedding and the closest
 embedding in the template (higher = more alike; accept when score >= threshold,
 so a higher threshold is stricter). Each security level names a false-match
-rate, and its threshold is read from ``calibration.json``, which the command
-recorded inside it produced from measured impostor scores, never guessed.
+rate; its threshold depends on the probe's capture class (even light, side light,
+dark), because impostor scores rise in hard light, and is read from
+``calibration.json``, which the command recorded inside it produced from measured
+impostor decisions, never guessed.
 """
 
 from __future__ import annotations
@@ -20,25 +22,39 @@ __all__ = ["Calibration", "SecurityLevel", "load_calibration", "template_score"]
 from facegate.biometrics.levels import SecurityLevel
 from facegate.biometrics.template import Template
 from facegate.errors import ConfigError
+from facegate.vision.capture import CaptureClass
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Thresholds per level, with the provenance needed to reproduce them.
+    """Thresholds per level and capture class, with the provenance to reproduce them.
 
     ``consistency_threshold`` (single image pairs at FMR 1e-3) only decides whether
     enrolment captures show one person; it is loose on purpose, so an unusual but
     genuine capture (a turned head) stays in the template.
     """
 
-    thresholds: dict[SecurityLevel, float]
+    thresholds: dict[SecurityLevel, dict[CaptureClass, float]]
     consistency_threshold: float
     embedding_model: str
     n_impostor: int
     command: str
 
-    def threshold(self, level: SecurityLevel) -> float:
-        return self.thresholds[level]
+    def threshold(self, level: SecurityLevel, capture: CaptureClass | None = None) -> float:
+        """The score a probe of class ``capture`` needs at ``level`` (accept when >=).
+
+        ``None`` (class unknown) gives the strictest threshold of the level over all
+        classes, so a caller that does not know the class never gets a looser one.
+        """
+        by_class = self.thresholds[level]
+        return max(by_class.values()) if capture is None else by_class[capture]
+
+    def decision_threshold(self, level: SecurityLevel, captures: list[CaptureClass]) -> float:
+        """The threshold for a score averaged over frames of these classes: the strictest
+        of theirs, so no frame's class is held to less than its own calibration."""
+        if not captures:
+            return self.threshold(level)
+        return max(self.threshold(level, c) for c in captures)
 
 
 def load_calibration() -> Calibration:
@@ -46,7 +62,14 @@ def load_calibration() -> Calibration:
     text = resources.files("facegate.biometrics").joinpath("calibration.json").read_text()
     try:
         raw = json.loads(text)
-        thresholds = {SecurityLevel(k): float(v) for k, v in raw["thresholds"].items()}
+        thresholds = {
+            SecurityLevel(level): {CaptureClass(c): float(t) for c, t in by_class.items()}
+            for level, by_class in raw["thresholds"].items()
+        }
+        for level, by_class in thresholds.items():
+            missing = set(CaptureClass) - set(by_class)
+            if missing:
+                raise ValueError(f"{level.value} has no threshold for {sorted(missing)}")
         return Calibration(
             thresholds=thresholds,
             consistency_threshold=float(raw["consistency_threshold"]),
@@ -54,7 +77,7 @@ def load_calibration() -> Calibration:
             n_impostor=int(raw["n_impostor"]),
             command=str(raw["command"]),
         )
-    except (KeyError, ValueError, TypeError) as err:
+    except (KeyError, ValueError, TypeError, AttributeError) as err:
         raise ConfigError(f"calibration.json is malformed: {err}") from err
 
 

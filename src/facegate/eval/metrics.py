@@ -428,3 +428,12 @@ def _thin(
     if keep.size > max_points:
         keep = keep[np.linspace(0, keep.size - 1, max_points).round().astype(np.intp)]
     return keep
+
+
+def rule_of_three(false_matches: int, n: int) -> float | None:
+    """Upper 95 % bound of an FMR measured with no false match in ``n`` decisions:
+    3 / n (the rule of three). None when some false match was seen (the rate itself is
+    then a measurement) or when there were no decisions at all."""
+    if _count("n", n) == 0 or _count("false_matches", false_matches) > 0:
+        return None
+    return 3.0 / n

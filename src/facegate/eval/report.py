@@ -30,13 +30,15 @@ def write_report(
     *,
     title: str,
     extra: dict[str, Any] | None = None,
+    sections: list[str] | None = None,
 ) -> Path:
     """Write ``report.json``, ``det.png`` and ``summary.md`` into ``out_dir``.
 
     ``out_dir`` is created if missing. ``extra`` (for example the command line, the
     dataset and the machine) is merged into the JSON top level; a key that would
     overwrite a measured figure is refused with ValueError, so a report cannot
-    contradict its own numbers. Rates are fractions, thresholds are similarity scores,
+    contradict its own numbers. ``sections`` (Markdown blocks) are appended to the
+    summary. Rates are fractions, thresholds are similarity scores,
     ``ms_per_image`` is milliseconds. Returns the path of ``report.json``.
     """
     record = _record(summary, title)
@@ -50,7 +52,8 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plot_det({title: curve}, out / DET_PNG, title)
-    (out / SUMMARY_MD).write_text(_markdown(summary, title), encoding="utf-8")
+    md = "\n\n".join([_markdown(summary, title), *(sections or [])]) + "\n"
+    (out / SUMMARY_MD).write_text(md, encoding="utf-8")
     report = out / REPORT_JSON
     report.write_text(text + "\n", encoding="utf-8")
     return report

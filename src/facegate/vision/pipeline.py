@@ -15,6 +15,7 @@ from facegate.config import Settings
 from facegate.errors import Reason
 from facegate.models import read_verified
 from facegate.vision.align import align
+from facegate.vision.capture import CaptureClass, capture_class
 from facegate.vision.detect import DetectorOptions, FaceDetector, Faces
 from facegate.vision.embed import SFaceEmbedder
 from facegate.vision.illumination import is_poorly_lit, lift_frame, variants
@@ -32,7 +33,9 @@ SECOND_FACE_AREA = 0.5
 class Observation:
     """What one frame showed. ``embedding`` is set only when ``reason`` is None.
 
-    The embedding is an identity template: never log, print or send it.
+    ``capture`` is the lighting class of the aligned crop (None when no face was
+    aligned); the match threshold is chosen by it. The embedding is an identity
+    template: never log, print or send it.
     """
 
     source: str
@@ -42,6 +45,7 @@ class Observation:
     quality: Quality | None
     reason: Reason | None
     embedding: np.ndarray | None = field(default=None, repr=False)
+    capture: CaptureClass | None = None
 
     @property
     def usable(self) -> bool:
@@ -107,7 +111,8 @@ class FacePipeline:
         def result(
             q: Quality | None, reason: Reason | None, emb: np.ndarray | None = None
         ) -> Observation:
-            return Observation(frame.source, frame.index, frame.t, faces, q, reason, emb)
+            cls = None if crop is None else capture_class(crop)
+            return Observation(frame.source, frame.index, frame.t, faces, q, reason, emb, cls)
 
         if crop is None:
             return result(None, Reason.NO_FACE)
