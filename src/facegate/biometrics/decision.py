@@ -24,12 +24,14 @@ import numpy as np
 from facegate.errors import Reason
 from facegate.liveness.check import LivenessMode
 from facegate.vault.base import Outcome
+from facegate.vision.capture import CaptureClass
 
 
 @dataclass(frozen=True)
 class Evidence:
     """What one attempt saw. ``scores`` are cosine similarities of the usable frames to
-    the template (higher = more alike); they never leave the decision."""
+    the template (higher = more alike); they never leave the decision. ``captures``
+    are the usable frames' lighting classes, which chose the threshold."""
 
     frames_seen: int
     scores: tuple[float, ...] = field(repr=False)
@@ -37,6 +39,7 @@ class Evidence:
     liveness: LivenessMode
     live: bool
     attentive: bool | None
+    captures: tuple[CaptureClass, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from facegate.liveness.challenge import Challenge
 from facegate.liveness.check import LivenessEngine, LivenessMode, LivenessOptions
 from facegate.vault import Vault
 from facegate.vault.base import Attempt, Outcome
+from facegate.vision.capture import CaptureClass
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import ENROL_QUALITY
 from facegate.vision.sources import Frame
@@ -256,8 +257,13 @@ class Unlocker:
             # else (a crash) leaves it counted, failing closed.
             self._settle_quietly(attempt, Outcome.NEUTRAL)
             raise
-        threshold = self.calibration.threshold(opts.level)
-        adapt_threshold = self.calibration.threshold(SecurityLevel.HIGH) + ADAPT_MARGIN
+        # The fused score must clear the strictest threshold of the frames' capture
+        # classes: a dark frame is never judged at the even-light threshold.
+        captures = list(collected.evidence.captures)
+        threshold = self.calibration.decision_threshold(opts.level, captures)
+        adapt_threshold = (
+            self.calibration.decision_threshold(SecurityLevel.HIGH, captures) + ADAPT_MARGIN
+        )
         decision = decide(collected.evidence, threshold, adapt_threshold)
         if decision.outcome is Outcome.NEUTRAL:
             failures, locked = self._settle_quietly(attempt, Outcome.NEUTRAL)
@@ -283,6 +289,7 @@ class Unlocker:
     ) -> _Collected:
         """Score up to ``max_frames`` usable frames and judge liveness on the same ones."""
         embeddings: list[np.ndarray] = []
+        captures: list[CaptureClass] = []
         refusals: list[Reason] = []
         seen = 0
         check = self.liveness.attempt(
@@ -296,6 +303,8 @@ class Unlocker:
             check.add(frame, obs.faces, wanted)
             if wanted and obs.embedding is not None:
                 embeddings.append(obs.embedding)
+                if obs.capture is not None:
+                    captures.append(obs.capture)
             elif obs.reason is not None:
                 refusals.append(obs.reason)
             enough = len(embeddings) >= opts.max_frames or time.monotonic() > deadline
@@ -308,7 +317,7 @@ class Unlocker:
             verdict = check.verdict()
             live, attentive = verdict.live, verdict.attentive
         scores = tuple(template_score(template, e) for e in embeddings)
-        evidence = Evidence(seen, scores, tuple(refusals), mode, live, attentive)
+        evidence = Evidence(seen, scores, tuple(refusals), mode, live, attentive, tuple(captures))
         return _Collected(evidence, tuple(embeddings))
 
     def _adapt(

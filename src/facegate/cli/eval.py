@@ -229,7 +229,7 @@ def eval_calibrate(
 def _embed_cached(population: Any, cache: Path) -> Any:
     from facegate.eval.dataset import embed_cached
 
-    with Session.open(vault=False) as session, Progress(console=err) as progress:
+    with Session.open() as session, Progress(console=err) as progress:
         task = progress.add_task(
             f"embedding {population.population.value}", total=len(population.samples)
         )
