@@ -419,8 +419,18 @@ def serve(
     binding = Binding(host=host, port=port, allow_remote=allow_remote)
     settings = load_settings()
     token = new_user_token()
+    feed = TrackerFeed(source, settings, loop=loop)
+    checked = feed.check()
+    if checked.ok:
+        out.print(f"expression source: {escape(checked.message)}")
+    else:
+        err.print(
+            f"[bold yellow]no expression source[/]: {escape(checked.message)}\n"
+            "the pages work, but apps cannot stream until this is fixed (they get close code "
+            "4503 and the pages say why)",
+            soft_wrap=True,
+        )
     with Sharing.open(settings) as sharing:
-        feed = TrackerFeed(source, settings, loop=loop)
         application = create_app(sharing, feed, token, extra_hosts=binding.extra_hosts)
         shown_host = f"[{host}]" if ":" in host else host
         out.print(f"FaceGate sharing service on http://{shown_host}:{port}/")
