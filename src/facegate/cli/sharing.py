@@ -444,6 +444,8 @@ def serve(
 
 def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: float) -> str:
     """Register the bridge locally if needed, ask for consent, wait for the person."""
+    import httpx
+
     from facegate.client import AppClient, AppError
     from facegate.client.local_bridge import bridge_app
 
@@ -466,8 +468,10 @@ def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: flo
         raise InputError(f"the service at {service} refused: {exc.message}{hint}") from exc
     except TimeoutError as exc:
         raise InputError(f"nobody decided within {wait:g} s; run the command again") from exc
-    except OSError as exc:
-        raise InputError(f"cannot reach {service}: {exc}; start it with `facegate serve`") from exc
+    except (OSError, httpx.TransportError) as exc:
+        raise InputError(
+            f"cannot reach {service} ({type(exc).__name__}); start it with `facegate serve`"
+        ) from exc
 
 
 @app.command()
