@@ -20,9 +20,10 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any, Protocol
 
 from facegate.errors import FaceGateError
 from facegate.server.feeds import Feed, SourceStatus
@@ -37,6 +38,14 @@ POLL_SECONDS = 0.2
 IDLE_SECONDS = 2.0
 """How long the feed keeps running with nobody watching, so a reconnect is instant."""
 QUEUE_FRAMES = 4
+
+
+class RecordFilter(Protocol):
+    def reset(self) -> None: ...
+
+    def __call__(self, record: Mapping[str, Any]) -> Mapping[str, Any]: ...
+
+
 MAX_STREAMS_PER_GRANT = 2
 """A grant is one person's consent to one app: two sessions cover a reconnect overlap."""
 
@@ -95,8 +104,16 @@ class Subscription:
 class StreamHub:
     """Owns the producer thread and the watcher task; lives on the service's event loop."""
 
-    def __init__(self, feed: Feed, sharing: Sharing, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        feed: Feed,
+        sharing: Sharing,
+        poll_seconds: float = POLL_SECONDS,
+        record_filter: RecordFilter | None = None,
+    ) -> None:
+        """``record_filter`` sees every record before any app does (``sharing.neutral``)."""
         self._feed = feed
+        self._filter = record_filter
         self._sharing = sharing
         self._poll_seconds = poll_seconds
         self._subs: set[Subscription] = set()
@@ -203,6 +220,8 @@ class StreamHub:
         loop = self._loop
         assert loop is not None, "StreamHub.start() must run before subscribe()"
         frames = self._feed.frames(self._halt)
+        if self._filter is not None:
+            self._filter.reset()  # a new session: another person may be at the camera now
         code, reason = CloseCode.NORMAL, "the expression source ended"
         idle_since: float | None = None
         try:
@@ -216,6 +235,8 @@ class StreamHub:
                             return
                         continue
                 idle_since = None
+                if self._filter is not None:
+                    record = self._filter(record)
                 texts = {scopes: encode_frame(record, scopes) for scopes in scope_sets}
                 loop.call_soon_threadsafe(self._deliver, texts)
         except FaceGateError as err:
