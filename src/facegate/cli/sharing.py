@@ -411,7 +411,11 @@ def serve(
         bool, typer.Option(help="Allow a non-loopback address (exposes the pages).")
     ] = False,
 ) -> None:
-    """Run the expression-sharing service (consent pages, API, stream) on this machine."""
+    """Run the expression-sharing service (consent pages, API, stream) on this machine.
+
+    Apps receive each session re-centred on the population's resting face, with the
+    head pose relative to where the person usually holds their head (docs/privacy.md).
+    """
     from facegate.server.app import create_app
     from facegate.server.feeds import TrackerFeed
     from facegate.server.run import Binding, login_url, new_user_token, serve_forever
@@ -430,8 +434,18 @@ def serve(
             "4503 and the pages say why)",
             soft_wrap=True,
         )
+    from facegate.sharing.face_map import FaceMapModel
+    from facegate.sharing.neutral import NeutralStream
+
+    resting_face_filter = NeutralStream(FaceMapModel.load(settings))
     with Sharing.open(settings) as sharing:
-        application = create_app(sharing, feed, token, extra_hosts=binding.extra_hosts)
+        application = create_app(
+            sharing,
+            feed,
+            token,
+            extra_hosts=binding.extra_hosts,
+            record_filter=resting_face_filter,
+        )
         shown_host = f"[{host}]" if ":" in host else host
         out.print(f"FaceGate sharing service on http://{shown_host}:{port}/")
         out.print(
