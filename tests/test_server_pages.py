@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 WIDTHS = {"desktop": 1280, "phone": 390}
 OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 
-assert CHROMIUM.exists()
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
