@@ -82,6 +82,10 @@ def test_the_tables_follow_a_revoke_and_a_ban_in_local_time(
     page = _sign_in(context, live)
     page.goto(f"{live.base_url}grants")
     _fits(page)
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    for control in ("button[data-action='revoke']", "form.ban button"):
+        box = page.locator(control).first.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width, (control, box)
     kept_row = f"#apps tr[data-app='{kept.id}'] .app-status"
     assert page.inner_text(kept_row) == "may stream (1 active grant)"
     until = page.inner_text(f"tr[data-grant='{first.grant.id}'] time")
