@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from facegate.cli import app as cli_app
-from facegate.client import AppClient, stream
+from facegate.client import AppClient, StreamClosed, stream
 from facegate.server.bench import write_sample_clip
-from sharing_service import open_sharing
+from sharing_service import add_app, approved_token, open_sharing
 
 FACEGATE = Path(sys.executable).with_name("facegate")
 
@@ -97,3 +97,46 @@ def test_serve_refuses_a_non_loopback_address(home: Path) -> None:
     result = CliRunner().invoke(cli_app, ["serve", "--host", "0.0.0.0", "--port", "8765"])
     assert result.exit_code == 2
     assert "not a loopback address" in result.stderr
+
+
+def test_serve_without_a_camera_says_so_and_streams_get_4503_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    port = _free_port()
+    env = {**os.environ, "FACEGATE_HOME": str(home), "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
+    command = [str(FACEGATE), "serve", "--port", str(port), "--source", "96"]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                status = httpx.get(base + "api/v1/status").json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert status == {"source_ok": False, "source": status["source"]}
+        assert "no camera 96" in status["source"]
+        with open_sharing(home) as sharing:
+            app, _ = add_app(sharing)
+            issued = approved_token(sharing, app.id)
+
+        url = f"ws://127.0.0.1:{port}/api/v1/stream"
+
+        async def refused() -> list[object]:
+            return [f async for f in stream(url, issued.token)]
+
+        try:
+            asyncio.run(asyncio.wait_for(refused(), 30))
+        except StreamClosed as closed:
+            assert closed.code == 4503 and "no camera 96" in closed.reason
+        else:
+            raise AssertionError("a stream without a source must be refused")
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=15)
+    assert "no expression source" in stderr and "no camera 96" in stderr
+    assert "Traceback" not in stderr

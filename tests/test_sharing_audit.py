@@ -342,3 +342,10 @@ def test_an_empty_or_cut_export_fails(
     result = runner.invoke(cli_app, ["audit", "verify", "--file", str(copy)])
     assert result.exit_code == 1, result.output
     assert problem in result.stderr
+
+
+def test_a_new_log_is_intact_from_its_first_moment(sharing: Sharing) -> None:
+    report = sharing.verify_audit()
+    assert report.ok and report.entries == 0, report
+    head = SignedHead.from_text((sharing.store.path.parent / HEAD_FILE).read_text())
+    assert (head.count, head.hash) == (0, GENESIS_HASH)

@@ -113,8 +113,11 @@ def test_ban_revokes_every_grant(cli: Invoke, home: Path) -> None:
     assert "banned" in cli("apps", "list").output
 
 
-def test_osc_needs_a_token(cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_osc_without_a_service_says_how_to_start_one(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("FACEGATE_TOKEN", raising=False)
-    result = cli("osc", "--frames", "1")
+    result = cli("osc", "--service", "http://127.0.0.1:9", "--frames", "1")  # discard port
     assert result.exit_code == 2
-    assert "--token-file" in result.stderr
+    assert "cannot reach http://127.0.0.1:9" in result.stderr
+    assert "facegate serve" in result.stderr

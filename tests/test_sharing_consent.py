@@ -224,8 +224,11 @@ def test_authorize_refuses_unknown_revoked_and_expired_tokens(tmp_path: Path) ->
         with pytest.raises(ConsentRequired, match="expired"):
             sharing.authorize(expiring.token)
         assert sharing.grant(expiring.grant.id).state(clock()) is GrantState.EXPIRED
+        sharing.flush_refusals(everything=True)
         refused = [e for e in sharing.audit_entries() if e.event == "stream_refused"]
-        assert {e.grant_id for e in refused} == {revoked.grant.id, expiring.grant.id}
+        grant_ids = {g for e in refused for g in e.detail["grant_ids"]}
+        assert grant_ids == {revoked.grant.id, expiring.grant.id}
+        assert sum(e.detail["attempts"] for e in refused) == 2
 
 
 def test_a_pending_request_lapses(tmp_path: Path) -> None:

@@ -66,6 +66,19 @@ def test_an_app_cannot_register_a_webhook_inside(live: LiveService, target: str)
     assert live.sharing.apps() == []
 
 
+def test_an_app_cannot_allow_itself_a_local_webhook(live: LiveService) -> None:
+    key = Ed25519PrivateKey.generate()
+    reg = registration(key, f"http://127.0.0.1:{live.server.port}/internal", local=True)
+    body = httpx.Request("POST", "http://x", json=reg.__dict__).content
+    headers = {
+        "Content-Type": "application/json",
+        **sign_request(key, "POST", "/api/v1/apps", body, time.time()),
+    }
+    response = httpx.post(live.base_url + "api/v1/apps", content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert live.sharing.apps() == []
+
+
 def test_a_public_webhook_is_accepted(live: LiveService) -> None:
     assert _register_via_api(live, "https://hooks.example.org/facegate").status_code == 201
 

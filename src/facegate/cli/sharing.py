@@ -411,7 +411,11 @@ def serve(
         bool, typer.Option(help="Allow a non-loopback address (exposes the pages).")
     ] = False,
 ) -> None:
-    """Run the expression-sharing service (consent pages, API, stream) on this machine."""
+    """Run the expression-sharing service (consent pages, API, stream) on this machine.
+
+    Apps receive each session re-centred on the population's resting face, with the
+    head pose relative to where the person usually holds their head (docs/privacy.md).
+    """
     from facegate.server.app import create_app
     from facegate.server.feeds import TrackerFeed
     from facegate.server.run import Binding, login_url, new_user_token, serve_forever
@@ -419,9 +423,29 @@ def serve(
     binding = Binding(host=host, port=port, allow_remote=allow_remote)
     settings = load_settings()
     token = new_user_token()
+    feed = TrackerFeed(source, settings, loop=loop)
+    checked = feed.check()
+    if checked.ok:
+        out.print(f"expression source: {escape(checked.message)}")
+    else:
+        err.print(
+            f"[bold yellow]no expression source[/]: {escape(checked.message)}\n"
+            "the pages work, but apps cannot stream until this is fixed (they get close code "
+            "4503 and the pages say why)",
+            soft_wrap=True,
+        )
+    from facegate.sharing.face_map import FaceMapModel
+    from facegate.sharing.neutral import NeutralStream
+
+    resting_face_filter = NeutralStream(FaceMapModel.load(settings))
     with Sharing.open(settings) as sharing:
-        feed = TrackerFeed(source, settings, loop=loop)
-        application = create_app(sharing, feed, token, extra_hosts=binding.extra_hosts)
+        application = create_app(
+            sharing,
+            feed,
+            token,
+            extra_hosts=binding.extra_hosts,
+            record_filter=resting_face_filter,
+        )
         shown_host = f"[{host}]" if ":" in host else host
         out.print(f"FaceGate sharing service on http://{shown_host}:{port}/")
         out.print(
@@ -434,6 +458,8 @@ def serve(
 
 def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: float) -> str:
     """Register the bridge locally if needed, ask for consent, wait for the person."""
+    import httpx
+
     from facegate.client import AppClient, AppError
     from facegate.client.local_bridge import bridge_app
 
@@ -456,8 +482,10 @@ def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: flo
         raise InputError(f"the service at {service} refused: {exc.message}{hint}") from exc
     except TimeoutError as exc:
         raise InputError(f"nobody decided within {wait:g} s; run the command again") from exc
-    except OSError as exc:
-        raise InputError(f"cannot reach {service}: {exc}; start it with `facegate serve`") from exc
+    except (OSError, httpx.TransportError) as exc:
+        raise InputError(
+            f"cannot reach {service} ({type(exc).__name__}); start it with `facegate serve`"
+        ) from exc
 
 
 @app.command()

@@ -57,7 +57,9 @@ class StreamFrame:
 
     blendshapes: the 52 ARKit names -> [0, 1] (``tongueOut`` is always None), or None
         without the ``expressions`` scope; ``gaze`` comes with it.
-    head_pose: yaw, pitch, roll (degrees), tx, ty, tz (centimetres), or None.
+    head_pose: yaw, pitch, roll (degrees), tx, ty, tz (centimetres), from where the
+        person usually holds their head in this session (``facegate serve`` re-centres
+        each session; docs/apps.md), or None.
     face_map: at most ~300 [x, y, z] vertices, or None.
     """
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from facegate.server.hub import MAX_STREAMS_PER_GRANT, CloseCode
-from facegate.server.pages import templates
+from facegate.server.pages import render
 from facegate.server.stream_ws import AUTH_SECONDS
 from facegate.sharing.signed_requests import (
     MAX_SKEW_SECONDS,
@@ -123,21 +123,19 @@ def _schemas(spec: dict[str, Any]) -> list[Schema]:
 def api_docs(request: Request) -> HTMLResponse:
     """The API reference for app developers (no sign-in: it holds no personal data)."""
     spec = request.app.openapi()
-    return templates.TemplateResponse(
+    return render(
         request,
         "api_docs.html",
-        {
-            "title": spec.get("info", {}).get("title", "FaceGate"),
-            "groups": _endpoints(spec),
-            "schemas": _schemas(spec),
-            "signing": {
-                "headers": (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER),
-                "skew": MAX_SKEW_SECONDS,
-            },
-            "stream": {
-                "auth_seconds": AUTH_SECONDS,
-                "max_streams": MAX_STREAMS_PER_GRANT,
-                "close_codes": [(c.value, c.name.lower().replace("_", " ")) for c in CloseCode],
-            },
+        title=spec.get("info", {}).get("title", "FaceGate"),
+        groups=_endpoints(spec),
+        schemas=_schemas(spec),
+        signing={
+            "headers": (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER),
+            "skew": MAX_SKEW_SECONDS,
+        },
+        stream={
+            "auth_seconds": AUTH_SECONDS,
+            "max_streams": MAX_STREAMS_PER_GRANT,
+            "close_codes": [(c.value, c.name.lower().replace("_", " ")) for c in CloseCode],
         },
     )

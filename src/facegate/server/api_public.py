@@ -1,11 +1,12 @@
-"""Endpoints anyone on this machine may read: the terms, the platform key, the scopes."""
+"""Endpoints anyone on this machine may read: the terms, the platform key, the scopes, and
+whether the expression source can be read."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from facegate.server.context import ServiceDep
-from facegate.server.models import PlatformKeyOut, ScopeOut, TermsOut
+from facegate.server.models import PlatformKeyOut, ScopeOut, SourceStatusOut, TermsOut
 from facegate.sharing.frames import SCOPE_FIELDS
 from facegate.sharing.keys import key_id
 from facegate.sharing.scopes import Scope
@@ -39,3 +40,9 @@ def scopes() -> list[ScopeOut]:
         )
         for scope in Scope
     ]
+
+
+@router.get("/status", response_model=SourceStatusOut)
+def status(svc: ServiceDep) -> SourceStatusOut:
+    """Whether the service can stream now; if not, a stream closes with 4503 and this says why."""
+    return SourceStatusOut(source_ok=svc.hub.source.ok, source=svc.hub.source.message)

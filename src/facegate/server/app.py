@@ -31,7 +31,7 @@ from facegate.server import (
 )
 from facegate.server.context import Service
 from facegate.server.feeds import Feed
-from facegate.server.hub import StreamHub
+from facegate.server.hub import RecordFilter, StreamHub
 from facegate.server.models import ErrorOut
 from facegate.server.pages import STATIC_DIR
 from facegate.server.rate_limits import Budgets, RateLimits
@@ -62,13 +62,16 @@ def create_app(
     *,
     extra_hosts: frozenset[str] = frozenset(),
     budgets: Budgets | None = None,
+    record_filter: RecordFilter | None = None,
 ) -> FastAPI:
     """The service over ``sharing``, streaming ``feed``; ``user_token`` signs the person in.
 
     ``extra_hosts`` adds Host names to the loopback ones (for a non-loopback bind);
-    ``budgets`` replaces the default call budgets (``rate_limits.Budgets``).
+    ``budgets`` replaces the default call budgets (``rate_limits.Budgets``);
+    ``record_filter`` changes every record before any app sees it (``facegate serve``
+    passes ``sharing.neutral.NeutralStream``).
     """
-    hub = StreamHub(feed, sharing)
+    hub = StreamHub(feed, sharing, record_filter=record_filter)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

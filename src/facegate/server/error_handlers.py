@@ -14,11 +14,12 @@ import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from facegate.errors import FaceGateError, lookup
 from facegate.server.models import ErrorDetail, ErrorOut
+from facegate.server.pages import render
 from facegate.sharing.errors import SHARING_HTTP_STATUS, RateLimited
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a script): it gets HTML."""
+    path = request.url.path
+    accept = request.headers.get("accept", "")
+    return not path.startswith(("/api/", "/static/", "/openapi.json")) and "text/html" in accept
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and _wants_page(request):
+        return render(request, "not_found.html", 404, what="page")
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
     response = _json(exc.status_code, ErrorOut(error="http_error", message=message))
     if exc.headers:

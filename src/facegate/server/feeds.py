@@ -11,17 +11,36 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from facegate.config import Settings
+from facegate.errors import FaceGateError
 
 Record = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """Whether the feed's source can be read; ``message`` says what it is, or what is wrong."""
+
+    ok: bool
+    message: str
 
 
 class Feed(Protocol):
     def frames(self, stop: threading.Event) -> Generator[Record, None, None]:
         """Records, paced in real time, until ``stop`` is set or the source ends."""
         ...
+
+    def check(self) -> SourceStatus:
+        """Can the source be read now? Cheap: never turns a camera on."""
+        ...
+
+
+def _camera_index(source: str) -> int | None:
+    text = source.removeprefix("camera:")
+    return int(text) if text.isdigit() else None
 
 
 class TrackerFeed:
@@ -41,6 +60,26 @@ class TrackerFeed:
 
     def __repr__(self) -> str:
         return f"TrackerFeed({self.source!r}, loop={self.loop})"
+
+    def check(self) -> SourceStatus:
+        """A camera must have its device; a file must decode at least one frame."""
+        from facegate.vision.sources import camera_exists, iter_video
+
+        index = _camera_index(self.source)
+        if index is not None:
+            if camera_exists(index):
+                return SourceStatus(True, f"camera {index}")
+            return SourceStatus(
+                False,
+                f"there is no camera {index} on this machine (/dev/video{index}); plug one in, "
+                "or restart with --source <video file>",
+            )
+        try:
+            for _ in iter_video(self.source, max_frames=1):
+                break
+        except FaceGateError as err:
+            return SourceStatus(False, f"{err}; restart with another --source")
+        return SourceStatus(True, f"video file {self.source}" + (" (looping)" if self.loop else ""))
 
     def frames(self, stop: threading.Event) -> Generator[Record, None, None]:
         from facegate.sharing.tracker import track  # loads MediaPipe: only when streaming
@@ -91,6 +130,9 @@ class ReplayFeed:
 
     def __repr__(self) -> str:
         return f"ReplayFeed({len(self.records)} records, {self.fps} fps, loop={self.loop})"
+
+    def check(self) -> SourceStatus:
+        return SourceStatus(True, f"a replay of {len(self.records)} recorded frames")
 
     def frames(self, stop: threading.Event) -> Generator[Record, None, None]:
         period = 1.0 / self.fps

@@ -20,11 +20,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any, Protocol
 
-from facegate.server.feeds import Feed
+from facegate.errors import FaceGateError
+from facegate.server.feeds import Feed, SourceStatus
 from facegate.sharing.consent import Grant
 from facegate.sharing.frames import encode_frame
 from facegate.sharing.scopes import Scope
@@ -36,6 +38,14 @@ POLL_SECONDS = 0.2
 IDLE_SECONDS = 2.0
 """How long the feed keeps running with nobody watching, so a reconnect is instant."""
 QUEUE_FRAMES = 4
+
+
+class RecordFilter(Protocol):
+    def reset(self) -> None: ...
+
+    def __call__(self, record: Mapping[str, Any]) -> Mapping[str, Any]: ...
+
+
 MAX_STREAMS_PER_GRANT = 2
 """A grant is one person's consent to one app: two sessions cover a reconnect overlap."""
 
@@ -52,6 +62,7 @@ class CloseCode(IntEnum):
     AUTH_TIMEOUT = 4408
     TOO_MANY_STREAMS = 4409
     RATE_LIMITED = 4429
+    SOURCE_UNAVAILABLE = 4503
 
 
 @dataclass(eq=False)
@@ -59,6 +70,8 @@ class Subscription:
     """One live stream: the grant it runs under, its queue, and what it was sent."""
 
     grant: Grant
+    preview: bool = False
+    """The person watching their own stream: no grant in the database to watch."""
     queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_FRAMES))
     frames_sent: int = 0
     frames_dropped: int = 0
@@ -91,8 +104,16 @@ class Subscription:
 class StreamHub:
     """Owns the producer thread and the watcher task; lives on the service's event loop."""
 
-    def __init__(self, feed: Feed, sharing: Sharing, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        feed: Feed,
+        sharing: Sharing,
+        poll_seconds: float = POLL_SECONDS,
+        record_filter: RecordFilter | None = None,
+    ) -> None:
+        """``record_filter`` sees every record before any app does (``sharing.neutral``)."""
         self._feed = feed
+        self._filter = record_filter
         self._sharing = sharing
         self._poll_seconds = poll_seconds
         self._subs: set[Subscription] = set()
@@ -102,8 +123,20 @@ class StreamHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stop_listening: Callable[[], None] | None = None
+        self.source = SourceStatus(True, "not checked yet")
+
+    async def check_source(self) -> SourceStatus:
+        """Look at the source again (a camera plugged in since, a file restored)."""
+        self.source = await asyncio.to_thread(self._feed.check)
+        return self.source
 
     async def start(self) -> None:
+        """Check the source (logged, shown on the pages), then watch grants."""
+        await self.check_source()
+        if self.source.ok:
+            log.info("expression source: %s", self.source.message)
+        else:
+            log.warning("expression source unavailable: %s", self.source.message)
         self._loop = asyncio.get_running_loop()
         self._halt.clear()
         self._watcher = asyncio.create_task(self._watch(), name="facegate-grant-watcher")
@@ -129,12 +162,12 @@ class StreamHub:
         with self._lock:
             return list(self._subs)
 
-    def subscribe(self, grant: Grant) -> Subscription | None:
+    def subscribe(self, grant: Grant, *, preview: bool = False) -> Subscription | None:
         """Start receiving frames under ``grant``; the feed starts if it was idle.
 
         None when the grant already has ``MAX_STREAMS_PER_GRANT`` live streams.
         """
-        sub = Subscription(grant)
+        sub = Subscription(grant, preview=preview)
         with self._lock:
             live = sum(s.grant.id == grant.id and s.close_code is None for s in self._subs)
             if live >= MAX_STREAMS_PER_GRANT:
@@ -167,7 +200,11 @@ class StreamHub:
         """Catch grants ended by another process, or by the clock, within ``poll_seconds``."""
         while True:
             await asyncio.sleep(self._poll_seconds)
-            live = {sub.grant.id for sub in self.subscriptions() if sub.close_code is None}
+            live = {
+                sub.grant.id
+                for sub in self.subscriptions()
+                if sub.close_code is None and not sub.preview
+            }
             if not live:
                 continue
             try:
@@ -183,6 +220,8 @@ class StreamHub:
         loop = self._loop
         assert loop is not None, "StreamHub.start() must run before subscribe()"
         frames = self._feed.frames(self._halt)
+        if self._filter is not None:
+            self._filter.reset()  # a new session: another person may be at the camera now
         code, reason = CloseCode.NORMAL, "the expression source ended"
         idle_since: float | None = None
         try:
@@ -196,8 +235,14 @@ class StreamHub:
                             return
                         continue
                 idle_since = None
+                if self._filter is not None:
+                    record = self._filter(record)
                 texts = {scopes: encode_frame(record, scopes) for scopes in scope_sets}
                 loop.call_soon_threadsafe(self._deliver, texts)
+        except FaceGateError as err:
+            log.error("the expression source failed: %s", err)
+            self.source = SourceStatus(False, str(err))
+            code, reason = CloseCode.SOURCE_FAILED, f"the expression source failed: {err}"[:120]
         except Exception:
             log.exception("the expression source failed")
             code, reason = CloseCode.SOURCE_FAILED, "the expression source failed"

@@ -61,6 +61,11 @@ class PlatformKeyOut(BaseModel):
     key_id: str
 
 
+class SourceStatusOut(BaseModel):
+    source_ok: bool = Field(description="False: no camera or unreadable file; streams get 4503.")
+    source: str = Field(description="What the source is, or what is wrong with it.")
+
+
 class ScopeOut(BaseModel):
     name: str
     fields: list[str] = Field(description="The frame fields this scope adds.")

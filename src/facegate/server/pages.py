@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from facegate.server.context import ObjectId, ServiceDep
+from facegate.server.page_format import duration, local_time, retention
 from facegate.server.security import SESSION_COOKIE
 from facegate.sharing.consent import GrantState, RequestStatus
 from facegate.sharing.errors import NotFound
@@ -26,12 +27,18 @@ from facegate.sharing.terms import CURRENT_VERSION
 TEMPLATES_DIR = Path(str(resources.files("facegate.server").joinpath("templates")))
 STATIC_DIR = Path(str(resources.files("facegate.server").joinpath("static")))
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
+templates.env.filters.update(duration=duration, retention=retention, local_time=local_time)
 
 router = APIRouter(include_in_schema=False)
 
 
-def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page; every page also shows whether the expression source can be read."""
+    service = getattr(request.app.state, "service", None)
+    source = None if service is None else service.hub.source
+    return templates.TemplateResponse(
+        request, name, {"source": source, **context}, status_code=status_code
+    )
 
 
 def _csrf(request: Request, svc: ServiceDep) -> str | None:
@@ -41,7 +48,7 @@ def _csrf(request: Request, svc: ServiceDep) -> str | None:
 
 
 def _signin(request: Request) -> HTMLResponse:
-    return _render(request, "signin.html", 401, next=request.url.path)
+    return render(request, "signin.html", 401, next=request.url.path)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -52,13 +59,13 @@ def index(request: Request, svc: ServiceDep) -> HTMLResponse:
     now = svc.sharing.clock()
     pending = svc.sharing.consent_requests(RequestStatus.PENDING)
     apps = {app.id: app for app in svc.sharing.apps()}
-    return _render(request, "index.html", csrf=csrf, pending=pending, apps=apps, now=now)
+    return render(request, "index.html", csrf=csrf, pending=pending, apps=apps, now=now)
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login(request: Request) -> HTMLResponse:
     """Reads the user token from the URL fragment (never sent to the server) and signs in."""
-    return _render(request, "login.html")
+    return render(request, "login.html")
 
 
 @router.get("/consent/{request_id}", response_class=HTMLResponse)
@@ -69,10 +76,10 @@ def consent_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> H
     try:
         consent = svc.sharing.consent_request(request_id)
     except NotFound:
-        return _render(request, "not_found.html", 404, what="consent request")
+        return render(request, "not_found.html", 404, what="consent request")
     app = svc.sharing.app(consent.app_id)
     scopes = [scope for scope in Scope if scope in consent.scopes]
-    return _render(
+    return render(
         request,
         "consent.html",
         csrf=csrf,
@@ -80,7 +87,6 @@ def consent_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> H
         status=consent.status(svc.sharing.clock()).value,
         app=app,
         scopes=scopes,
-        hours=round(consent.grant_seconds / 3600, 1),
         terms_version=CURRENT_VERSION,
     )
 
@@ -92,15 +98,20 @@ def my_grants(request: Request, svc: ServiceDep) -> HTMLResponse:
         return _signin(request)
     now = svc.sharing.clock()
     apps = svc.sharing.apps()
-    grants = svc.sharing.grants()
-    return _render(
+    grants = [(grant, grant.state(now).value) for grant in svc.sharing.grants()]
+    active = GrantState.ACTIVE.value
+    return render(
         request,
         "grants.html",
         csrf=csrf,
         apps=apps,
         names={app.id: app.name for app in apps},
-        grants=[(grant, grant.state(now).value) for grant in grants],
-        active=GrantState.ACTIVE.value,
+        grants=grants,
+        active=active,
+        live_grants={
+            app.id: sum(g.app_id == app.id and state == active for g, state in grants)
+            for app in apps
+        },
     )
 
 
@@ -109,7 +120,7 @@ def audit_page(request: Request, svc: ServiceDep) -> HTMLResponse:
     csrf = _csrf(request, svc)
     if csrf is None:
         return _signin(request)
-    return _render(
+    return render(
         request,
         "audit.html",
         csrf=csrf,
@@ -121,7 +132,7 @@ def audit_page(request: Request, svc: ServiceDep) -> HTMLResponse:
 @router.get("/demo/avatar", response_class=HTMLResponse)
 def avatar_demo(request: Request) -> HTMLResponse:
     """A 2D face driven by the stream; the app's token is given in the URL fragment."""
-    return _render(request, "avatar.html")
+    return render(request, "avatar.html")
 
 
 @router.get("/favicon.ico")

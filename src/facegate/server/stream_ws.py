@@ -12,8 +12,9 @@ Protocol (JSON text messages):
    message that is not ``{"token": "..."}``, 4401 for an unknown token, 4403 when
    consent is missing or ends (revoked, expired, app banned), 4408 when no token
    came in time, 4409 when the grant already has ``MAX_STREAMS_PER_GRANT`` streams,
-   4429 past a budget (refused attempts, stream starts, failed tokens), 1000 when
-   the source ends, 1011 when it fails.
+   4429 past a budget (refused attempts, stream starts, failed tokens), 4503 when
+   the service has no readable source (no camera), 1000 when the source ends, 1011
+   when it fails.
 
 The session's start, end and frame count are written to the audit log; refused
 attempts are counted into one entry per app and minute (``sharing.refusals``).
@@ -25,15 +26,18 @@ import asyncio
 import contextlib
 import json
 import logging
+from datetime import timedelta
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from facegate.server.context import Service
 from facegate.server.hub import MAX_STREAMS_PER_GRANT, CloseCode, Subscription
+from facegate.server.security import SESSION_COOKIE
+from facegate.sharing.consent import Grant
 from facegate.sharing.errors import BadCredentials, ConsentRequired, RateLimited
 from facegate.sharing.frames import frame_keys
-from facegate.sharing.scopes import to_names
+from facegate.sharing.scopes import Scope, to_names
 from facegate.sharing.tokens import new_id
 
 log = logging.getLogger(__name__)
@@ -105,6 +109,13 @@ async def stream(ws: WebSocket) -> None:
     except RateLimited as err:
         await ws.close(CloseCode.RATE_LIMITED, str(err)[:120])
         return
+    if not svc.hub.source.ok and not (await svc.hub.check_source()).ok:
+        await run_in_threadpool(svc.sharing.stream_refused, grant, "the source is unavailable")
+        await ws.close(
+            CloseCode.SOURCE_UNAVAILABLE,
+            f"the expression source is unavailable: {svc.hub.source.message}"[:120],
+        )
+        return
     try:
         svc.limits.stream_start(grant.id)
     except RateLimited as err:
@@ -122,6 +133,17 @@ async def stream(ws: WebSocket) -> None:
     session_id = new_id("ses")
     started = await run_in_threadpool(svc.sharing.stream_started, grant, session_id)
     why = "the app disconnected"
+    try:
+        why = await _run_session(ws, sub, grant, session_id) or why
+    finally:
+        svc.hub.unsubscribe(sub)
+        await run_in_threadpool(
+            svc.sharing.stream_ended, grant, session_id, started, sub.frames_sent, why
+        )
+
+
+async def _run_session(ws: WebSocket, sub: Subscription, grant: Grant, label: str) -> str | None:
+    """Send ``ready``, then frames until either side ends; the service's reason, if it ended it."""
     try:
         await ws.send_json(
             {
@@ -144,15 +166,55 @@ async def stream(ws: WebSocket) -> None:
             if task.exception() is not None and not isinstance(
                 task.exception(), WebSocketDisconnect
             ):
-                log.warning("stream %s ended by %s", session_id, type(task.exception()).__name__)
+                log.warning("stream %s ended by %s", label, type(task.exception()).__name__)
         if sub.close_code is not None:
-            why = sub.close_reason
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await ws.close(sub.close_code, sub.close_reason)
+            return sub.close_reason
     except (WebSocketDisconnect, RuntimeError):
         pass
+    return None
+
+
+@router.websocket("/api/user/preview")
+async def preview(ws: WebSocket) -> None:
+    """The person's own stream, every scope, for the avatar page: signed-in browsers only.
+
+    A WebSocket is not covered by CORS, so besides the session cookie the handshake
+    must come from this service's own origin: another local page cannot open it.
+    It is the person watching themselves, not an app, so nothing is audited.
+    """
+    svc: Service = ws.app.state.service
+    session = svc.users.session(ws.cookies.get(SESSION_COOKIE))
+    origin = ws.headers.get("origin")
+    own = f"http://{ws.headers.get('host', '')}"
+    await ws.accept()
+    if session is None or (origin is not None and origin != own):
+        await ws.close(CloseCode.UNAUTHORISED, "sign in on this service's own pages first")
+        return
+    if not svc.hub.source.ok and not (await svc.hub.check_source()).ok:
+        await ws.close(
+            CloseCode.SOURCE_UNAVAILABLE,
+            f"the expression source is unavailable: {svc.hub.source.message}"[:120],
+        )
+        return
+    now = svc.sharing.clock()
+    mine = Grant(
+        id=new_id("preview"),
+        app_id="",
+        request_id="",
+        scopes=frozenset(Scope),
+        created_at=now,
+        expires_at=now + timedelta(hours=12),
+        token_issued_at=None,
+        revoked_at=None,
+        revoked_reason=None,
+    )
+    sub = svc.hub.subscribe(mine, preview=True)
+    if sub is None:
+        await ws.close(CloseCode.TOO_MANY_STREAMS, "too many previews")
+        return
+    try:
+        await _run_session(ws, sub, mine, mine.id)
     finally:
         svc.hub.unsubscribe(sub)
-        await run_in_threadpool(
-            svc.sharing.stream_ended, grant, session_id, started, sub.frames_sent, why
-        )

@@ -99,10 +99,10 @@ class Sharing:
         self.clock = clock
         self._listeners: list[RevocationListener] = []
         self.audit = AuditLog(platform_key, head_path(store.path.parent))
+        store.after_commit(self.audit.publish)
         if store.created:
             with store.write("sign the empty audit log of") as conn:
                 self.audit.start(conn)
-        store.after_commit(self.audit.publish)
         self.notices = NoticeSender(store, self.audit, clock, resolve=resolve)
         self._refusals = RefusalTally()
 

@@ -47,18 +47,17 @@
     }
   }
 
-  if (!token) {
-    show("no-token", "No token: open this page as /demo/avatar#token=<grant token>.");
-    return;
-  }
+  // With a grant token: the app's view. Without one: the signed-in person's own stream.
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${scheme}//${location.host}/api/v1/stream`);
-  show("connecting", "Connecting…");
-  ws.addEventListener("open", () => ws.send(JSON.stringify({ token })));
+  const path = token ? "/api/v1/stream" : "/api/user/preview";
+  const ws = new WebSocket(`${scheme}//${location.host}${path}`);
+  show("connecting", token ? "Connecting…" : "Connecting to your own stream…");
+  if (token) ws.addEventListener("open", () => ws.send(JSON.stringify({ token })));
   ws.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "ready") {
-      show("streaming", "Streaming: " + message.scopes.join(", "));
+      status.dataset.preview = token ? "false" : "true";
+      show("streaming", (token ? "Streaming: " : "Your own stream: ") + message.scopes.join(", "));
     } else if (message.type === "frame") {
       frames += 1;
       status.dataset.frames = String(frames);
@@ -66,7 +65,10 @@
     }
   });
   ws.addEventListener("close", (event) => {
-    show("closed", `Stream closed (${event.code}): ${event.reason || "no reason given"}`);
+    const hint = !token && event.code === 4401
+      ? " Sign in with the link `facegate serve` printed, or open /demo/avatar#token=<grant token>."
+      : "";
+    show("closed", `Stream closed (${event.code}): ${event.reason || "no reason given"}.${hint}`);
     status.dataset.closeCode = String(event.code);
   });
 })();

@@ -22,3 +22,15 @@ window.facegate = {
     return data;
   },
 };
+
+// Times arrive as UTC instants; show them in this browser's own time zone.
+for (const time of document.querySelectorAll("time[data-local]")) {
+  const instant = new Date(time.getAttribute("datetime"));
+  if (!Number.isNaN(instant.getTime())) {
+    time.textContent = instant.toLocaleString(undefined, {
+      year: "numeric", month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+    });
+    time.title = time.getAttribute("datetime");
+  }
+}
