@@ -4,6 +4,7 @@ clear line at the CLI), never another exception, and no stored data is lost."""
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import struct
 import zlib
@@ -16,18 +17,21 @@ from hypothesis import strategies as st
 from PIL import Image
 from typer.testing import CliRunner
 
+import facegate
 from facegate.cli import app
 from facegate.errors import (
     ConfigError,
     FaceGateError,
     ImageSizeError,
+    InputError,
     UnreadableSource,
     VaultError,
     VaultKeyError,
 )
+from facegate.liveness.modes import LivenessMode
 from facegate.session import Session
 from facegate.vault import SqliteVault
-from facegate.vision.sources import read_image
+from facegate.vision.sources import open_sources, read_image
 from test_cli import assert_one_error_line
 
 FORMATS = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif", "WEBP": "webp", "PPM": "pgm", "GIF": "gif"}
@@ -209,3 +213,49 @@ def test_enrolling_an_existing_user_names_replace(runner: CliRunner, image_files
     enrol = [*map(str, image_files["enrol"])]
     runner.invoke(app, ["enroll", "alice", *enrol])
     assert_one_error_line(runner.invoke(app, ["enroll", "alice", *enrol]), "--replace")
+
+
+def test_sources_that_are_not_files_say_what_they_are(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(UnreadableSource, match="a directory"):
+        read_image(tmp_path)
+    with pytest.raises(UnreadableSource, match="not a regular file"):
+        read_image(fifo)
+    with pytest.raises(UnreadableSource, match="empty source name"):
+        open_sources([""])
+
+
+def test_a_symlinked_vault_is_refused(home: Path, tmp_path: Path) -> None:
+    with Session.open() as session:
+        session.vault.users()
+    real = tmp_path / "elsewhere.sqlite3"
+    (home / "vault.sqlite3").rename(real)
+    (home / "vault.sqlite3").symlink_to(real)
+    with Session.open() as session, pytest.raises(VaultError, match="symbolic link"):
+        session.vault.users()
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"liveness": "bogus"}, "liveness must be one of off, passive, active"),
+        ({"liveness": False}, "liveness must be one of"),
+        ({"level": "HIGH"}, "level must be one of standard, high"),
+        ({"frames": 0}, "frames must be between 1 and 30"),
+    ],
+)
+def test_the_python_shortcut_refuses_unknown_options(
+    home: Path, image_files: dict, options: dict, fragment: str
+) -> None:
+    facegate.enroll("alice", list(image_files["enrol"]))
+    with pytest.raises(InputError, match=fragment):
+        facegate.verify("alice", [image_files["probe"]], **options)
+
+
+def test_the_high_level_refuses_stills_instead_of_weakening(home: Path, image_files: dict) -> None:
+    facegate.enroll("alice", list(image_files["enrol"]))
+    with pytest.raises(InputError, match="camera or a video"):
+        facegate.verify("alice", [image_files["probe"]], level="high")
+    off = facegate.verify("alice", [image_files["probe"]], liveness="off")
+    assert off.matched and off.liveness is LivenessMode.OFF

@@ -85,12 +85,11 @@ def verify(
     camera or video at high). ``LivenessMode.OFF`` must be asked for, and such a
     verdict says so and never updates the template.
     """
-    from facegate.biometrics.match import SecurityLevel
     from facegate.biometrics.policy import UnlockOptions
     from facegate.session import Session
 
     options = UnlockOptions(
-        level=SecurityLevel(level),
+        level=level,  # type: ignore[arg-type]  # strings are checked by UnlockOptions
         max_frames=frames,
         budget_seconds=budget,
         liveness=liveness,

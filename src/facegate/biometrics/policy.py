@@ -10,6 +10,7 @@ says ``liveness: off`` and never teaches the template anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from facegate.biometrics.match import SecurityLevel
 from facegate.errors import InputError
@@ -28,11 +29,29 @@ ADAPT_MARGIN = 0.10
 
 
 def default_liveness(level: SecurityLevel, kind: SourceKind) -> LivenessMode:
-    """The level's liveness: STANDARD -> PASSIVE; HIGH -> ACTIVE for a camera or video,
-    else PASSIVE, since a still cannot answer a challenge."""
-    if level is SecurityLevel.HIGH and kind.moving:
-        return LivenessMode.ACTIVE
-    return LivenessMode.PASSIVE
+    """The level's liveness: STANDARD -> PASSIVE; HIGH -> ACTIVE, which needs moving
+    frames. HIGH on stills is refused rather than quietly weakened to PASSIVE: whoever
+    picks the input could otherwise always avoid the challenge."""
+    if level is SecurityLevel.STANDARD:
+        return LivenessMode.PASSIVE
+    if not kind.moving:
+        raise InputError(
+            "the high level needs a camera or a video: a still image cannot answer a "
+            "liveness challenge"
+        )
+    return LivenessMode.ACTIVE
+
+
+E = TypeVar("E", SecurityLevel, LivenessMode)
+
+
+def _member(enum: type[E], value: object, name: str) -> E:
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str) and value in {m.value for m in enum}:
+        return enum(value)
+    choices = ", ".join(m.value for m in enum)
+    raise InputError(f"{name} must be one of {choices}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,11 @@ class UnlockOptions:
     challenges: tuple[ChallengeKind, ...] | None = None
 
     def __post_init__(self) -> None:
+        # Accept the enums' string values (the Python shortcut's keywords), but nothing
+        # else: an unknown mode must not be echoed back while another one runs.
+        object.__setattr__(self, "level", _member(SecurityLevel, self.level, "level"))
+        if self.liveness is not None:
+            object.__setattr__(self, "liveness", _member(LivenessMode, self.liveness, "liveness"))
         if not 1 <= self.max_frames <= 30:
             raise InputError(f"frames must be between 1 and 30, not {self.max_frames}")
         if not 0 < self.budget_seconds <= 60:

@@ -142,7 +142,11 @@ def _connect(path: Path, *, timeout: float = _BUSY_TIMEOUT_S) -> sqlite3.Connect
     Anything else that is not a vault (an empty file, another database, a directory)
     is refused without being written to.
     """
-    if not path.exists() and not path.is_symlink():
+    if path.is_symlink():
+        # As with the key file: a link could point the vault at a file someone else
+        # controls, so only a real file is opened.
+        raise VaultError(f"{path} is a symbolic link; the vault must be a real file")
+    if not path.exists():
         _create_vault_file(path)
     if not path.is_file():
         raise VaultError(f"{path} is not a file; a FaceGate vault is one SQLite file")

@@ -94,6 +94,18 @@ def to_bgr(array: np.ndarray) -> np.ndarray:
     raise UnreadableSource(f"unsupported image layout {img.shape}")
 
 
+def _check_file(path: Path) -> None:
+    """Refuse what is not a regular file with a message that says what it is instead."""
+    name = str(path)
+    if name in ("", "."):
+        raise UnreadableSource("an empty source name: name an image, a video or a camera index")
+    if not path.exists():
+        raise UnreadableSource(f"{name}: no such file")
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "not a regular file (a device or a pipe?)"
+        raise UnreadableSource(f"{name}: {what}; name an image or a video file")
+
+
 def read_image(path: str | Path) -> Frame:
     """Decode one image file (JPEG, PNG, PGM, GIF, TIFF, BMP; grey or colour).
 
@@ -102,8 +114,7 @@ def read_image(path: str | Path) -> Frame:
     """
     path = Path(path)
     name = str(path)
-    if not path.is_file():
-        raise UnreadableSource(f"{name}: no such file")
+    _check_file(path)
     try:
         with Image.open(path, formats=IMAGE_FORMATS) as pil:
             check_size(pil.width, pil.height, name)
@@ -167,8 +178,8 @@ def iter_video(
         raise UnreadableSource(f"{name}: a camera index must be 0 or more")
     if isinstance(src, int) and not camera_exists(src):
         raise UnreadableSource(f"{name}: no camera device /dev/video{src} on this machine")
-    if not is_camera and not Path(name).is_file():
-        raise UnreadableSource(f"{name}: no such file")
+    if not is_camera:
+        _check_file(Path(name))
     cap = cv2.VideoCapture(src) if isinstance(src, int) else cv2.VideoCapture(name)
     try:
         if not cap.isOpened():
@@ -237,6 +248,8 @@ class SourceSet:
 def open_sources(sources: Iterable[str | Path]) -> SourceSet:
     """Check every source (and decode the stills) before any frame is used."""
     names = tuple(str(s) for s in sources)
+    if "" in names:
+        raise UnreadableSource("an empty source name: name an image, a video or a camera index")
     if not names:
         raise UnreadableSource("no source given: name images, a video or a camera index")
     kinds = {source_kind(n) for n in names}
@@ -254,8 +267,8 @@ def open_sources(sources: Iterable[str | Path]) -> SourceSet:
             index = int(name.removeprefix("camera:"))
             if not camera_exists(index):
                 raise UnreadableSource(f"camera:{index}: no camera device /dev/video{index}")
-        elif not Path(name).is_file():
-            raise UnreadableSource(f"{name}: no such file")
+        else:
+            _check_file(Path(name))
     return SourceSet(names, kind)
 
 
