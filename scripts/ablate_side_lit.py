@@ -8,10 +8,9 @@ quality gates (enrolment gates on the enrolled images):
 - ``relocate``: a poorly lit crop is located again on the shadow-lifted frame;
 - ``mesh``: then, still poorly lit, MediaPipe's five points instead of YuNet's;
 - ``mesh+variants``: then the crop's embedding averaged over its lighting variants
-  (crop, equalised, and both mirrored): FaceGate before this change;
+  (crop, equalised, and both mirrored): ``FacePipeline.observe`` as shipped;
 - ``relocate+variants``, ``plain+variants``: the variants without the earlier parts;
-- ``mesh+eq``: the crop and its equalised copy, no mirror images;
-- ``shipped``: ``FacePipeline.observe`` as the package ships it now.
+- ``mesh+eq``: the crop and its equalised copy, no mirror images.
 
 Protocol as ``facegate eval unlock ROOT --enroll K``; figures are also given on the
 probes the raw OpenCV pipeline acquires (``scripts/raw_baseline.py``), with ``--raw``.
@@ -66,56 +65,68 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
-def observe(
-    pipeline: FacePipeline, image: np.ndarray, variant: Variant, gates: QualityOptions
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(embedding or None, aligned crop or None) of one image under ``variant``."""
-    relocate, mesh, which = variant
+def crops(
+    pipeline: FacePipeline, image: np.ndarray, gates: QualityOptions
+) -> dict[tuple[bool, bool], np.ndarray | None]:
+    """The aligned crop each (relocate, mesh points) setting gives, None when refused;
+    detection and the mesh run once and are shared by the settings."""
     faces: Faces = pipeline.detector.detect(image)
     crop = align(image, faces, 0) if len(faces) else None
-    if relocate and (crop is None or is_poorly_lit(crop)):
+    out: dict[tuple[bool, bool], tuple[Faces, np.ndarray | None]] = {(False, False): (faces, crop)}
+    if crop is None or is_poorly_lit(crop):
         lit = lift_frame(image)
         lifted = pipeline.detector.detect(lit)
         if len(lifted):
             faces, crop = lifted, align(image, lifted, 0)
-        if mesh and crop is not None and is_poorly_lit(crop):
+        out[True, False] = (faces, crop)
+        if crop is not None and is_poorly_lit(crop):
             refined = with_mesh_points(faces, pipeline.mesher.detect(lit))
             if refined is not faces:
                 faces, crop = refined, align(image, refined, 0)
-    if crop is None or not assess(faces, 0, crop, gates).ok:
-        return None, crop
-    crops = VARIANT_SETS[which](crop) if is_poorly_lit(crop) else [crop]
-    vec = np.sum([pipeline.embedder.embed(c) for c in crops], axis=0)
-    return (vec / np.linalg.norm(vec)).astype(np.float32), crop
+    out.setdefault((True, False), out[False, False])
+    out[True, True] = (faces, crop)
+    return {
+        key: c if c is not None and assess(f, 0, c, gates).ok else None
+        for key, (f, c) in out.items()
+    }
 
 
 def embed(
-    pipeline: FacePipeline, samples: list[Sample], enrol: np.ndarray, variant: Variant | None
-) -> tuple[EmbeddedSet, EmbeddedSet]:
-    emb = np.zeros((len(samples), 128), np.float32)
-    usable = np.zeros(len(samples), bool)
+    pipeline: FacePipeline, samples: list[Sample], enrol: np.ndarray
+) -> dict[str, tuple[EmbeddedSet, EmbeddedSet]]:
+    """Per variant, the (enrolment, probe) sets; each distinct crop is embedded once."""
+    emb = {name: np.zeros((len(samples), 128), np.float32) for name in VARIANTS}
+    usable = {name: np.zeros(len(samples), bool) for name in VARIANTS}
     for i, (s, e) in enumerate(zip(samples, enrol, strict=True)):
-        gates = ENROL_QUALITY if e else QualityOptions()
-        frame = read_image(s.path)
-        if variant is None:
-            obs = pipeline.observe(frame, gates)
-            vec = obs.embedding
-        else:
-            vec, _ = observe(pipeline, frame.image, variant, gates)
-        if vec is not None:
-            emb[i], usable[i] = vec, True
+        by_setting = crops(
+            pipeline, read_image(s.path).image, ENROL_QUALITY if e else QualityOptions()
+        )
+        memo: dict[tuple[int, int], np.ndarray] = {}
+        for name, (relocate, mesh, which) in VARIANTS.items():
+            crop = by_setting[relocate, mesh]
+            if crop is None:
+                continue
+            parts = VARIANT_SETS[which](crop) if is_poorly_lit(crop) else [crop]
+            vecs = []
+            for k, part in enumerate(parts):
+                key = (id(crop), k if which != "eq" else (0, 2)[k])
+                if key not in memo:
+                    memo[key] = pipeline.embedder.embed(part)
+                vecs.append(memo[key])
+            vec = np.sum(vecs, axis=0)
+            emb[name][i], usable[name][i] = vec / np.linalg.norm(vec), True
 
-    def part(mask: np.ndarray) -> EmbeddedSet:
+    def part(name: str, mask: np.ndarray) -> EmbeddedSet:
         rows = np.flatnonzero(mask)
         return EmbeddedSet(
             [samples[i] for i in rows],
-            emb[rows],
-            usable[rows],
-            [None if usable[i] else "refused" for i in rows],
+            emb[name][rows],
+            usable[name][rows],
+            [None if usable[name][i] else "refused" for i in rows],
             np.zeros(len(rows)),
         )
 
-    return part(enrol), part(~enrol)
+    return {name: (part(name, enrol), part(name, ~enrol)) for name in VARIANTS}
 
 
 def figures(enrol: EmbeddedSet, probes: EmbeddedSet, keep: np.ndarray) -> dict[str, Any]:
@@ -159,12 +170,10 @@ def main() -> None:
 
         raw = raw_embeddings(samples)
         keep_sets["raw-acquired probes"] = np.array([v is not None for v in raw])[~enrol]
-    out: dict[str, Any] = {}
     with FacePipeline(load_settings()) as pipeline:
-        for name, variant in [*VARIANTS.items(), ("shipped", None)]:
-            e, p = embed(pipeline, samples, enrol, variant)
-            out[name] = {k: figures(e, p, keep) for k, keep in keep_sets.items()}
-            print(json.dumps({name: out[name]}), flush=True)
+        sets = embed(pipeline, samples, enrol)
+    for name, (e, p) in sets.items():
+        print(json.dumps({name: {k: figures(e, p, keep) for k, keep in keep_sets.items()}}))
 
 
 if __name__ == "__main__":

@@ -158,6 +158,16 @@ def evaluate_fold(
                         "fmr": rates(d.impostor[i] >= single[level]),
                     },
                 }
+            row["by_class"] = {
+                c.value: {
+                    level.value: {
+                        "fnmr": rates(d.genuine[g & (gen_cls == c.value)] < per_class[level][c]),
+                        "fmr": rates(d.impostor[i & (imp_cls == c.value)] >= per_class[level][c]),
+                    }
+                    for level in SecurityLevel
+                }
+                for c in CaptureClass
+            }
             rows[f"{pop}/{kind}"] = row
     return {
         "fold": fold,
