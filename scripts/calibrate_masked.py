@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 import time
@@ -169,7 +170,8 @@ def main() -> None:
     levels: dict[str, Any] = {}
     for level in SecurityLevel:
         target = MASKED_TARGET_FMR[level]
-        threshold = None if target is None else round(threshold_at_fmr(imp, target), 6)
+        # Rounded *up*, so the recorded threshold still rejects the score it sits above.
+        threshold = None if target is None else math.ceil(threshold_at_fmr(imp, target) * 1e6) / 1e6
         levels[level.value] = {"threshold": threshold, "target_fmr": target}
     record = {
         "embedding_model": "sface (the unlock score, unchanged)",
@@ -181,7 +183,8 @@ def main() -> None:
             "eyes_false_rate": EYES_FALSE_RATE,
         },
         "n_impostor": len(imp),
-        "impostor_top5": [round(float(v), 6) for v in np.sort(imp)[::-1][:5]],
+        # Rounded down, so each listed score is at most the true one.
+        "impostor_top5": [math.floor(float(v) * 1e6) / 1e6 for v in np.sort(imp)[::-1][:5]],
         "tuning_people": tuning,
         "n_tuning_photos": int(tune.sum()),
         "n_rwmfd_photos": len(rwmfd),

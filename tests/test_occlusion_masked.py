@@ -52,6 +52,8 @@ def test_masked_standard_threshold_is_its_recorded_impostors_fmr_point() -> None
     assert k < len(record["impostor_top5"])
     tail = np.array(record["impostor_top5"][: k + 1] + [-1.0] * (n - k - 1))
     assert level["threshold"] == pytest.approx(threshold_at_fmr(tail, target), abs=1e-6)
+    # Rounded up: the (k+1)-th highest impostor score is rejected.
+    assert level["threshold"] > record["impostor_top5"][k]
 
 
 def test_high_level_allows_no_masked_unlock_and_standard_is_stricter_than_chance() -> None:
@@ -85,24 +87,33 @@ def test_covered_eyes_take_precedence_over_a_mask() -> None:
 
 
 @pytest.fixture(scope="module")
-def held_out_person(data_dir: Path) -> Path:
+def held_out_people(data_dir: Path) -> list[Path]:
     root = data_dir / RMFRD
     if not root.is_dir():
         pytest.skip(f"{root} absent")
-    return root / rmfrd_folds(root)[1][1]
+    return [root / name for name in rmfrd_folds(root)[1]]
+
+
+@pytest.fixture(scope="module")
+def held_out_person(held_out_people: list[Path]) -> Path:
+    return held_out_people[1]
 
 
 def test_held_out_masked_photos_mostly_enter_the_masked_mode(
-    held_out_person: Path, pipeline: FacePipeline
+    held_out_people: list[Path], pipeline: FacePipeline
 ) -> None:
+    """The masked photos of the first 10 held-out people: most are judged masked (on all
+    61, 100 of 121 usable masked probes: scripts/calibrate_masked.py --report)."""
     cal = load_masked_calibration()
     assessor = OcclusionAssessor(pipeline)
     modes = [
         face_mode(m, cal)
-        for p in sorted((held_out_person / "masked").glob("*.jpg"))
+        for person in held_out_people[:10]
+        for p in sorted((person / "masked").glob("*.jpg"))
         if (m := assessor.assess(read_image(p)).map) is not None
     ]
-    assert modes and sum(m is FaceMode.MASKED for m in modes) * 2 > len(modes)
+    assert len(modes) >= 15
+    assert sum(m is FaceMode.MASKED for m in modes) * 2 > len(modes)
 
 
 def test_drawn_sunglasses_on_a_held_out_face_give_eyes_covered(
