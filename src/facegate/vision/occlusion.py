@@ -147,7 +147,10 @@ def _against_skin(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def unlike_skin(crop: np.ndarray) -> np.ndarray:
     """(112, 112) bool: True where a pixel of the aligned crop is unlike the person's skin."""
-    feats, median, spread = _against_skin(crop)
+    return _unlike(*_against_skin(crop))
+
+
+def _unlike(feats: np.ndarray, median: np.ndarray, spread: np.ndarray) -> np.ndarray:
     z = (feats - median) / spread
     # Smoother than skin is no occlusion cue: only excess texture counts.
     z[:, :, 3] = np.maximum(z[:, :, 3], 0.0)
@@ -163,14 +166,15 @@ def region_features(crop: np.ndarray) -> dict[Region, np.ndarray]:
     within the region) and the share of pixels unlike skin (:func:`unlike_skin`).
     """
     feats, median, spread = _against_skin(crop)
-    odd = unlike_skin(crop)
+    odd = _unlike(feats, median, spread)
     grey = feats[:, :, 0]
     out = {}
     for region, (x0, y0, x1, y1) in REGION_BOXES.items():
         patch = feats[y0:y1, x0:x1].reshape(-1, 4)
         shape = hog(cv2.resize(grey[y0:y1, x0:x1], HOG_SIZE, interpolation=cv2.INTER_AREA))
-        colour = (np.median(patch, axis=0) - median) / spread
-        within = (np.percentile(patch, 75, axis=0) - np.percentile(patch, 25, axis=0)) / spread
+        low, mid, high = np.percentile(patch, [25, 50, 75], axis=0)
+        colour = (mid - median) / spread
+        within = (high - low) / spread
         out[region] = np.concatenate([shape, colour, within, [odd[y0:y1, x0:x1].mean()]]).astype(
             np.float32
         )
