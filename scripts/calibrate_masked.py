@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from facegate.biometrics.masked import FaceMode, face_mode, parse_masked_calibration
+from facegate.biometrics.masked import FaceMode, face_mode, judge, parse_masked_calibration
 from facegate.biometrics.match import SecurityLevel, load_calibration
 from facegate.biometrics.template import build_template, consistent_captures
 from facegate.config import load_settings
@@ -231,12 +231,9 @@ def held_out_report(
     masked_standard = cal.threshold(SecurityLevel.STANDARD)
 
     def decide(i: int, score: float) -> bool:
-        """The masked mode's rule at `standard`: eyes covered refuse, masked uses its
-        threshold, bare uses today's."""
-        if modes[i] == FaceMode.EYES_COVERED.value:
-            return False
-        limit = masked_standard if modes[i] == FaceMode.MASKED.value else standard
-        return score >= limit
+        """``judge`` at `standard` (a probe without a map is judged bare)."""
+        mode = FaceMode(modes[i]) if modes[i] != "no_map" else FaceMode.BARE
+        return judge(score, mode, SecurityLevel.STANDARD, standard, cal).matched
 
     out: dict[str, Any] = {"held_out_people": len(held_out), "templates": len(templates)}
     for name, group in (("masked_probes", masked), ("unmasked_probes", ~masked)):
@@ -251,6 +248,9 @@ def held_out_report(
             "masked_mode_fnmr_at_standard": rate(~np.array([decide(i, genuine[i]) for i in sel])),
             "in_masked_mode": rate(np.array([modes[i] == "masked" for i in sel])),
             "eyes_covered": rate(np.array([modes[i] == "eyes_covered" for i in sel])),
+            "refused_eyes_covered": rate(
+                np.array([modes[i] == "eyes_covered" and genuine[i] < standard for i in sel])
+            ),
         }  # fmt: skip
     accepted = np.array([decide(i, s) for (i, _), s in zip(imp_idx, imp, strict=True)])
     out["impostor"] = {

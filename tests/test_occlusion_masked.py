@@ -14,7 +14,9 @@ import pytest
 from facegate.biometrics.masked import (
     FaceMode,
     MaskedCalibration,
+    Outcome,
     face_mode,
+    judge,
     load_masked_calibration,
 )
 from facegate.biometrics.match import SecurityLevel, load_calibration
@@ -134,3 +136,37 @@ def test_drawn_sunglasses_on_a_held_out_face_give_eyes_covered(
         )
     covered = assessor.models.map(crop)
     assert face_mode(covered, load_masked_calibration()) is FaceMode.EYES_COVERED
+
+
+def _calibration(high: float | None = None) -> MaskedCalibration:
+    return MaskedCalibration(
+        thresholds=MappingProxyType({SecurityLevel.STANDARD: 0.55, SecurityLevel.HIGH: high}),
+        target_fmr=MappingProxyType({SecurityLevel.STANDARD: 1e-4, SecurityLevel.HIGH: None}),
+        mask_mouth=0.5,
+        eyes_covered=0.6,
+        command="test",
+    )
+
+
+def test_a_masked_probe_must_clear_the_masked_threshold_and_says_mask_yes() -> None:
+    cal = _calibration()
+    passed = judge(0.56, FaceMode.MASKED, SecurityLevel.STANDARD, 0.53, cal)
+    assert passed.matched and passed.mask and passed.threshold == 0.55
+    between = judge(0.54, FaceMode.MASKED, SecurityLevel.STANDARD, 0.53, cal)
+    assert between.outcome is Outcome.NOT_MATCHED and between.mask
+
+
+def test_high_level_refuses_a_mask_whatever_the_score() -> None:
+    verdict = judge(0.99, FaceMode.MASKED, SecurityLevel.HIGH, 0.55, _calibration())
+    assert verdict.outcome is Outcome.MASK_NOT_ALLOWED and not verdict.matched
+
+
+def test_covered_eyes_are_a_reason_not_a_false_non_match() -> None:
+    cal = _calibration()
+    refused = judge(0.2, FaceMode.EYES_COVERED, SecurityLevel.STANDARD, 0.53, cal)
+    assert refused.outcome is Outcome.EYES_COVERED
+    # Recognised despite sunglasses: a match, judged on the bare threshold.
+    assert judge(0.6, FaceMode.EYES_COVERED, SecurityLevel.STANDARD, 0.53, cal).matched
+    assert judge(0.2, FaceMode.BARE, SecurityLevel.STANDARD, 0.53, cal).outcome is (
+        Outcome.NOT_MATCHED
+    )

@@ -114,3 +114,59 @@ def face_mode(occlusion: OcclusionMap, calibration: MaskedCalibration) -> FaceMo
     if occlusion[Region.MOUTH] >= calibration.mask_mouth:
         return FaceMode.MASKED
     return FaceMode.BARE
+
+
+class Outcome(StrEnum):
+    """What :func:`judge` decides; ``eyes_covered`` and ``mask_not_allowed`` are
+    refusals that say nothing about who is there, so they must not count toward the
+    lockout (like ``no_face``)."""
+
+    MATCH = "match"
+    NOT_MATCHED = "not_matched"
+    EYES_COVERED = "eyes_covered"
+    MASK_NOT_ALLOWED = "mask_not_allowed"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The masked mode's verdict on one probe: ``mask`` is the verdict's ``mask: yes``."""
+
+    outcome: Outcome
+    mode: FaceMode
+    threshold: float | None
+
+    @property
+    def matched(self) -> bool:
+        return self.outcome is Outcome.MATCH
+
+    @property
+    def mask(self) -> bool:
+        return self.mode is FaceMode.MASKED
+
+
+def judge(
+    score: float,
+    mode: FaceMode,
+    level: SecurityLevel,
+    bare_threshold: float,
+    calibration: MaskedCalibration,
+) -> Judgement:
+    """The pure decision for one probe's SFace score (cosine, higher = more alike).
+
+    BARE: today's rule, ``score >= bare_threshold``.
+    MASKED: ``score >=`` the level's masked threshold; a level without one refuses
+    with MASK_NOT_ALLOWED (``high``: payments need the whole face).
+    EYES_COVERED: a probe that matches the bare threshold anyway is a match (the face
+    was recognised despite sunglasses); otherwise EYES_COVERED instead of NOT_MATCHED,
+    since too little of the face was visible to say it is someone else.
+    """
+    if mode is FaceMode.MASKED:
+        limit = calibration.threshold(level)
+        if limit is None:
+            return Judgement(Outcome.MASK_NOT_ALLOWED, mode, None)
+        outcome = Outcome.MATCH if score >= limit else Outcome.NOT_MATCHED
+        return Judgement(outcome, mode, limit)
+    if score >= bare_threshold:
+        return Judgement(Outcome.MATCH, mode, bare_threshold)
+    refusal = Outcome.EYES_COVERED if mode is FaceMode.EYES_COVERED else Outcome.NOT_MATCHED
+    return Judgement(refusal, mode, bare_threshold)
