@@ -97,8 +97,10 @@ WEIGHTS_FILE = "occlusion_weights.npz"
 
 @dataclass(frozen=True)
 class OcclusionMap:
-    """values: each Region's share of pixels unlike the person's skin, in [0, 1]
-    (0 = uncovered, 1 = fully covered; see the module docstring)."""
+    """values: for each Region, the probability in [0, 1] that something covers it
+    (0 = surely visible, 1 = surely covered, 0.5 = undecided; see the module docstring).
+    Values are comparable with the same region on other faces, which is how the
+    thresholds that use them (``biometrics/masked_calibration.json``) were set."""
 
     values: Mapping[Region, float]
 
