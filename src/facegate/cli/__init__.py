@@ -9,6 +9,7 @@ import sys
 
 from facegate.cli import eval as _eval  # noqa: F401  (registers commands)
 from facegate.cli import liveness as _liveness  # noqa: F401  (registers commands)
+from facegate.cli import occlusion as _occlusion  # noqa: F401  (registers commands)
 from facegate.cli import sharing as _sharing  # noqa: F401  (registers commands)
 from facegate.cli import system as _system  # noqa: F401  (registers commands)
 from facegate.cli import track as _track  # noqa: F401  (registers commands)
