@@ -1,11 +1,11 @@
 """Liveness: refuse printed photos, screens and replays (presentation attacks).
 
-- :mod:`~facegate.liveness.pad` — passive PAD: one frame's face, a bona fide score.
+- :mod:`~facegate.liveness.pad` — passive PAD: one frame's face, a bona fide score, and
+  its three-way decision (live, attack, or uncertain: then prefer a challenge).
 - :mod:`~facegate.liveness.challenge` — active challenge-response from blend shapes.
 - :mod:`~facegate.liveness.eyelids` — whether the eyes changed as eyelids, not a print, do.
 - :mod:`~facegate.liveness.attention` — open eyes looking at the camera.
 - :mod:`~facegate.liveness.check` — one unlock attempt's liveness, as the unlock flow uses it.
-- :mod:`~facegate.liveness.train` — ``facegate train pad``.
 
 Nothing is loaded at import time.
 """
@@ -14,5 +14,12 @@ from __future__ import annotations
 
 from facegate.liveness.challenge import ChallengeKind
 from facegate.liveness.check import LivenessMode, LivenessOptions, LivenessVerdict
+from facegate.liveness.pad import PadDecision
 
-__all__ = ["ChallengeKind", "LivenessMode", "LivenessOptions", "LivenessVerdict"]
+__all__ = [
+    "ChallengeKind",
+    "LivenessMode",
+    "LivenessOptions",
+    "LivenessVerdict",
+    "PadDecision",
+]
