@@ -80,6 +80,10 @@ def train_pad(
     folds: Annotated[int, typer.Option(help="Group-disjoint folds; 0 = leave one out.")] = 0,
     report: Annotated[Path | None, typer.Option(help="Also write a CV report here.")] = None,
     cache: CacheOption = None,
+    exclude_source: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave this source out of training entirely (repeatable)."),
+    ] = None,
 ) -> None:
     """Fit the passive PAD; set its live / uncertain / attack band on held-out groups."""
     from facegate.eval.pad_data import read_labels
@@ -88,6 +92,8 @@ def train_pad(
     options = TrainOptions(l2=l2, target_bpcer=bpcer, target_apcer=apcer, by=by, folds=folds)
     images = read_labels(labels, root)
     data = _features(images, options.spec, cache)
+    if exclude_source:
+        data = data.without_sources(exclude_source)
     result = train(data, options, command=command_line(), dataset=repo_relative(labels))
     result.model.save(out_file)
     cv = result.model.meta["cv"]

@@ -71,6 +71,17 @@ class FeatureSet:
     no_face: list[LabelledImage]
     colourless: np.ndarray = field(repr=False)
 
+    def without_sources(self, sources: Sequence[str]) -> FeatureSet:
+        """The presentations of every source but ``sources`` (e.g. the people whose
+        whole clips are evaluated, so the model never saw them)."""
+        keep = np.array([i.source not in sources for i in self.images], bool)
+        return FeatureSet(
+            self.features[keep],
+            [i for i, k in zip(self.images, keep, strict=True) if k],
+            [i for i in self.no_face if i.source not in sources],
+            self.colourless[keep],
+        )
+
     @property
     def bona_fide(self) -> np.ndarray:
         return np.array([i.bona_fide for i in self.images])
