@@ -272,3 +272,28 @@ def test_a_grey_face_is_never_live_on_its_score(astronaut_bgr: np.ndarray) -> No
     assert colourless(grey, box, model.spec) and not colourless(astronaut_bgr, box, model.spec)
     assert model.decide(model.score(grey, box), colourless=True) is PadDecision.UNCERTAIN
     assert model.decide(model.score(astronaut_bgr, box)) is PadDecision.LIVE
+
+
+@pytest.mark.dataset
+def test_eval_liveness_by_source_leave_one_out_counts_every_decision(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    nuaa = data_dir / "nuaa_photo_imposter_subset"
+    rows = []
+    for person in ("0001", "0002"):
+        for folder, label in (("ClientRaw", "live"), ("ImposterRaw", "spoof_print")):
+            for path in sorted((nuaa / folder / person).glob("*.jpg"))[:3]:
+                rows.append(f"{path},{label},{person},cam{person}")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label,subject,source\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "report"
+    args = ["eval", "liveness", "--labels", str(labels), "--root", "/", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--by", "source", "--leave-one-out"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["protocol"].startswith("leave one source out")
+    groups = report["decisions_by_group"]
+    assert set(groups) == {"cam0001", "cam0002"}
+    for counts in groups.values():
+        assert {sum(c.values()) for c in counts.values()} == {3}
+    assert (out / "det.png").read_bytes()[:4] == b"\x89PNG"
