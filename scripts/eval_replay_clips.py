@@ -7,12 +7,12 @@ Each person is enrolled from the first half of their live clip (p04, who has onl
 replay clip, from their live crops). Every second half, live or replay, is then
 verified twice, in a temporary home (no real vault is touched):
 
-- ``verify``: ``Unlocker.verify`` at ``standard`` with passive liveness, the unlock
-  flow as this branch has it (an UNCERTAIN PAD fails);
-- ``liveness``: the same frames fed to a liveness attempt with the fallback on, as
-  the policy should run it for a video or camera: the PAD decision, whether a
-  challenge was asked, and how it ended (a recorded clip cannot answer a prompt, so
-  a live half that is asked ends ``incomplete`` or failed, never passed).
+- ``verify``: ``Unlocker.verify`` at ``standard`` with passive liveness (the default
+  policy): unlocked or not, and why;
+- ``liveness``: the same frames fed to a liveness attempt alone: the PAD decision,
+  whether the fallback challenge was asked, and how it ended (a recorded clip
+  cannot answer a prompt, so a live half that is asked ends ``incomplete`` or
+  failed, never passed).
 """
 
 from __future__ import annotations
@@ -88,20 +88,13 @@ def main() -> None:
             report = session.unlocker.enroll(person, enrol)
             for clip in (c for c in clips if c["subject"] == person):
                 probe = halves(root / clip["path"])[1]
-                verdict = session.unlocker.verify(
-                    person, probe, UnlockOptions(liveness=LivenessMode.PASSIVE)
-                )
                 results.append(
                     {
                         "clip": clip["path"],
                         "label": clip["label"],
                         "enrolled_from": "live clip, first half" if live_clip else "live crops",
                         "enrolled_captures": report.kept,
-                        "verify": {
-                            "unlocked": verdict.matched,
-                            "reason": str(verdict.reason),
-                            "pad_score": verdict.liveness.pad_score if verdict.liveness else None,
-                        },
+                        "verify": verify(session, person, probe),
                         "liveness": liveness_only(session, engine, probe),
                     }
                 )
@@ -109,6 +102,23 @@ def main() -> None:
         engine.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def verify(session: Session, person: str, probe: list[Frame]) -> dict:
+    try:
+        verdict = session.unlocker.verify(
+            person, probe, UnlockOptions(liveness=LivenessMode.PASSIVE)
+        )
+    except ChallengeIncomplete:
+        return {"unlocked": False, "reason": "challenge incomplete (clip ended)"}
+    live = verdict.liveness
+    return {
+        "unlocked": verdict.matched,
+        "reason": str(verdict.reason),
+        "pad_score": live.pad_score if live else None,
+        "pad_decision": str(live.pad_decision) if live else None,
+        "fallback": live.fallback if live else None,
+    }
 
 
 if __name__ == "__main__":

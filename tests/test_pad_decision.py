@@ -213,11 +213,11 @@ def test_an_uncertain_pad_on_a_video_asks_for_a_challenge_a_still_face_fails(
     uncertain_engine: LivenessEngine, astronaut_bgr: np.ndarray, tmp_path: Path
 ) -> None:
     video = _still_video(tmp_path / "still.avi", astronaut_bgr, 7.0)
+    # No challenge_when_uncertain: a video can answer, so the attempt asks by itself.
     options = LivenessOptions(
         LivenessMode.PASSIVE,
         require_attention=False,
         challenges=(ChallengeKind.SMILE, ChallengeKind.BLINK),
-        challenge_when_uncertain=True,
     )
     prompts, verdict = _run(uncertain_engine, options, video)
     uncertain_engine.close()
@@ -232,7 +232,9 @@ def test_without_the_fallback_an_uncertain_pad_fails_without_a_prompt(
     uncertain_engine: LivenessEngine, astronaut_bgr: np.ndarray, tmp_path: Path
 ) -> None:
     video = _still_video(tmp_path / "still.avi", astronaut_bgr, 1.0)
-    options = LivenessOptions(LivenessMode.PASSIVE, require_attention=False)
+    options = LivenessOptions(
+        LivenessMode.PASSIVE, require_attention=False, challenge_when_uncertain=False
+    )
     prompts, verdict = _run(uncertain_engine, options, video)
     uncertain_engine.close()
     assert prompts == [] and not verdict.live

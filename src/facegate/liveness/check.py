@@ -42,7 +42,7 @@ from facegate.liveness.features import colourless
 from facegate.liveness.pad import PadDecision, PadModel
 from facegate.vision.detect import Faces
 from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
-from facegate.vision.sources import Frame
+from facegate.vision.sources import Frame, is_video
 
 
 class LivenessMode(StrEnum):
@@ -63,8 +63,9 @@ FALLBACK_POOL: tuple[ChallengeKind, ...] = (ChallengeKind.BLINK, ChallengeKind.S
 class LivenessOptions:
     """mode: see LivenessMode; require_attention: open eyes towards the camera;
     challenges: a fixed sequence (tests, recorded evaluations) instead of a random one,
-    also used by the fallback; challenge_when_uncertain: the source is a camera or a
-    video, so an UNCERTAIN PAD in PASSIVE mode asks for a challenge instead of failing;
+    also used by the fallback; challenge_when_uncertain: whether an UNCERTAIN PAD in
+    PASSIVE mode asks for a challenge instead of failing; None (the default) decides
+    from the frames: yes when they come from a camera or a video, which can answer;
     pad_frames: usable frames scored before the PAD decides whether to ask."""
 
     mode: LivenessMode = LivenessMode.PASSIVE
@@ -72,7 +73,7 @@ class LivenessOptions:
     challenges: tuple[ChallengeKind, ...] | None = None
     challenge: ChallengeOptions = field(default_factory=ChallengeOptions)
     attention: AttentionOptions = field(default_factory=AttentionOptions)
-    challenge_when_uncertain: bool = False
+    challenge_when_uncertain: bool | None = None
     pad_frames: int = 3
 
 
@@ -94,6 +95,12 @@ class LivenessVerdict:
     challenge: ChallengeResult | None
     pad_decision: PadDecision | None = None
     fallback: bool = False
+
+
+def can_answer(frame: Frame) -> bool:
+    """A frame from a camera or a video file belongs to a stream that can answer a
+    prompt; a still image cannot."""
+    return frame.source.startswith("camera:") or is_video(frame.source)
 
 
 class LivenessEngine:
@@ -154,6 +161,7 @@ class LivenessAttempt:
         self._video: FaceMesher | None = None
         self._prompted: Challenge | None = None
         self._fallback = False
+        self._moving = False
         self._last_ms = -1
         if options.mode is LivenessMode.ACTIVE:
             self._start_challenge(options.challenges or random_sequence())
@@ -172,9 +180,10 @@ class LivenessAttempt:
     def _fall_back_if_uncertain(self) -> None:
         """In PASSIVE mode on a source that can answer, turn weak PAD evidence into a
         challenge (once; the PAD frames already scored stay in the decision)."""
+        allowed = self.options.challenge_when_uncertain
         if (
             self.options.mode is LivenessMode.PASSIVE
-            and self.options.challenge_when_uncertain
+            and (self._moving if allowed is None else allowed)
             and self._judge is None
             and self._decision() is PadDecision.UNCERTAIN
         ):
@@ -201,6 +210,7 @@ class LivenessAttempt:
     def add(self, frame: Frame, faces: Faces, usable: bool) -> None:
         """One frame with its detection; ``usable`` frames are scored for PAD and attention."""
         mesh = None
+        self._moving |= can_answer(frame)
         if self._judge is not None and self._video is not None and not self._judge.done:
             ms = max(round(frame.t * 1000), self._last_ms + 1)
             self._last_ms = ms
