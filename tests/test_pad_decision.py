@@ -253,17 +253,24 @@ def test_a_video_that_ends_during_the_fallback_challenge_is_incomplete(
     uncertain_engine.close()
 
 
-def test_a_confident_pad_asks_for_nothing(astronaut_bgr: np.ndarray, tmp_path: Path) -> None:
+def test_a_live_pad_on_a_video_is_trusted_alone_only_when_allowed(
+    astronaut_bgr: np.ndarray, tmp_path: Path
+) -> None:
     path = tmp_path / "lenient.npz"
     _with_band(1e-6, 0.0).save(path)
     engine = LivenessEngine(load_settings(), path)
-    video = _still_video(tmp_path / "still.avi", astronaut_bgr, 1.0)
-    options = LivenessOptions(
-        LivenessMode.PASSIVE, require_attention=False, challenge_when_uncertain=True
+    video = _still_video(tmp_path / "still.avi", astronaut_bgr, 7.0)
+    trusting = LivenessOptions(
+        LivenessMode.PASSIVE, require_attention=False, accept_on_pad_alone=True
     )
-    prompts, verdict = _run(engine, options, video)
-    engine.close()
+    prompts, verdict = _run(engine, trusting, video)
     assert prompts == [] and verdict.live and verdict.pad_decision is PadDecision.LIVE
+    default = LivenessOptions(
+        LivenessMode.PASSIVE, require_attention=False, challenges=(ChallengeKind.BLINK,)
+    )
+    prompts, verdict = _run(engine, default, video)
+    engine.close()
+    assert prompts == [ChallengeKind.BLINK] and verdict.fallback and not verdict.live
 
 
 def test_a_grey_face_is_never_live_on_its_score(astronaut_bgr: np.ndarray) -> None:

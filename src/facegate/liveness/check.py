@@ -6,13 +6,13 @@ which the unlock loop feeds with each frame and its detection, and which gives o
 :class:`LivenessVerdict` at the end.
 
 - OFF: no liveness check (attention may still be required).
-- PASSIVE: the mean PAD score of the usable frames decides (:class:`PadDecision`):
-  LIVE passes, ATTACK fails. UNCERTAIN fails too, unless the source can answer a
-  challenge (``LivenessOptions.challenge_when_uncertain``, for a camera or a video):
-  then the attempt asks for a blink and a smile, in random order, and passes if they
-  are answered. Held out by camera, the PAD cannot tell an unfamiliar webcam from a
-  screen, so weak evidence is settled by a prompt a replay cannot answer in time,
-  instead of locking the owner out.
+- PASSIVE: the mean PAD score of the usable frames decides (:class:`PadDecision`).
+  On a still, LIVE passes and ATTACK or UNCERTAIN fail. On a camera or a video
+  (``LivenessOptions.challenge_when_uncertain``), ATTACK fails and anything else
+  asks for a blink and a smile, in random order, and passes if they are answered.
+  Held out by camera, the PAD cannot tell an unfamiliar webcam from a screen (and a
+  held-out replay clip scored LIVE), so there it can only refuse; a prompt that a
+  replay cannot answer in time admits, instead of the owner being locked out.
 - ACTIVE: a random 2-3 step challenge judged over the video frames, which must pass,
   and a PAD that does not say ATTACK.
 """
@@ -66,7 +66,12 @@ class LivenessOptions:
     also used by the fallback; challenge_when_uncertain: whether an UNCERTAIN PAD in
     PASSIVE mode asks for a challenge instead of failing; None (the default) decides
     from the frames: yes when they come from a camera or a video, which can answer;
-    pad_frames: usable frames scored before the PAD decides whether to ask."""
+    pad_frames: usable frames scored before the PAD decides whether to ask;
+    accept_on_pad_alone: whether a LIVE PAD passes without the challenge where one
+    can be asked. Off by default: held out by person, a replayed clip scored LIVE
+    (docs/liveness.md, whole clips), so on a camera or video only the challenge
+    admits and the PAD can only refuse; a still, which cannot answer, is still
+    admitted by a LIVE PAD."""
 
     mode: LivenessMode = LivenessMode.PASSIVE
     require_attention: bool = True
@@ -75,6 +80,7 @@ class LivenessOptions:
     attention: AttentionOptions = field(default_factory=AttentionOptions)
     challenge_when_uncertain: bool | None = None
     pad_frames: int = 3
+    accept_on_pad_alone: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,14 +184,19 @@ class LivenessAttempt:
         return self.engine.pad.decide(float(np.mean(self._scores)), self._colourless)
 
     def _fall_back_if_uncertain(self) -> None:
-        """In PASSIVE mode on a source that can answer, turn weak PAD evidence into a
-        challenge (once; the PAD frames already scored stay in the decision)."""
+        """In PASSIVE mode on a source that can answer, turn a PAD that does not say
+        ATTACK into a challenge (once; the PAD frames already scored stay in the
+        decision). A LIVE PAD is trusted alone only with ``accept_on_pad_alone``."""
         allowed = self.options.challenge_when_uncertain
+        decision = self._decision()
+        unsure = decision is PadDecision.UNCERTAIN or (
+            decision is PadDecision.LIVE and not self.options.accept_on_pad_alone
+        )
         if (
             self.options.mode is LivenessMode.PASSIVE
             and (self._moving if allowed is None else allowed)
             and self._judge is None
-            and self._decision() is PadDecision.UNCERTAIN
+            and unsure
         ):
             self._fallback = True
             kinds = self.options.challenges or random_sequence(2, FALLBACK_POOL)
