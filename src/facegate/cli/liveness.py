@@ -375,7 +375,9 @@ def bench_pad(runs: Annotated[int, typer.Option(help="Timed repetitions.")] = 20
     timing = run_pad_bench(runs)
     table = Table("stage", "median ms", "p90 ms", title=f"facegate bench-pad ({runs} runs)")
     table.add_row(
-        "PAD (features + model)", f"{timing.pad_median_ms:.2f}", f"{timing.pad_p90_ms:.2f}"
+        "PAD (features + model + colour check)",
+        f"{timing.pad_median_ms:.2f}",
+        f"{timing.pad_p90_ms:.2f}",
     )
     table.add_row("  of which features", f"{timing.features_median_ms:.2f}", "")
     table.add_row("detection (already run by unlock)", f"{timing.detect_median_ms:.2f}", "")
