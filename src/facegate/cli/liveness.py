@@ -54,7 +54,9 @@ def _decisions_table(by_group: dict[str, dict[str, dict[str, int]]], title: str)
             name = "BPCER" if label == "live" else "APCER"
             table.add_row(
                 label, str(n), str(c["live"]), str(c["uncertain"]), str(c["attack"]),
-                f"{name} {wrong / n:.1%} ({wrong}/{n})", group,
+                f"{name} {wrong / n:.1%} ({wrong}/{n})"
+                + (f", <= {3 / n:.1%} (rule of three)" if wrong == 0 else ""),
+                group,
             )  # fmt: skip
     return table
 
@@ -208,6 +210,7 @@ def eval_liveness(
     if groups is not None:
         extra["decisions_by_group"] = decisions_by_group(scores, data, groups, band)
         out.print(_decisions_table(extra["decisions_by_group"], f"by {by} ({protocol})"))
+        out.print(f"band: attack below {model.refuse_below:.4f}, live from {model.threshold:.4f}")
     report = _write_pad_report(out_dir, scores, data, summary, extra)
     out.print(_rates(summary))
     out.print(f"wrote {report}")
