@@ -95,9 +95,6 @@ class PadModel:
         """Bona fide score of the face in ``box`` (x, y, w, h pixels) of a BGR frame."""
         return float(self.score_features(pad_features(image, box, self.spec)))
 
-    def is_bona_fide(self, score: float) -> bool:
-        return score >= self.threshold
-
     def decide(self, score: float, colourless: bool = False) -> PadDecision:
         """LIVE at or above ``threshold``, ATTACK below ``refuse_below``, else UNCERTAIN.
 
