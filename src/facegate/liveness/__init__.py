@@ -14,12 +14,5 @@ from __future__ import annotations
 
 from facegate.liveness.challenge import ChallengeKind
 from facegate.liveness.check import LivenessMode, LivenessOptions, LivenessVerdict
-from facegate.liveness.pad import PadDecision
 
-__all__ = [
-    "ChallengeKind",
-    "LivenessMode",
-    "LivenessOptions",
-    "LivenessVerdict",
-    "PadDecision",
-]
+__all__ = ["ChallengeKind", "LivenessMode", "LivenessOptions", "LivenessVerdict"]
