@@ -33,9 +33,9 @@ from facegate.liveness.challenge import (
     ChallengeOptions,
     random_sequence,
 )
-from facegate.liveness.check import LivenessMode
+from facegate.liveness.check import LivenessEngine, LivenessMode
 from facegate.liveness.eyelids import FaceCrop, eye_change
-from facegate.liveness.pad import WEIGHTS_FILE, PadModel
+from facegate.liveness.pad import WEIGHTS_FILE, PadDecision, PadModel
 from facegate.session import Session
 from facegate.vault import DEFAULT_MAX_FAILURES
 from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
@@ -395,10 +395,29 @@ def test_printed_photo_of_the_user_is_refused_for_liveness_and_counts(
 
 
 @pytest.mark.dataset
-def test_live_user_passes_passive_liveness(nuaa_session: Session, nuaa: dict) -> None:
+def test_live_user_passes_passive_liveness_when_the_pad_is_confident(
+    nuaa_session: Session, nuaa: dict, tmp_path: Path
+) -> None:
+    lenient = tmp_path / "lenient.npz"
+    replace(PadModel.load(), threshold=1e-6, refuse_below=0.0).save(lenient)
+    nuaa_session.unlocker.liveness = LivenessEngine(nuaa_session.settings, lenient)
     options = UnlockOptions(liveness=LivenessMode.PASSIVE)
     verdict = nuaa_session.unlocker.verify("n1", [read_image(nuaa["live"][0])], options)
     assert verdict.matched and verdict.reason is Reason.MATCH
+
+
+@pytest.mark.dataset
+def test_a_still_the_pad_is_unsure_of_is_refused_for_liveness(
+    nuaa_session: Session, nuaa: dict
+) -> None:
+    # A still cannot answer the challenge that settles an uncertain PAD on a video.
+    frame = read_image(nuaa["live"][0])
+    model = PadModel.load()
+    box = nuaa_session.pipeline.detector.detect(frame.image).boxes[0]
+    assert model.decide(model.score(frame.image, box)) is PadDecision.UNCERTAIN
+    options = UnlockOptions(liveness=LivenessMode.PASSIVE)
+    verdict = nuaa_session.unlocker.verify("n1", [frame], options)
+    assert verdict.reason is Reason.LIVENESS
 
 
 def _write_video(path: Path, image: np.ndarray, seconds: float, fps: float = 10.0) -> Path:

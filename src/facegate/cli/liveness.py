@@ -1,4 +1,4 @@
-"""Liveness commands: ``facegate train pad`` and ``facegate eval liveness``."""
+"""Liveness commands: ``facegate train pad``, ``facegate eval liveness``, ``bench-pad``."""
 
 from __future__ import annotations
 
@@ -8,20 +8,28 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
+from rich.table import Table
 
 from facegate.cli.app import app, command_line, err, eval_app, friendly, out
+from facegate.eval.pad_train import GroupBy
 
 train_app = typer.Typer(help="Train FaceGate's own models from labelled data.")
 app.add_typer(train_app, name="train")
 
 
-def _features(images: list[Any], spec: Any) -> Any:
-    from facegate.liveness.train import extract
+def _features(images: list[Any], spec: Any, cache: Path | None) -> Any:
+    from facegate.eval.pad_train import extract_cached
     from facegate.session import Session
 
     with Session.open() as session, Progress(console=err) as progress:
         task = progress.add_task("PAD features", total=len(images))
-        return extract(images, session.pipeline.detector, spec, lambda: progress.advance(task))
+        detector = session.pipeline.detector
+        return extract_cached(images, detector, spec, cache, lambda: progress.advance(task))
+
+
+CacheOption = Annotated[
+    Path | None, typer.Option(help="Reuse / write extracted features here (.npz under out/).")
+]
 
 
 def _rates(summary: Any) -> str:
@@ -34,31 +42,68 @@ def _rates(summary: Any) -> str:
     )
 
 
+def _decisions_table(by_group: dict[str, dict[str, dict[str, int]]], title: str) -> Table:
+    """One row per group and label: BPCER counts outright refusals of bona fide
+    presentations, APCER attacks accepted on the PAD alone; uncertain is the rest."""
+    table = Table("label", "n", "live", "uncertain", "attack", "error", title=title)
+    table.add_column("group", no_wrap=True)
+    for group, labels in by_group.items():
+        for label, c in labels.items():
+            n = c["live"] + c["uncertain"] + c["attack"]
+            wrong = c["attack"] if label == "live" else c["live"]
+            name = "BPCER" if label == "live" else "APCER"
+            table.add_row(
+                label, str(n), str(c["live"]), str(c["uncertain"]), str(c["attack"]),
+                f"{name} {wrong / n:.1%} ({wrong}/{n})"
+                + (f", <= {3 / n:.1%} (rule of three)" if wrong == 0 else ""),
+                group,
+            )  # fmt: skip
+    return table
+
+
 @train_app.command("pad")
 @friendly
 def train_pad(
-    labels: Annotated[Path, typer.Argument(help="CSV path,label,subject (live / attack type).")],
+    labels: Annotated[
+        Path, typer.Argument(help="CSV path,label,subject[,source] (live / attack type).")
+    ],
     root: Annotated[Path | None, typer.Option(help="Folder the CSV paths are relative to.")] = None,
     out_file: Annotated[Path, typer.Option("--out", help="Weights file to write (.npz).")] = Path(
         "pad_weights.npz"
     ),
     l2: Annotated[float, typer.Option(help="L2 penalty; higher is a simpler model.")] = 0.01,
-    bpcer: Annotated[float, typer.Option(help="Cross-validated BPCER of the threshold.")] = 0.02,
-    folds: Annotated[int, typer.Option(help="Subject-disjoint folds; 0 = leave one out.")] = 0,
+    bpcer: Annotated[
+        float, typer.Option(help="Most of any held-out bona fide group refused outright.")
+    ] = 0.02,
+    apcer: Annotated[
+        float, typer.Option(help="Most of any held-out attack group accepted on PAD alone.")
+    ] = 0.02,
+    by: Annotated[GroupBy, typer.Option(help="What each fold holds out.")] = GroupBy.SOURCE,
+    folds: Annotated[int, typer.Option(help="Group-disjoint folds; 0 = leave one out.")] = 0,
     report: Annotated[Path | None, typer.Option(help="Also write a CV report here.")] = None,
+    cache: CacheOption = None,
+    exclude_source: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave this source out of training entirely (repeatable)."),
+    ] = None,
 ) -> None:
-    """Fit the passive PAD; report subject-disjoint cross-validated APCER / BPCER."""
-    from facegate.liveness.dataset import read_labels
-    from facegate.liveness.train import TrainOptions, train
+    """Fit the passive PAD; set its live / uncertain / attack band on held-out groups."""
+    from facegate.eval.pad_data import read_labels
+    from facegate.eval.pad_train import TrainOptions, repo_relative, train
 
-    options = TrainOptions(l2=l2, target_bpcer=bpcer, folds=folds)
+    options = TrainOptions(l2=l2, target_bpcer=bpcer, target_apcer=apcer, by=by, folds=folds)
     images = read_labels(labels, root)
-    data = _features(images, options.spec)
-    result = train(data, options, command=command_line(), dataset=str(labels))
+    data = _features(images, options.spec, cache)
+    if exclude_source:
+        data = data.without_sources(exclude_source)
+    result = train(data, options, command=command_line(), dataset=repo_relative(labels))
     result.model.save(out_file)
-    for target, summary in result.at_targets.items():
-        out.print(f"CV at BPCER <= {target}: {_rates(summary)}")
-    out.print(f"shipped ({result.model.meta['cv']}): {_rates(result.at_threshold)}")
+    cv = result.model.meta["cv"]
+    out.print(_decisions_table(result.by_group, f"held out ({cv})"))
+    out.print(
+        f"band: attack below {result.band.refuse_below:.4f}, live from "
+        f"{result.band.accept_at:.4f}; pooled held-out {_rates(result.at_threshold)}"
+    )
     if report is not None:
         _write_pad_report(
             report,
@@ -66,8 +111,9 @@ def train_pad(
             data,
             result.at_threshold,
             {
-                "protocol": f"cross-validation, {result.model.meta['cv']}",
-                "cv_at_bpcer": {k: v.as_dict() for k, v in result.at_targets.items()},
+                "protocol": f"cross-validation, {cv}",
+                "refuse_below": result.band.refuse_below,
+                "decisions_by_group": result.by_group,
             },
         )
     out.print(f"wrote {out_file} ({out_file.stat().st_size:,} bytes)")
@@ -85,7 +131,8 @@ def _write_pad_report(
     curves = {kind: (scores[live], scores[labels == kind]) for kind in summary.apcer}
     plot_pad_det(curves, folder / "det.png", "PAD DET (ISO/IEC 30107-3)")
     record = {
-        "scores": "bona fide score in [0, 1]; accepted as bona fide when score >= threshold",
+        "scores": "bona fide score in [0, 1]; live when score >= threshold, attack when "
+        "score < refuse_below, uncertain between",
         **summary.as_dict(),
         "n_no_face": len(data.no_face),
         "command": command_line(),
@@ -102,35 +149,69 @@ def _write_pad_report(
 def eval_liveness(
     out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")],
     labels: Annotated[
-        Path | None, typer.Option(help="CSV path,label (live / attack type).")
+        Path | None, typer.Option(help="CSV path,label[,subject,source] (live / attack type).")
     ] = None,
     root: Annotated[Path | None, typer.Option(help="Folder the CSV paths are relative to.")] = None,
     live: Annotated[Path | None, typer.Option(help="Folder of bona fide images.")] = None,
     attack: Annotated[Path | None, typer.Option(help="Folder of attack images.")] = None,
     weights: Annotated[Path | None, typer.Option(help="PAD weights (default: shipped).")] = None,
+    by: Annotated[
+        GroupBy | None, typer.Option(help="Report per source or per subject (CSV columns).")
+    ] = None,
+    leave_one_out: Annotated[
+        bool,
+        typer.Option(
+            "--leave-one-out",
+            help="With --by: score each group by a model refit without it (same features, "
+            "L2 and band as the weights).",
+        ),
+    ] = False,
+    cache: CacheOption = None,
 ) -> None:
-    """APCER per attack type and BPCER of the passive PAD at its shipped threshold."""
+    """APCER per attack type and BPCER of the passive PAD at its shipped threshold, and
+    with --by, the live / uncertain / attack decisions of every source or subject."""
     from facegate.errors import InputError
-    from facegate.liveness.dataset import from_folders, read_labels
+    from facegate.eval.pad import PadBand
+    from facegate.eval.pad_data import from_folders, read_labels
+    from facegate.eval.pad_train import (
+        decisions_by_group,
+        group_folds,
+        group_keys,
+        held_out_scores,
+        summarise,
+    )
     from facegate.liveness.pad import PadModel
-    from facegate.liveness.train import summarise
 
     if (labels is None) == (live is None or attack is None):
         raise InputError(
             "give either --labels CSV (with --root) or both --live DIR and --attack DIR"
         )
+    if leave_one_out and by is None:
+        raise InputError("--leave-one-out needs --by source or --by subject")
     images = read_labels(labels, root) if labels is not None else from_folders(live, attack)  # type: ignore[arg-type]
     model = PadModel.load(weights)
-    data = _features(images, model.spec)
-    scores = model.score_features(data.features)
+    data = _features(images, model.spec, cache)
+    groups = group_keys(data.images, by) if by is not None else None
+    if leave_one_out and groups is not None:
+        l2 = float(model.meta.get("l2", 0.01))
+        scores = held_out_scores(data, group_folds(groups.tolist(), 0), l2, model.spec)
+        protocol = f"leave one {by} out: each group scored by a model fit without it"
+    else:
+        scores = model.score_features(data.features)
+        protocol = "the weights as given"
     summary = summarise(scores, data, model.threshold)
-    report = _write_pad_report(
-        out_dir,
-        scores,
-        data,
-        summary,
-        {"dataset": str(labels or f"{live} | {attack}"), "weights": model.meta.get("command")},
-    )
+    band = PadBand(model.refuse_below, model.threshold)
+    extra: dict[str, Any] = {
+        "dataset": str(labels or f"{live} | {attack}"),
+        "weights": model.meta.get("command"),
+        "protocol": protocol,
+        "refuse_below": model.refuse_below,
+    }
+    if groups is not None:
+        extra["decisions_by_group"] = decisions_by_group(scores, data, groups, band)
+        out.print(_decisions_table(extra["decisions_by_group"], f"by {by} ({protocol})"))
+        out.print(f"band: attack below {model.refuse_below:.4f}, live from {model.threshold:.4f}")
+    report = _write_pad_report(out_dir, scores, data, summary, extra)
     out.print(_rates(summary))
     out.print(f"wrote {report}")
 
@@ -297,7 +378,9 @@ def bench_pad(runs: Annotated[int, typer.Option(help="Timed repetitions.")] = 20
     timing = run_pad_bench(runs)
     table = Table("stage", "median ms", "p90 ms", title=f"facegate bench-pad ({runs} runs)")
     table.add_row(
-        "PAD (features + model)", f"{timing.pad_median_ms:.2f}", f"{timing.pad_p90_ms:.2f}"
+        "PAD (features + model + colour check)",
+        f"{timing.pad_median_ms:.2f}",
+        f"{timing.pad_p90_ms:.2f}",
     )
     table.add_row("  of which features", f"{timing.features_median_ms:.2f}", "")
     table.add_row("detection (already run by unlock)", f"{timing.detect_median_ms:.2f}", "")

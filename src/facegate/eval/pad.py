@@ -101,3 +101,86 @@ def pad_summary(
         accepted = int(np.count_nonzero(_scores(kind, arr) >= threshold))
         rates[kind] = AttackRate(accepted / arr.size, accepted, int(arr.size))
     return PadSummary(threshold, refused / live.size, refused, int(live.size), rates)
+
+
+def threshold_at_apcer(attack: ArrayLike, target: float) -> float:
+    """The lowest (most lenient) threshold whose APCER is at most ``target``.
+
+    With ``k`` the largest count of acceptances such that ``k / n <= target``, the
+    threshold lies just above the ``(k+1)``-th highest attack score, so at most ``k``
+    attack scores reach it, ties included.
+    """
+    scores = np.sort(_scores("attack", attack))[::-1]
+    if not 0.0 <= target < 1.0:
+        raise ValueError(f"expected a target APCER in [0, 1), got {target!r}")
+    k = min(int(np.floor(target * scores.size + 1e-9)), scores.size - 1)
+    return float(np.nextafter(scores[k], np.inf))
+
+
+@dataclass(frozen=True)
+class PadBand:
+    """The three-way decision's two thresholds: LIVE at ``score >= accept_at``,
+    ATTACK at ``score < refuse_below``, UNCERTAIN between (refuse_below <= accept_at)."""
+
+    refuse_below: float
+    accept_at: float
+
+
+def band_per_group(
+    scores: ArrayLike,
+    bona_fide: ArrayLike,
+    groups: ArrayLike,
+    target_bpcer: float,
+    target_apcer: float,
+) -> PadBand:
+    """The widest-evidence band that keeps *every* group within its targets.
+
+    ``refuse_below`` is the lowest of the groups' BPCER-target thresholds (no bona
+    fide group has more than ``target_bpcer`` of its presentations refused outright)
+    and ``accept_at`` the highest of the groups' APCER-target thresholds (no attack
+    group has more than ``target_apcer`` accepted on the PAD alone). When the two
+    cross, the band closes at ``accept_at``: a score that is confidently live for the
+    attacks' sake is not also refused.
+    """
+    s = _scores("all", scores)
+    live = np.asarray(bona_fide, bool)
+    g = np.asarray(groups)
+    refuse = min(
+        threshold_at_bpcer(s[live & (g == name)], target_bpcer) for name in np.unique(g[live])
+    )
+    accept = max(
+        threshold_at_apcer(s[~live & (g == name)], target_apcer) for name in np.unique(g[~live])
+    )
+    accept = float(min(max(accept, np.nextafter(0.0, 1.0)), np.nextafter(1.0, 0.0)))
+    return PadBand(min(refuse, accept), accept)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """How one group's presentations were decided by a band: counts of each decision.
+
+    For bona fide presentations BPCER counts only outright refusals (``attack``);
+    ``uncertain`` ones go on to a challenge where the source can answer one. For
+    attacks APCER counts only those accepted on the PAD alone (``live``).
+    """
+
+    live: int
+    uncertain: int
+    attack: int
+
+    @property
+    def n(self) -> int:
+        return self.live + self.uncertain + self.attack
+
+    def as_dict(self) -> dict[str, int]:
+        return {"live": self.live, "uncertain": self.uncertain, "attack": self.attack}
+
+
+def outcomes(scores: ArrayLike, band: PadBand, colourless: ArrayLike | None = None) -> Outcomes:
+    """Count the three decisions of ``scores`` under ``band``; ``colourless`` faces
+    are never LIVE on their score (see :meth:`facegate.liveness.pad.PadModel.decide`)."""
+    s = np.asarray(scores, dtype=np.float64)
+    grey = np.zeros(s.size, bool) if colourless is None else np.asarray(colourless, bool)
+    live = int(np.count_nonzero((s >= band.accept_at) & ~grey))
+    attack = int(np.count_nonzero(s < band.refuse_below))
+    return Outcomes(live, s.size - live - attack, attack)

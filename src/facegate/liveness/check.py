@@ -6,8 +6,15 @@ which the unlock loop feeds with each frame and its detection, and which gives o
 :class:`LivenessVerdict` at the end.
 
 - OFF: no liveness check (attention may still be required).
-- PASSIVE: the mean PAD score of the usable frames must reach the model's threshold.
-- ACTIVE: PASSIVE, plus a random 2-3 step challenge judged over the video frames.
+- PASSIVE: the mean PAD score of the usable frames decides (:class:`PadDecision`).
+  On a still, LIVE passes and ATTACK or UNCERTAIN fail. On a camera or a video
+  (``LivenessOptions.challenge_when_uncertain``), ATTACK fails and anything else
+  asks for a blink and a smile, in random order, and passes if they are answered.
+  Held out by camera, the PAD cannot tell an unfamiliar webcam from a screen (and a
+  held-out replay clip scored LIVE), so there it can only refuse; a prompt that a
+  replay cannot answer in time admits, instead of the owner being locked out.
+- ACTIVE: a random 2-3 step challenge judged over the video frames, which must pass,
+  and a PAD that does not say ATTACK.
 """
 
 from __future__ import annotations
@@ -30,32 +37,53 @@ from facegate.liveness.challenge import (
     random_sequence,
 )
 from facegate.liveness.eyelids import FaceCrop
+from facegate.liveness.features import colourless
 from facegate.liveness.modes import LivenessMode
-from facegate.liveness.pad import PadModel
+from facegate.liveness.pad import PadDecision, PadModel
 from facegate.vision.detect import FaceDetector, Faces
 from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import Frame
 
+# The prompts asked when a PASSIVE attempt's PAD evidence is weak: the two actions
+# with the best genuine pass rates (docs/liveness.md), both, in random order, so that
+# a replay must show a smile as well as one of the blinks people make every few seconds.
+FALLBACK_POOL: tuple[ChallengeKind, ...] = (ChallengeKind.BLINK, ChallengeKind.SMILE)
+
 
 @dataclass(frozen=True)
 class LivenessOptions:
     """mode: see LivenessMode; require_attention: open eyes towards the camera;
-    challenges: a fixed sequence (tests, recorded evaluations) instead of a random one."""
+    challenges: a fixed sequence (tests, recorded evaluations) instead of a random one,
+    also used by the fallback; challenge_when_uncertain: whether an UNCERTAIN PAD in
+    PASSIVE mode asks for a challenge instead of failing; None (the default) decides
+    from the frames: yes when they come from a camera or a video, which can answer;
+    pad_frames: usable frames scored before the PAD decides whether to ask;
+    accept_on_pad_alone: whether a LIVE PAD passes without the challenge where one
+    can be asked. Off by default: held out by person, a replayed clip scored LIVE
+    (docs/liveness.md, whole clips), so on a camera or video only the challenge
+    admits and the PAD can only refuse; a still, which cannot answer, is still
+    admitted by a LIVE PAD."""
 
     mode: LivenessMode = LivenessMode.PASSIVE
     require_attention: bool = True
     challenges: tuple[ChallengeKind, ...] | None = None
     challenge: ChallengeOptions = field(default_factory=ChallengeOptions)
     attention: AttentionOptions = field(default_factory=AttentionOptions)
+    challenge_when_uncertain: bool | None = None
+    pad_frames: int = 3
+    accept_on_pad_alone: bool = False
 
 
 @dataclass(frozen=True)
 class LivenessVerdict:
-    """live: PAD (and challenge) passed, or mode OFF; attentive: None when not required.
+    """live: passed (see the module docstring), or mode OFF; attentive: None when not
+    required.
 
     pad_score: mean bona fide score of the usable frames (None when none was scored),
-    accepted when >= pad_threshold. challenge: the active result (None unless ACTIVE).
+    LIVE when >= pad_threshold; pad_decision: its three-way decision. challenge: the
+    challenge's result (None when none was asked); fallback: True when it was asked
+    because the PAD was UNCERTAIN.
     """
 
     live: bool
@@ -63,6 +91,8 @@ class LivenessVerdict:
     pad_score: float | None
     pad_threshold: float | None
     challenge: ChallengeResult | None
+    pad_decision: PadDecision | None = None
+    fallback: bool = False
 
 
 class LivenessEngine:
@@ -133,32 +163,68 @@ class LivenessAttempt:
         self.options = options
         self._on_challenge = on_challenge
         self._scores: list[float] = []
+        self._colourless = False
         self._attentive: list[bool] = []
         self._judge: ChallengeJudge | None = None
         self._video: FaceMesher | None = None
         self._prompted: Challenge | None = None
+        self._fallback = False
+        self._moving = False
+        self._last_ms = -1
         if options.mode is LivenessMode.ACTIVE:
-            kinds: Sequence[ChallengeKind] = options.challenges or random_sequence()
-            self._judge = ChallengeJudge(kinds, options.challenge)
-            video = MeshOptions(running_mode=RunningMode.VIDEO)
-            self._video = FaceMesher.create_from_options(
-                video, engine.settings, detector=engine.detector
-            )
-            self._last_ms = -1
+            self._start_challenge(options.challenges or random_sequence())
+
+    def _start_challenge(self, kinds: Sequence[ChallengeKind]) -> None:
+        self._judge = ChallengeJudge(kinds, self.options.challenge)
+        video = MeshOptions(running_mode=RunningMode.VIDEO)
+        self._video = FaceMesher.create_from_options(
+            video, self.engine.settings, detector=self.engine.detector
+        )
+
+    def _decision(self) -> PadDecision | None:
+        if self.options.mode is LivenessMode.OFF or not self._scores:
+            return None
+        return self.engine.pad.decide(float(np.mean(self._scores)), self._colourless)
+
+    def _fall_back_if_uncertain(self) -> None:
+        """In PASSIVE mode on a source that can answer, turn a PAD that does not say
+        ATTACK into a challenge (once; the PAD frames already scored stay in the
+        decision). A LIVE PAD is trusted alone only with ``accept_on_pad_alone``."""
+        allowed = self.options.challenge_when_uncertain
+        decision = self._decision()
+        unsure = decision is PadDecision.UNCERTAIN or (
+            decision is PadDecision.LIVE and not self.options.accept_on_pad_alone
+        )
+        if (
+            self.options.mode is LivenessMode.PASSIVE
+            and (self._moving if allowed is None else allowed)
+            and self._judge is None
+            and unsure
+        ):
+            self._fallback = True
+            kinds = self.options.challenges or random_sequence(2, FALLBACK_POOL)
+            self._start_challenge(kinds)
 
     @property
     def time_limit(self) -> float:
-        """Seconds this attempt may need (0 without a challenge)."""
+        """Seconds this attempt may need (0 without a challenge); it grows when an
+        UNCERTAIN PAD starts the fallback challenge."""
         return self._judge.time_limit if self._judge is not None else 0.0
 
     @property
     def settled(self) -> bool:
-        """True when no more frames are needed beyond the match's own."""
+        """True when no more frames are needed beyond the match's own.
+
+        Asked once the match has its frames: an UNCERTAIN PAD may start the fallback
+        challenge here, and then the attempt needs frames until it is judged.
+        """
+        self._fall_back_if_uncertain()
         return self._judge is None or self._judge.done
 
     def add(self, frame: Frame, faces: Faces, usable: bool) -> None:
         """One frame with its detection; ``usable`` frames are scored for PAD and attention."""
         mesh = None
+        self._moving |= frame.kind.moving  # a camera or video can answer a prompt
         if self._judge is not None and self._video is not None and not self._judge.done:
             ms = max(round(frame.t * 1000), self._last_ms + 1)
             self._last_ms = ms
@@ -172,8 +238,12 @@ class LivenessAttempt:
                     self._on_challenge(current)
         if not usable or not len(faces):
             return
-        if self.options.mode is not LivenessMode.OFF:
-            self._scores.append(self.engine.pad.score(frame.image, faces.boxes[0]))
+        if self.options.mode is not LivenessMode.OFF and not self._fallback:
+            box = faces.boxes[0]
+            self._scores.append(self.engine.pad.score(frame.image, box))
+            self._colourless |= colourless(frame.image, box, self.engine.pad.spec)
+            if len(self._scores) >= self.options.pad_frames:
+                self._fall_back_if_uncertain()
         if self.options.require_attention:
             if mesh is None:
                 mesh = self.engine.still_mesher.detect(frame.image)
@@ -194,10 +264,14 @@ class LivenessAttempt:
         mode = self.options.mode
         score = float(np.mean(self._scores)) if self._scores else None
         threshold = self.engine.pad.threshold if mode is not LivenessMode.OFF else None
-        live = mode is LivenessMode.OFF or (
-            score is not None and threshold is not None and score >= threshold
-        )
-        if challenge is not None:
-            live = live and challenge.passed
+        decision = self._decision()
+        if mode is LivenessMode.OFF:
+            live = True
+        elif challenge is None:
+            live = decision is PadDecision.LIVE
+        else:
+            live = decision is not PadDecision.ATTACK and challenge.passed
         attentive = any(self._attentive) if self.options.require_attention else None
-        return LivenessVerdict(live, attentive, score, threshold, challenge)
+        return LivenessVerdict(
+            live, attentive, score, threshold, challenge, decision, self._fallback
+        )

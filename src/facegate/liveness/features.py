@@ -115,3 +115,21 @@ def pad_features(image: np.ndarray, box: np.ndarray, spec: FeatureSpec) -> np.nd
                 ).astype(np.float64)
                 parts.append(np.sqrt(hist / hist.sum()))
     return np.concatenate(parts).astype(np.float32)
+
+
+# Largest |Cr - 128| or |Cb - 128| (8-bit YCrCb) of a face crop counted as no colour:
+# grey files and infrared cameras give exactly 0, JPEG of a grey image at most 1-2.
+COLOURLESS_CHROMA = 3
+
+
+def colourless(image: np.ndarray, box: np.ndarray, spec: FeatureSpec) -> bool:
+    """True when the face crop has no colour at all (a grey image or an IR camera).
+
+    Colour (a display's gamut and white point, ink) is half of what separates a live
+    face from a screen or print, and every grey face the PAD was trained on was live,
+    so on a colourless frame its score is no evidence: a colour photo turned grey
+    would otherwise look live.
+    """
+    crop = face_crop(image, box, spec.context, spec.side)
+    chroma = cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb)[:, :, 1:].astype(np.int16) - 128
+    return int(np.abs(chroma).max()) < COLOURLESS_CHROMA

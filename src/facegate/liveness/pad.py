@@ -2,10 +2,16 @@
 
 The model is a regularised logistic regression over :mod:`facegate.liveness.features`:
 ``score = sigmoid(w . (x - mean) / scale + b)``, the estimated probability that the
-face is *bona fide* (a live person in front of the camera). A face is accepted as
-bona fide when ``score >= threshold``; a higher threshold is stricter. The shipped
-threshold comes from subject-disjoint cross-validation by ``facegate train pad`` and
-is stored, with the command and the counts behind it, in the weights file.
+face is *bona fide* (a live person in front of the camera). The score gives one of
+three decisions (:class:`PadDecision`): LIVE when ``score >= threshold`` (a higher
+threshold is stricter: fewer attacks, and fewer people, pass on the PAD alone),
+ATTACK when ``score < refuse_below`` (a lower value refuses fewer people), and
+UNCERTAIN in between. Held out by camera, the scores of live faces from unfamiliar
+webcams spread over the whole range, so the band between the two is wide: there the
+PAD's evidence is weak and a camera or video source should be asked for an active
+challenge rather than refused (:mod:`facegate.liveness.check`). Both thresholds come
+from leave-one-source-out scores by ``facegate train pad`` and are stored, with the
+command and the counts behind them, in the weights file.
 
 Weights are plain arrays in an ``.npz`` read with ``allow_pickle=False`` (never a
 pickle, which could run code), plus a JSON metadata string and a sha256 digest of
@@ -18,6 +24,7 @@ import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,8 +35,16 @@ from facegate.errors import ModelMissing, ModelTampered
 from facegate.liveness.features import FeatureSpec, pad_features
 
 WEIGHTS_FILE = "pad_weights.npz"
-FORMAT = "facegate-pad-logistic-v1"
+FORMAT = "facegate-pad-logistic-v2"
 _ARRAYS = ("mean", "scale", "weights")
+
+
+class PadDecision(StrEnum):
+    """What one PAD score says: LIVE and ATTACK are confident, UNCERTAIN is not."""
+
+    LIVE = "live"
+    ATTACK = "attack"
+    UNCERTAIN = "uncertain"
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,8 +52,9 @@ class PadModel:
     """A trained PAD: feature spec, standardisation, linear weights and threshold.
 
     mean, scale, weights: (D,) float32 with D = spec.dim; bias: logit offset;
-    threshold: bona fide score in (0, 1), accept when score >= threshold;
-    meta: provenance (training command, data, counts, cross-validated rates).
+    threshold: bona fide score in (0, 1), LIVE when score >= threshold;
+    refuse_below: ATTACK when score < refuse_below (<= threshold; equal means no
+    UNCERTAIN band); meta: provenance (training command, data, counts, held-out rates).
     """
 
     spec: FeatureSpec
@@ -47,6 +63,7 @@ class PadModel:
     weights: np.ndarray = field(repr=False)
     bias: float
     threshold: float
+    refuse_below: float
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +80,10 @@ class PadModel:
             raise ValueError("PadModel.scale must be positive")
         if not (np.isfinite(self.bias) and 0.0 < self.threshold < 1.0):
             raise ValueError(f"PadModel bias/threshold out of range: {self.bias}, {self.threshold}")
+        if not 0.0 <= self.refuse_below <= self.threshold:
+            raise ValueError(
+                f"PadModel.refuse_below must lie in [0, threshold], got {self.refuse_below}"
+            )
 
     def score_features(self, features: np.ndarray) -> np.ndarray:
         """Bona fide scores in [0, 1] for (N, D) or (D,) feature rows."""
@@ -74,8 +95,17 @@ class PadModel:
         """Bona fide score of the face in ``box`` (x, y, w, h pixels) of a BGR frame."""
         return float(self.score_features(pad_features(image, box, self.spec)))
 
-    def is_bona_fide(self, score: float) -> bool:
-        return score >= self.threshold
+    def decide(self, score: float, colourless: bool = False) -> PadDecision:
+        """LIVE at or above ``threshold``, ATTACK below ``refuse_below``, else UNCERTAIN.
+
+        A ``colourless`` face (:func:`~facegate.liveness.features.colourless`) is
+        never LIVE on its score: it is UNCERTAIN instead.
+        """
+        if score >= self.threshold:
+            return PadDecision.UNCERTAIN if colourless else PadDecision.LIVE
+        if score < self.refuse_below:
+            return PadDecision.ATTACK
+        return PadDecision.UNCERTAIN
 
     def save(self, path: Path) -> None:
         """Write the plain-array ``.npz`` with its integrity digest."""
@@ -88,6 +118,7 @@ class PadModel:
             "weights": self.weights,
             "bias": np.array(self.bias, np.float64),
             "threshold": np.array(self.threshold, np.float64),
+            "refuse_below": np.array(self.refuse_below, np.float64),
             "meta": np.array(meta),
         }
         arrays["digest"] = np.array(_digest(arrays))
@@ -126,6 +157,7 @@ class PadModel:
                 weights=arrays["weights"],
                 bias=float(arrays["bias"]),
                 threshold=float(arrays["threshold"]),
+                refuse_below=float(arrays["refuse_below"]),
                 meta=meta,
             )
         except (OSError, EOFError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:

@@ -1,9 +1,11 @@
-"""Labelled PAD image sets: a ``path,label[,subject]`` CSV, or a live and an attack folder.
+"""Labelled PAD image sets: a ``path,label[,subject[,source]]`` CSV, or two folders.
 
 ``label`` is ``live`` for a bona fide presentation; any other value names the attack
 type (``spoof_print``, ``replay_screen`` ...), so APCER can be reported per type.
 ``subject`` names the person shown; training needs it to keep cross-validation folds
 subject-disjoint, so a model is never tested on a person it was trained on.
+``source`` names the capture (a camera, a dataset): leave-one-source-out holds out
+every presentation of one source, so a model is never tested on a camera it saw.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ BONA_FIDE = "live"
 
 @dataclass(frozen=True)
 class LabelledImage:
-    """One presentation: the image file, ``live`` or an attack type, and who it shows."""
+    """One presentation: the image file, ``live`` or an attack type, who it shows and
+    which capture source (camera, dataset) it comes from."""
 
     path: Path
     label: str
     subject: str | None = None
+    source: str | None = None
 
     @property
     def bona_fide(self) -> bool:
@@ -32,7 +36,7 @@ class LabelledImage:
 
 
 def read_labels(csv_path: Path, root: Path | None = None) -> list[LabelledImage]:
-    """Rows of a ``path,label[,subject]`` CSV; paths are relative to ``root`` (default:
+    """Rows of a ``path,label[,subject[,source]]`` CSV; paths are relative to ``root`` (default:
     the CSV's folder). Raises InputError for a missing column, file or empty set."""
     base = root if root is not None else csv_path.parent
     if not csv_path.is_file():
@@ -51,7 +55,8 @@ def read_labels(csv_path: Path, root: Path | None = None) -> list[LabelledImage]
             if not path.is_file():
                 raise InputError(f"{csv_path}:{line}: {path} does not exist")
             subject = (row.get("subject") or "").strip() or None
-            images.append(LabelledImage(path, label, subject))
+            source = (row.get("source") or "").strip() or None
+            images.append(LabelledImage(path, label, subject, source))
     if not images:
         raise InputError(f"{csv_path}: no rows")
     return images
