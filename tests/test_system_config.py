@@ -29,7 +29,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_a_missing_config_file_gives_the_defaults(tmp_path: Path) -> None:
     assert load_config(tmp_path / "absent.toml") == SystemConfig()
-    assert SystemConfig().timeout == 4.0 and SystemConfig().level is SecurityLevel.STANDARD
+    assert SystemConfig().timeout == 10.0 and SystemConfig().level is SecurityLevel.STANDARD
 
 
 def test_every_key_is_read(tmp_path: Path) -> None:

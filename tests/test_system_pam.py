@@ -121,13 +121,20 @@ def login(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_the_enrolled_persons_video_logs_in_without_a_password(login: Login) -> None:
+def test_the_enrolled_persons_video_is_challenged_and_a_recording_falls_to_the_password(
+    login: Login,
+) -> None:
+    """The PAD cannot vouch for an unfamiliar camera on its own (docs/liveness.md), so a
+    matching face on a camera is asked for a blink and a smile, in random order, through
+    PAM's conversation. A recording cannot answer, so it reaches the password in time."""
     point_camera(login.camera, login.clips.genuine)
-    result = login.pam.authenticate(login.alice.name)  # no password typed
+    result = login.pam.authenticate(login.alice.name, login.alice.password)
     assert result.rc == 0, result.output
-    assert not result.reached_password
-    assert Outcome.MATCH.line in result.output
-    assert login.last_attempt().outcome == Outcome.MATCH.value
+    assert "Blink now" in result.output and "Smile now" in result.output
+    assert result.reached_password and Outcome.TIMEOUT.line in result.output
+    face = attempts.recent(login.paths.attempt_log, 2)[0]
+    assert face.outcome == Outcome.TIMEOUT.value
+    assert result.seconds < TIMEOUT_S + FALLBACK_BOUND_S
 
 
 def test_another_persons_video_fails_and_the_password_still_logs_in(login: Login) -> None:
@@ -141,9 +148,8 @@ def test_another_persons_video_fails_and_the_password_still_logs_in(login: Login
 
 
 def test_a_printed_photo_of_the_enrolled_person_is_refused(login: Login) -> None:
-    point_camera(login.camera, login.clips.live_photo)
-    live = login.pam.authenticate(login.bob.name)
-    assert live.rc == 0, f"control: bob's own live webcam frame should log in: {live.output}"
+    # A still cannot answer a challenge, so it gets in only on a PAD that says LIVE;
+    # what matters is the reason: "liveness" is given only after the face matched.
     point_camera(login.camera, login.clips.print_attack)
     attack = login.pam.authenticate(login.bob.name, "not-the-password")
     assert attack.rc != 0
@@ -210,8 +216,9 @@ def test_five_failures_lock_the_face_out_until_the_password_succeeds(login: Logi
     password = login.pam.authenticate(login.alice.name, login.alice.password)
     assert password.rc == 0 and Outcome.LOCKED_OUT.line in password.output
     assert login.last_attempt().service.endswith("(clear)")
-    face = login.pam.authenticate(login.alice.name)
-    assert face.rc == 0 and not face.reached_password, face.output
+    face = login.pam.authenticate(login.alice.name, login.alice.password)
+    assert Outcome.LOCKED_OUT.line not in face.output, face.output
+    assert attempts.recent(login.paths.attempt_log, 2)[0].outcome != Outcome.LOCKED_OUT.value
 
 
 def _as(
@@ -298,14 +305,14 @@ def test_a_malformed_request_gets_a_clear_error_and_the_daemon_keeps_serving(
 
 
 def test_a_reply_carries_no_score_or_template(login: Login) -> None:
-    point_camera(login.camera, login.clips.genuine)
+    point_camera(login.camera, login.clips.impostor)
     seen: list[str] = []
     reply = client.request(
         login.paths.socket,
         {"op": "authenticate", "user": login.alice.name, "service": "test", "tty": ""},
         on_info=seen.append,
     )
-    assert reply == {"outcome": Outcome.MATCH.value, "reason": "match"}
+    assert reply == {"outcome": Outcome.NO_MATCH.value, "reason": "not_matched"}
     logged = login.last_attempt()
     assert set(logged.__dict__) == {
         "at", "user", "service", "tty", "outcome", "reason", "duration_ms",

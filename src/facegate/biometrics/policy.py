@@ -18,9 +18,8 @@ from facegate.liveness.challenge import ChallengeKind
 from facegate.liveness.check import LivenessMode
 from facegate.vision.sources import SourceKind
 
-# Frames read from a video or camera in a passive attempt: enough to find three usable
-# ones in a few seconds of 30 fps video. An active challenge reads until it is judged
-# (its own time limit ends it).
+# Frames read from a video or camera when no challenge can follow: enough to find three
+# usable ones in a few seconds of 30 fps video.
 PASSIVE_READ_CAP = 120
 
 # A match this far above the HIGH threshold may be added to the template (Face ID
@@ -89,5 +88,9 @@ class UnlockOptions:
         return self.liveness if self.liveness is not None else default_liveness(self.level, kind)
 
     def read_cap(self, kind: SourceKind) -> int | None:
-        """Frames to read per video or camera: a challenge needs the stream until judged."""
-        return None if self.liveness_for(kind) is LivenessMode.ACTIVE else PASSIVE_READ_CAP
+        """Frames to read per video or camera. Any liveness on moving frames may need the
+        stream until a challenge is judged (ACTIVE always; PASSIVE when the PAD's evidence
+        is weak and it falls back to one); the challenge's time limit ends it."""
+        if kind.moving and self.liveness_for(kind) is not LivenessMode.OFF:
+            return None
+        return PASSIVE_READ_CAP

@@ -257,13 +257,9 @@ class Unlocker:
             # else (a crash) leaves it counted, failing closed.
             self._settle_quietly(attempt, Outcome.NEUTRAL)
             raise
-        # The fused score must clear the strictest threshold of the frames' capture
-        # classes: a dark frame is never judged at the even-light threshold.
         captures = list(collected.evidence.captures)
-        threshold = self.calibration.decision_threshold(opts.level, captures)
-        adapt_threshold = (
-            self.calibration.decision_threshold(SecurityLevel.HIGH, captures) + ADAPT_MARGIN
-        )
+        threshold = self._threshold(opts.level, captures)
+        adapt_threshold = self._threshold(SecurityLevel.HIGH, captures) + ADAPT_MARGIN
         decision = decide(collected.evidence, threshold, adapt_threshold)
         if decision.outcome is Outcome.NEUTRAL:
             failures, locked = self._settle_quietly(attempt, Outcome.NEUTRAL)
@@ -287,15 +283,22 @@ class Unlocker:
         mode: LivenessMode,
         on_challenge: Callable[[Challenge], None] | None,
     ) -> _Collected:
-        """Score up to ``max_frames`` usable frames and judge liveness on the same ones."""
+        """Score up to ``max_frames`` usable frames and judge liveness on the same ones.
+
+        Identity is settled first: once the usable frames are in and their mean score
+        misses the threshold, the attempt ends as a non-match (a counted failure) without
+        waiting for a liveness challenge, which an impostor could otherwise let run out
+        so that the attempt ends as unfinished input and never counts.
+        """
         embeddings: list[np.ndarray] = []
+        scores: list[float] = []
         captures: list[CaptureClass] = []
         refusals: list[Reason] = []
         seen = 0
         check = self.liveness.attempt(
             LivenessOptions(mode, opts.require_attention, opts.challenges), on_challenge
         )
-        deadline = time.monotonic() + max(opts.budget_seconds, check.time_limit)
+        start = time.monotonic()
         for frame in frames:
             seen += 1
             obs = self.pipeline.observe(frame)
@@ -303,22 +306,37 @@ class Unlocker:
             check.add(frame, obs.faces, wanted)
             if wanted and obs.embedding is not None:
                 embeddings.append(obs.embedding)
+                scores.append(template_score(template, obs.embedding))
                 if obs.capture is not None:
                     captures.append(obs.capture)
             elif obs.reason is not None:
                 refusals.append(obs.reason)
-            enough = len(embeddings) >= opts.max_frames or time.monotonic() > deadline
-            if enough and check.settled:
+            # The limit is read each frame: a fallback challenge started on weak PAD
+            # evidence extends it by the challenge's own time.
+            limit = max(opts.budget_seconds, check.time_limit)
+            enough = len(embeddings) >= opts.max_frames or time.monotonic() - start > limit
+            if enough and (check.settled or not self._matches(scores, captures, opts)):
                 break
-        if not embeddings:
-            check.abandon()
+        if not embeddings or not self._matches(scores, captures, opts):
+            check.abandon()  # no face, or not this person: liveness has nothing to add
             live, attentive = False, None
         else:
             verdict = check.verdict()
             live, attentive = verdict.live, verdict.attentive
-        scores = tuple(template_score(template, e) for e in embeddings)
-        evidence = Evidence(seen, scores, tuple(refusals), mode, live, attentive, tuple(captures))
+        evidence = Evidence(
+            seen, tuple(scores), tuple(refusals), mode, live, attentive, tuple(captures)
+        )
         return _Collected(evidence, tuple(embeddings))
+
+    def _threshold(self, level: SecurityLevel, captures: list[CaptureClass]) -> float:
+        """The fused score must clear the strictest threshold of the frames' capture
+        classes: a dark frame is never judged at the even-light threshold."""
+        return self.calibration.decision_threshold(level, captures)
+
+    def _matches(
+        self, scores: list[float], captures: list[CaptureClass], opts: UnlockOptions
+    ) -> bool:
+        return bool(scores) and float(np.mean(scores)) >= self._threshold(opts.level, captures)
 
     def _adapt(
         self,

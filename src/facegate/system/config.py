@@ -5,7 +5,7 @@ Example (every key optional)::
     camera = "/dev/v4l/by-id/usb-Acme_Webcam-video-index0"   # or 0, "/dev/video2"
     ir_camera = false          # true for an infrared (grey) camera
     level = "standard"         # standard: passive liveness; high: active challenges
-    timeout = 4.0              # seconds a face attempt may take before the password
+    timeout = 10.0             # seconds a face attempt may take before the password
     disabled_services = ["login"]   # PAM services where face unlock is off
 
 ``camera`` may also name a video or image file: a test aid, so the whole login path
@@ -35,7 +35,7 @@ class SystemConfig:
     camera: str = "0"
     ir_camera: bool = False
     level: SecurityLevel = SecurityLevel.STANDARD
-    timeout: float = 4.0
+    timeout: float = 10.0
     disabled_services: frozenset[str] = field(default_factory=frozenset)
 
 
