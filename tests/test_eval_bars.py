@@ -20,13 +20,14 @@ from typer.testing import CliRunner
 from facegate.biometrics.match import SecurityLevel, load_calibration
 from facegate.cli import app
 from facegate.eval.calibrate import calibrate
-from facegate.eval.dataset import EmbeddedSet, embed_samples
+from facegate.eval.dataset import EmbeddedSet, embed_cached
 from facegate.eval.levels import ALL, level_rates
 from facegate.eval.metrics import summarise
 from facegate.eval.populations import Population, PopulationSet, load_population
-from facegate.eval.protocols import verify_scores
+from facegate.eval.protocols import split_enrolment, unlock_decisions, verify_scores
 from facegate.vision.capture import CaptureClass
 from facegate.vision.pipeline import FacePipeline
+from facegate.vision.quality import ENROL_QUALITY
 
 DEV_POPULATIONS = {Population.ORL, Population.YALE, Population.NUAA}
 REQUIRED_KEYS = {"n_genuine", "n_impostor", "fta", "eer", "fnmr_at_fmr", "ms_per_image"}
@@ -70,16 +71,21 @@ def test_orl_pairs_csv_is_scored_as_listed(data_dir: Path, tmp_path: Path) -> No
 
 
 @pytest.fixture(scope="module")
-def populations(data_dir: Path, pipeline: FacePipeline) -> list[tuple[PopulationSet, EmbeddedSet]]:
-    """Every calibration population, each image embedded once by the real pipeline."""
-    found = [load_population(p, data_dir) for p in Population]
-    return [(p, embed_samples(p.samples, pipeline)) for p in found]
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embeddings")
 
 
 @pytest.fixture(scope="module")
-def pooled(populations: list[tuple[PopulationSet, EmbeddedSet]]) -> EmbeddedSet:
-    """The pooled dev set (ORL + Yale + NUAA live, 70 people), as `make eval-dev` builds it."""
-    parts = [d for p, d in populations if p.population in DEV_POPULATIONS]
+def populations(
+    data_dir: Path, pipeline: FacePipeline, cache: Path
+) -> list[tuple[PopulationSet, EmbeddedSet]]:
+    """Every calibration population, each image embedded once by the real pipeline (the
+    cache only lets the enrolment gates be applied later without a second pass)."""
+    found = [load_population(p, data_dir) for p in Population]
+    return [(p, embed_cached(p.samples, pipeline, cache / f"{p.population}.npz")) for p in found]
+
+
+def _concat(parts: list[EmbeddedSet]) -> EmbeddedSet:
     return EmbeddedSet(
         [s for d in parts for s in d.samples],
         np.concatenate([d.embeddings for d in parts]),
@@ -90,9 +96,52 @@ def pooled(populations: list[tuple[PopulationSet, EmbeddedSet]]) -> EmbeddedSet:
     )
 
 
+@pytest.fixture(scope="module")
+def pooled(populations: list[tuple[PopulationSet, EmbeddedSet]]) -> EmbeddedSet:
+    """The pooled dev set (ORL + Yale + NUAA live, 70 people), as `make eval-dev` builds it."""
+    return _concat([d for p, d in populations if p.population in DEV_POPULATIONS])
+
+
+def test_pooled_dev_unlock_fnmr_at_standard_stays_under_one_percent(
+    populations: list[tuple[PopulationSet, EmbeddedSet]], pipeline: FacePipeline, cache: Path
+) -> None:
+    """`eval unlock out/devset --enroll 3` at the shipped per-class thresholds: FNMR at
+    `standard` <= 1 % (0.82 %, 9/1,103, when calibrated), with no false match."""
+    dev = [(p, d) for p, d in populations if p.population in DEV_POPULATIONS]
+    verify = _concat([d for _, d in dev])
+    gated = _concat(
+        [
+            embed_cached(p.samples, pipeline, cache / f"{p.population}.npz", ENROL_QUALITY)
+            for p, _ in dev
+        ]
+    )
+    is_enrol = split_enrolment(verify.identities, 3)
+    enrol = _rows(gated, np.flatnonzero(is_enrol))
+    probes = _rows(verify, np.flatnonzero(~is_enrol))
+    calibration = load_calibration()
+    d = unlock_decisions(
+        enrol, probes, consistency_threshold=calibration.consistency_threshold, now=0.0
+    )
+    rates = level_rates(calibration, d.genuine, d.genuine_captures, d.impostor, d.impostor_captures)
+    standard = next(r for r in rates if r.level is SecurityLevel.STANDARD and r.capture == ALL)
+    assert standard.n_genuine > 1_000 and standard.n_impostor > 90_000
+    assert standard.fnmr is not None and standard.fnmr <= 0.01
+    assert standard.false_matches == 0
+
+
+def _rows(data: EmbeddedSet, rows: np.ndarray) -> EmbeddedSet:
+    return EmbeddedSet(
+        [data.samples[i] for i in rows],
+        data.embeddings[rows],
+        data.usable[rows],
+        [data.reasons[i] for i in rows],
+        data.seconds[rows],
+        [data.captures[i] for i in rows],
+    )
+
+
 def test_pooled_dev_set_meets_its_bar(pooled: EmbeddedSet) -> None:
-    """ORL + Yale + NUAA live, all pairs: FTA <= 1 % and FNMR <= 1 % at FMR 1e-5, and at
-    most 1 % of genuine pairs refused at the shipped `standard` thresholds per class."""
+    """ORL + Yale + NUAA live, all pairs: FTA <= 1 % and FNMR <= 1 % at FMR 1e-5."""
     scores = verify_scores(pooled)
     summary = summarise(
         scores.genuine,
@@ -106,15 +155,6 @@ def test_pooled_dev_set_meets_its_bar(pooled: EmbeddedSet) -> None:
     assert summary.fta <= 0.01
     fnmr = summary.fnmr_at_fmr["1e-5"]
     assert fnmr is not None and fnmr <= 0.01
-    rates = level_rates(
-        load_calibration(),
-        scores.genuine,
-        scores.genuine_captures,
-        scores.impostor,
-        scores.impostor_captures,
-    )
-    standard = next(r for r in rates if r.level is SecurityLevel.STANDARD and r.capture == ALL)
-    assert standard.fnmr is not None and standard.fnmr <= 0.01
 
 
 def test_shipped_thresholds_are_reproduced_by_the_recorded_command(

@@ -186,26 +186,3 @@ def unlock_scores(
         ),
         d.templates,
     )
-
-
-def impostor_template_scores(
-    data: EmbeddedSet, *, template_size: int, subsets: int, seed: int = 0
-) -> np.ndarray:
-    """Impostor decision scores for calibration: many random templates of
-    ``template_size`` captures per identity, each scored (max over entries, as
-    unlock does) against every usable image of every other identity.
-
-    A template as large as the vault allows (enrolled + adaptive entries) is the
-    worst case for false matches, so thresholds calibrated here hold for smaller ones.
-    """
-    rng = np.random.default_rng(seed)
-    ids = data.identities
-    keep = np.flatnonzero(data.usable)
-    out = []
-    for ident in sorted(set(ids[keep].tolist())):
-        own = keep[ids[keep] == ident]
-        others = data.embeddings[keep[ids[keep] != ident]]
-        for _ in range(subsets):
-            pick = rng.choice(own, size=min(template_size, len(own)), replace=False)
-            out.append((others @ data.embeddings[pick].T).max(axis=1))
-    return np.concatenate(out).astype(np.float64)
