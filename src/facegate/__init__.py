@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from facegate.biometrics.match import SecurityLevel
+    from facegate.biometrics.levels import SecurityLevel
     from facegate.biometrics.policy import UnlockOptions
     from facegate.biometrics.unlock import EnrolmentReport, Verdict
     from facegate.errors import FaceGateError, Reason
@@ -34,7 +34,7 @@ _LAZY = {
     "FaceGateError": "facegate.errors",
     "LivenessMode": "facegate.liveness.check",
     "Reason": "facegate.errors",
-    "SecurityLevel": "facegate.biometrics.match",
+    "SecurityLevel": "facegate.biometrics.levels",
     "Session": "facegate.session",
     "UnlockOptions": "facegate.biometrics.policy",
     "Verdict": "facegate.biometrics.unlock",

@@ -11,8 +11,7 @@ import typer
 from rich.progress import Progress
 
 from facegate.cli.app import command_line, err, eval_app, friendly, out
-from facegate.liveness.check import LivenessMode
-from facegate.session import Session
+from facegate.liveness.modes import LivenessMode
 
 CACHE_HELP = "An .npz under out/ to keep embeddings in, so a re-run embeds nothing."
 
@@ -20,6 +19,7 @@ CACHE_HELP = "An .npz under out/ to keep embeddings in, so a re-run embeds nothi
 def _embed_with_progress(samples: list[Any], quality: Any = None, cache: Path | None = None) -> Any:
     """Embed ``samples`` under ``quality``'s gates; with ``cache``, each image only once."""
     from facegate.eval.dataset import embed_cached, embed_samples
+    from facegate.session import Session
 
     with Session.open() as session, Progress(console=err) as progress:
         task = progress.add_task("embedding", total=len(samples))
@@ -228,6 +228,7 @@ def eval_calibrate(
 
 def _embed_cached(population: Any, cache: Path) -> Any:
     from facegate.eval.dataset import embed_cached
+    from facegate.session import Session
 
     with Session.open() as session, Progress(console=err) as progress:
         task = progress.add_task(

@@ -11,7 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from facegate.cli.app import app, command_line, err, eval_app, friendly, out
-from facegate.eval.pad_train import GroupBy
+from facegate.eval.groups import GroupBy
 
 train_app = typer.Typer(help="Train FaceGate's own models from labelled data.")
 app.add_typer(train_app, name="train")

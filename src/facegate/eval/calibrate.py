@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from facegate.biometrics.match import SecurityLevel
+from facegate.biometrics.levels import SecurityLevel
 from facegate.biometrics.template import EMBEDDING_MODEL
 from facegate.errors import InputError
 from facegate.eval.dataset import EmbeddedSet

@@ -22,7 +22,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -30,19 +29,13 @@ from scipy.optimize import minimize
 
 import facegate
 from facegate.errors import InputError
+from facegate.eval.groups import GroupBy
 from facegate.eval.pad import PadBand, PadSummary, band_per_group, outcomes, pad_summary
 from facegate.eval.pad_data import LabelledImage
 from facegate.liveness.features import FeatureSpec, colourless, pad_features
 from facegate.liveness.pad import PadModel
 from facegate.vision.detect import FaceDetector
 from facegate.vision.sources import read_image
-
-
-class GroupBy(StrEnum):
-    """What a cross-validation fold holds out: a capture source or a person."""
-
-    SOURCE = "source"
-    SUBJECT = "subject"
 
 
 @dataclass(frozen=True)

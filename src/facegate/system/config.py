@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facegate.biometrics.match import SecurityLevel
+from facegate.biometrics.levels import SecurityLevel
 from facegate.errors import ConfigError
 from facegate.system.client import MAX_WAIT_S
 
