@@ -50,4 +50,4 @@ eval-dev: install
 	$(BIN)/facegate eval unlock ../shared/data/orl_att_faces --enroll 3 --out out/eval-unlock-orl
 
 bench: install
-	$(BIN)/facegate bench
+	$(BIN)/facegate bench stages

@@ -29,6 +29,12 @@ eval_app = typer.Typer(
     help="Measure accuracy the way biometric systems are measured.", context_settings=HELP
 )
 app.add_typer(eval_app, name="eval")
+bench_app = typer.Typer(
+    help="Benchmarks: medians of repeated runs, with the machine stated.",
+    context_settings=HELP,
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
 
 out = Console()
 err = Console(stderr=True)

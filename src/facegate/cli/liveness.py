@@ -1,4 +1,4 @@
-"""Liveness commands: ``facegate train pad``, ``facegate eval liveness``, ``bench-pad``."""
+"""Liveness commands: ``facegate train pad``, ``facegate eval liveness``, ``bench pad``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from facegate.cli.app import app, command_line, err, eval_app, friendly, out
+from facegate.cli.app import app, bench_app, command_line, err, eval_app, friendly, out
 from facegate.eval.groups import GroupBy
 
 train_app = typer.Typer(help="Train FaceGate's own models from labelled data.")
@@ -367,7 +367,7 @@ def _embed_attacks(samples: list[Any]) -> Any:
         )
 
 
-@app.command("bench-pad")
+@bench_app.command("pad")
 @friendly
 def bench_pad(runs: Annotated[int, typer.Option(help="Timed repetitions.")] = 200) -> None:
     """Median PAD latency per frame (features + model) from a detected face box."""
@@ -376,7 +376,7 @@ def bench_pad(runs: Annotated[int, typer.Option(help="Timed repetitions.")] = 20
     from facegate.liveness.bench import run_pad_bench
 
     timing = run_pad_bench(runs)
-    table = Table("stage", "median ms", "p90 ms", title=f"facegate bench-pad ({runs} runs)")
+    table = Table("stage", "median ms", "p90 ms", title=f"facegate bench pad ({runs} runs)")
     table.add_row(
         "PAD (features + model + colour check)",
         f"{timing.pad_median_ms:.2f}",

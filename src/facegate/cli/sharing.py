@@ -19,7 +19,7 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
-from facegate.cli.app import app, err, friendly, out
+from facegate.cli.app import app, bench_app, err, friendly, out
 from facegate.config import load_settings
 from facegate.errors import InputError
 from facegate.sharing.apps import AppRegistration
@@ -539,7 +539,7 @@ def osc(
     out.print(f"forwarded {sent} frame(s) to {host}:{port}")
 
 
-@app.command("bench-stream")
+@bench_app.command("stream")
 @friendly
 def bench_stream(
     clients: Annotated[int, typer.Option(help="Concurrent stream clients.")] = 1,
@@ -559,7 +559,7 @@ def bench_stream(
         "median ms",
         "p90 ms",
         "max ms",
-        title=f"facegate bench-stream ({', '.join(result.scopes)} at {fps:g} fps)",
+        title=f"facegate bench stream ({', '.join(result.scopes)} at {fps:g} fps)",
     )
     table.add_row(
         str(result.clients),

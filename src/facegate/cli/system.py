@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from facegate.cli.app import app, err, friendly, out
+from facegate.cli.app import app, bench_app, err, friendly, out
 from facegate.system import attempts
 from facegate.system import client as pam_client
 from facegate.system.config import load_config
@@ -25,13 +25,6 @@ from facegate.system.paths import SystemPaths
 
 system_app = typer.Typer(help="Log in with your face: PAM set-up, the attempt log, status.")
 app.add_typer(system_app, name="system")
-# `facegate bench` keeps its per-stage table and gains `facegate bench login`: a group
-# registered by name takes the place of the plain `bench` command of cli/unlock.py.
-bench_app = typer.Typer(
-    help="Benchmarks: per-stage latency (no subcommand) or `login` end to end.",
-    invoke_without_command=True,
-)
-app.add_typer(bench_app, name="bench")
 DATA = Path("../shared/data/blink_webcam_videos")
 
 RootOption = Annotated[
@@ -240,20 +233,6 @@ def reset(user: str, root: RootOption = Path("/")) -> None:
         if outcome is pam_client.Outcome.OK
         else f"{user} is not enrolled"
     )
-
-
-@bench_app.callback()
-def bench_stages(
-    ctx: typer.Context,
-    runs: Annotated[int, typer.Option(help="Timed repetitions per stage.")] = 30,
-    baseline: Annotated[bool, typer.Option(help="Also time the dlib HOG pipeline.")] = True,
-    as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
-) -> None:
-    """Median latency of each stage on a 640x480 frame, and the dlib baseline."""
-    from facegate.cli.unlock import bench
-
-    if ctx.invoked_subcommand is None:
-        bench(runs=runs, baseline=baseline, as_json=as_json)
 
 
 @bench_app.command("login")

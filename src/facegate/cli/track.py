@@ -4,7 +4,7 @@ facegate track SRC... --jsonl OUT          one JSON record per line
 facegate eval blink VIDEO LABELS --out DIR  blink detector vs per-frame labels
 facegate eval smile YALE_DIR --out DIR      smile AUC, Yale happy vs normal
 facegate eval privacy DATA_DIR --out DIR    re-identification attack on the face map
-facegate bench-track [VIDEO] --out DIR      tracking speed (median of runs)
+facegate bench track [VIDEO] --out DIR      tracking speed (median of runs)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from facegate.cli.app import app, command_line, err, eval_app, friendly, out
+from facegate.cli.app import app, bench_app, command_line, err, eval_app, friendly, out
 
 
 def _progress() -> Progress:
@@ -204,7 +204,7 @@ def eval_privacy(
     out.print(f"wrote {path}", highlight=False)
 
 
-@app.command("bench-track")
+@bench_app.command("track")
 @friendly
 def bench_track(
     video: Annotated[Path | None, typer.Argument(help="A video (default: astronaut clip).")] = None,

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from facegate.biometrics.levels import SecurityLevel
-from facegate.cli.app import app, err, friendly, out
+from facegate.cli.app import app, bench_app, err, friendly, out
 from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
@@ -224,9 +224,9 @@ def demo(
     run_demo(out, camera)
 
 
-@app.command()
+@bench_app.command("stages")
 @friendly
-def bench(
+def bench_stages(
     runs: Annotated[int, typer.Option(help="Timed repetitions per stage.")] = 30,
     baseline: Annotated[bool, typer.Option(help="Also time the dlib HOG pipeline.")] = True,
     as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
@@ -235,7 +235,7 @@ def bench(
     from facegate.bench import machine_description, run_bench
 
     result = run_bench(runs=runs, baseline=baseline)
-    table = Table("stage", "median ms", "p90 ms", title=f"facegate bench ({runs} runs)")
+    table = Table("stage", "median ms", "p90 ms", title=f"facegate bench stages ({runs} runs)")
     for row in result.rows:
         table.add_row(row.stage, f"{row.median_ms:.2f}", f"{row.p90_ms:.2f}")
     out.print(table)

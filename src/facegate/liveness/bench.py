@@ -1,6 +1,6 @@
 """PAD latency: the time from a detected face box to a bona fide score.
 
-Timed on the same public-domain frame as ``facegate bench`` (scikit-image's
+Timed on the same public-domain frame as ``facegate bench stages`` (scikit-image's
 astronaut on a 640x480 canvas), after a warm-up; median and 90th percentile in
 milliseconds. Detection, which unlock runs anyway, is timed separately.
 """
