@@ -348,13 +348,6 @@ class Unlocker:
     ) -> None:
         if decision.adapt_frame is None:
             return
-        captures = collected.evidence.captures
-        if len(captures) == len(collected.embeddings) and (
-            captures[decision.adapt_frame] is not CaptureClass.EVEN
-        ):
-            # Hard-light captures in a template raise impostor scores in that light
-            # (docs/lighting.md); the template learns only from evenly lit frames.
-            return
         best = collected.embeddings[decision.adapt_frame]
         updated = adapt(template, best, time.time()).to_bytes()
         if not self.vault.update_template(user, updated, version):
