@@ -13,19 +13,17 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
 from facegate.cli.app import app, bench_app, err, friendly, out
-from facegate.config import load_settings
 from facegate.errors import InputError
-from facegate.sharing.apps import AppRegistration
-from facegate.sharing.consent import RequestStatus
-from facegate.sharing.scopes import to_names
-from facegate.sharing.service import Sharing, Via
+
+if TYPE_CHECKING:
+    from facegate.sharing.service import Sharing
 
 apps_app = typer.Typer(help="Apps that may ask for expression data.", no_args_is_help=True)
 terms_app = typer.Typer(help="The terms every app accepts.", no_args_is_help=True)
@@ -41,6 +39,9 @@ app.add_typer(audit_app, name="audit")
 
 @contextmanager
 def _sharing() -> Iterator[Sharing]:
+    from facegate.config import load_settings
+    from facegate.sharing.service import Sharing
+
     with Sharing.open(load_settings()) as sharing:
         yield sharing
 
@@ -93,6 +94,9 @@ def apps_register(
     ] = False,
 ) -> None:
     """Register an app; it must accept the terms before asking anyone for consent."""
+    from facegate.sharing.apps import AppRegistration
+    from facegate.sharing.service import Via
+
     registration = AppRegistration(
         name=name,
         developer=developer,
@@ -193,6 +197,9 @@ def consent_list(
     all_requests: Annotated[bool, typer.Option("--all", help="Not only pending ones.")] = False,
 ) -> None:
     """Consent requests waiting for a decision (or all of them)."""
+    from facegate.sharing.consent import RequestStatus
+    from facegate.sharing.scopes import to_names
+
     with _sharing() as sharing:
         requests = sharing.consent_requests(None if all_requests else RequestStatus.PENDING)
         names = {a.id: a.name for a in sharing.apps()}
@@ -213,6 +220,9 @@ def consent_list(
 @friendly
 def consent_approve(request_id: str) -> None:
     """Allow the app exactly what REQUEST_ID asks for."""
+    from facegate.sharing.scopes import to_names
+    from facegate.sharing.service import Via
+
     with _sharing() as sharing:
         request = sharing.consent_request(request_id)
         shown = sharing.app(request.app_id)
@@ -228,6 +238,8 @@ def consent_approve(request_id: str) -> None:
 @friendly
 def consent_refuse(request_id: str) -> None:
     """Refuse REQUEST_ID; the app receives nothing."""
+    from facegate.sharing.service import Via
+
     with _sharing() as sharing:
         sharing.refuse(request_id, Via.CLI)
     out.print(f"refused {request_id}")
@@ -240,6 +252,8 @@ def consent_refuse(request_id: str) -> None:
 @friendly
 def grants_list() -> None:
     """Every grant, newest first, with its state."""
+    from facegate.sharing.scopes import to_names
+
     with _sharing() as sharing:
         grants = sharing.grants()
         names = {a.id: a.name for a in sharing.apps()}
@@ -260,6 +274,8 @@ def grants_list() -> None:
 @friendly
 def grants_revoke(grant_id: str) -> None:
     """Revoke GRANT_ID: its token dies, live streams close within a second."""
+    from facegate.sharing.service import Via
+
     with _sharing() as sharing:
         sharing.revoke(grant_id, Via.CLI)
         out.print(f"revoked {grant_id}")
@@ -416,9 +432,11 @@ def serve(
     Apps receive each session re-centred on the population's resting face, with the
     head pose relative to where the person usually holds their head (docs/privacy.md).
     """
+    from facegate.config import load_settings
     from facegate.server.app import create_app
     from facegate.server.feeds import TrackerFeed
     from facegate.server.run import Binding, login_url, new_user_token, serve_forever
+    from facegate.sharing.service import Sharing
 
     binding = Binding(host=host, port=port, allow_remote=allow_remote)
     settings = load_settings()
@@ -462,6 +480,7 @@ def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: flo
 
     from facegate.client import AppClient, AppError
     from facegate.client.local_bridge import bridge_app
+    from facegate.config import load_settings
 
     local = bridge_app(load_settings())
     try:
