@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facegate.bench import machine_description
+from facegate.bench.timing import machine_description
 from facegate.config import load_settings
 from facegate.eval.occlusion import rmfrd_folds
 from facegate.vision.align import align

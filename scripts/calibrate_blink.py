@@ -25,7 +25,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from facegate.bench import machine_description
+from facegate.bench.timing import machine_description
 from facegate.eval.blink import (
     BlinkCounts,
     EyeTrack,

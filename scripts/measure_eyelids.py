@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from facegate.bench import machine_description
+from facegate.bench.timing import machine_description
 from facegate.eval.challenges import (
     BLINK_BEFORE,
     Seen,

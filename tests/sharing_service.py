@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from facegate.bench.stream import sample_records
 from facegate.config import load_settings
 from facegate.server.app import create_app
-from facegate.server.bench import sample_records
 from facegate.server.feeds import ReplayFeed
 from facegate.server.run import BackgroundServer, new_user_token
 from facegate.sharing.apps import App, AppRegistration

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facegate.bench import side_lit
+from facegate.bench.frames import side_lit
 from facegate.vision.align import REFERENCE_POINTS, align, similarity_matrix
 from facegate.vision.detect import Faces
 from facegate.vision.illumination import is_poorly_lit, lift_frame

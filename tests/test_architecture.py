@@ -53,3 +53,44 @@ def test_the_checker_sees_a_breach(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from facegate.biometrics.template import Template\nimport facegate.vault\n")
     assert {"facegate.biometrics.template", "facegate.vault"} <= imported_modules(module)
+
+
+# Every package's layer: a module may import its own package, the foundations (layer 0)
+# and packages of a lower layer only, so data flows one way (DESIGN.md):
+# sources -> vision -> liveness -> (biometrics | sharing) -> vault / server / system / cli,
+# with eval and bench on top.
+LAYER = {
+    "errors": 0, "config": 0, "models": 0, "sqlite_io": 0,
+    "vision": 1, "vault": 1,
+    "liveness": 2,
+    "biometrics": 3, "sharing": 3,
+    "session": 4, "server": 4, "client": 4,
+    "system": 5, "demo": 5,
+    "eval": 6, "bench": 6, "doctor": 6,
+    "cli": 7,
+}  # fmt: skip
+
+
+def _package_of(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0].removesuffix(".py")
+
+
+def test_every_package_has_a_layer() -> None:
+    packages = {_package_of(p) for p in PACKAGE.rglob("*.py")} - {"__init__"}
+    assert packages <= set(LAYER), sorted(packages - set(LAYER))
+
+
+def test_every_package_imports_only_downstream_layers() -> None:
+    breaches = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        own = _package_of(path)
+        if own == "__init__":
+            continue
+        for name in imported_modules(path):
+            parts = name.split(".")
+            if parts[0] != "facegate" or len(parts) < 2 or parts[1] == own:
+                continue
+            if LAYER.get(parts[1], 99) >= LAYER[own] and LAYER.get(parts[1]) != 0:
+                breaches.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert not breaches, breaches

@@ -232,8 +232,8 @@ def test_cli_writes_the_report_keys(tmp_path: Path) -> None:
 
     from typer.testing import CliRunner
 
+    from facegate.bench.track import write_sample_clip
     from facegate.cli import app
-    from facegate.sharing.track_bench import write_sample_clip
 
     clip = write_sample_clip(tmp_path / "clip.avi", n_frames=12)
     labels = tmp_path / "labels.csv"

@@ -17,9 +17,9 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
+from facegate.bench.stream import write_sample_clip
 from facegate.cli import app as cli_app
 from facegate.client import AppClient, StreamClosed, stream
-from facegate.server.bench import write_sample_clip
 from sharing_service import add_app, approved_token, open_sharing
 
 FACEGATE = Path(sys.executable).with_name("facegate")

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from skimage import data
 from typer.testing import CliRunner
 
+from facegate.bench.track import write_sample_clip
 from facegate.cli import app
 from facegate.config import Settings, load_settings
 from facegate.errors import UnreadableSource
@@ -28,7 +29,6 @@ from facegate.sharing.face_map import (
     align_to_canonical,
 )
 from facegate.sharing.one_euro import OneEuroFilter, OneEuroOptions
-from facegate.sharing.track_bench import write_sample_clip
 from facegate.sharing.tracker import RECORD_KEYS, ExpressionRecord, track
 from facegate.vision.blendshapes import NAMES
 from facegate.vision.canonical_face import load_canonical_face

@@ -37,7 +37,7 @@ def _write(
 ) -> None:
     """Write the report, with each level's FMR and FNMR per capture class at the shipped
     thresholds; ``refused`` (G,) marks genuine probes refused for liveness."""
-    from facegate.bench import machine_description
+    from facegate.bench.timing import machine_description
     from facegate.biometrics.match import load_calibration
     from facegate.eval import levels
     from facegate.eval.metrics import det_curve, summarise

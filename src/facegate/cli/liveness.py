@@ -122,7 +122,7 @@ def train_pad(
 def _write_pad_report(
     folder: Path, scores: Any, data: Any, summary: Any, extra: dict[str, Any]
 ) -> Path:
-    from facegate.bench import machine_description
+    from facegate.bench.timing import machine_description
     from facegate.eval.pad_plot import plot_pad_det
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -229,7 +229,7 @@ def eval_challenges(
     photo, wrong-order replay), and attention on labelled open / closed eyes."""
     from collections import Counter
 
-    from facegate.bench import machine_description
+    from facegate.bench.timing import machine_description
     from facegate.eval.challenges import run_trials
     from facegate.liveness.challenge import DEFAULT_POOL, ChallengeOptions
 
@@ -373,7 +373,7 @@ def bench_pad(runs: Annotated[int, typer.Option(help="Timed repetitions.")] = 20
     """Median PAD latency per frame (features + model) from a detected face box."""
     from rich.table import Table
 
-    from facegate.liveness.bench import run_pad_bench
+    from facegate.bench.pad import run_pad_bench
 
     timing = run_pad_bench(runs)
     table = Table("stage", "median ms", "p90 ms", title=f"facegate bench pad ({runs} runs)")

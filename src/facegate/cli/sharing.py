@@ -567,7 +567,7 @@ def bench_stream(
     as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
 ) -> None:
     """Frame-to-client latency of the stream over loopback (median, p90, the machine)."""
-    from facegate.server.bench import run_stream_bench
+    from facegate.bench.stream import run_stream_bench
 
     result = run_stream_bench(clients=clients, frames=frames, fps=fps)
     table = Table(

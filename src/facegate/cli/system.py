@@ -249,7 +249,7 @@ def bench_login(
     """Seconds from pamtester starting to PAM success (warm service) vs a cold dlib process.
 
     Needs root: it creates a test user and a test PAM service, removed afterwards."""
-    from facegate.system.bench_login import run_login_bench
+    from facegate.bench.login import run_login_bench
 
     result = run_login_bench(enrol, genuine, impostor, runs)
     if as_json:

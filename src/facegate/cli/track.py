@@ -32,7 +32,7 @@ def _progress() -> Progress:
 
 
 def _write_report(out_dir: Path, report: dict[str, Any]) -> Path:
-    from facegate.bench import machine_description
+    from facegate.bench.timing import machine_description
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.json"
@@ -214,15 +214,15 @@ def bench_track(
     ),
 ) -> None:
     """Tracking speed on a 640x480 video: frames per second, median of RUNS runs."""
-    from facegate.bench import machine_description
-    from facegate.sharing.track_bench import benchmark_tracking, write_sample_clip
+    from facegate.bench.timing import machine_description
+    from facegate.bench.track import benchmark_tracking, write_sample_clip
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = video or write_sample_clip(Path(tmp) / "astronaut_640x480.avi")
         result = benchmark_tracking(clip, runs=runs)
     report = result.as_dict()
     if video is None:
-        report["video"] = "astronaut 640x480 MJPEG clip (facegate.sharing.track_bench)"
+        report["video"] = "astronaut 640x480 MJPEG clip (facegate.bench.track)"
     path = _write_report(out_dir, report)
     out.print(
         f"tracked {result.frames} frames ({result.frames_with_face} with a face), {runs} runs: "

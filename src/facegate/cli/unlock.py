@@ -232,7 +232,8 @@ def bench_stages(
     as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
 ) -> None:
     """Median latency of each stage on a 640x480 frame, and the dlib baseline."""
-    from facegate.bench import machine_description, run_bench
+    from facegate.bench.stages import run_bench
+    from facegate.bench.timing import machine_description
 
     result = run_bench(runs=runs, baseline=baseline)
     table = Table("stage", "median ms", "p90 ms", title=f"facegate bench stages ({runs} runs)")

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from facegate.bench import machine_description
+from facegate.bench.timing import machine_description
 from facegate.errors import FaceGateError
 from facegate.system import attempts
 from facegate.system.authenticate import enroll, open_system_session

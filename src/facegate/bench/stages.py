@@ -7,11 +7,8 @@ scikit-image, placed on a 640x480 canvas, so every machine times the same pixels
 
 from __future__ import annotations
 
-import os
-import platform
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from facegate.bench.frames import sample_frame, side_lit
+from facegate.bench.timing import StageTiming, machine_description, time_call
 from facegate.biometrics.match import template_score
 from facegate.biometrics.template import build_template
 from facegate.config import load_settings
@@ -26,13 +25,6 @@ from facegate.models import resolve
 from facegate.vision.align import align
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import Frame
-
-
-@dataclass(frozen=True)
-class StageTiming:
-    stage: str
-    median_ms: float
-    p90_ms: float
 
 
 @dataclass(frozen=True)
@@ -47,51 +39,6 @@ class BenchResult:
             "speedup": self.speedup,
             "machine": self.machine,
         }
-
-
-def sample_frame() -> np.ndarray:
-    """The astronaut photo (scikit-image, public domain) centred on a 640x480 canvas."""
-    from skimage import data
-
-    rgb = data.astronaut()
-    face = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), (420, 420))
-    canvas = np.full((480, 640, 3), 90, np.uint8)
-    canvas[30:450, 110:530] = face
-    return canvas
-
-
-def side_lit(image: np.ndarray) -> np.ndarray:
-    """``image`` under a hard light from its right, the left half in deep shadow: the
-    frame that takes the pipeline's slow path (shadow lift, relocation, mesh points,
-    four lighting variants)."""
-    ramp = np.clip(np.linspace(-0.6, 1.4, image.shape[1]), 0.04, 1.0).astype(np.float32)
-    return (image.astype(np.float32) * ramp[None, :, None]).astype(np.uint8)
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads), {platform.system()}"
-    )
-
-
-def time_call(func: Callable[[], object], runs: int) -> StageTiming:
-    """Median and 90th percentile milliseconds of ``runs`` calls after one warm-up call
-    (the warm-up pays for lazy model loads, which no later call repeats)."""
-    func()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return StageTiming("", float(np.median(samples)), float(np.percentile(samples, 90)))
 
 
 def _named(name: str, timing: StageTiming) -> StageTiming:

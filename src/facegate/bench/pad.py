@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from facegate.bench import machine_description, sample_frame, time_call
+from facegate.bench.frames import sample_frame
+from facegate.bench.timing import machine_description, time_call
 from facegate.config import load_settings
 from facegate.liveness.features import colourless, pad_features
 from facegate.liveness.pad import PadModel

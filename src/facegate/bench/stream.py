@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facegate.bench import machine_description
+from facegate.bench.timing import machine_description
 from facegate.client.stream import stream
 from facegate.config import Settings, load_settings
 from facegate.server.app import create_app

@@ -1,0 +1,46 @@
+"""Timing every benchmark shares: the median and 90th percentile of repeated calls, and
+the machine they ran on, printed beside every figure."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    stage: str
+    median_ms: float
+    p90_ms: float
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads), {platform.system()}"
+    )
+
+
+def time_call(func: Callable[[], object], runs: int) -> StageTiming:
+    """Median and 90th percentile milliseconds of ``runs`` calls after one warm-up call
+    (the warm-up pays for lazy model loads, which no later call repeats)."""
+    func()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return StageTiming("", float(np.median(samples)), float(np.percentile(samples, 90)))
