@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from facegate.server.context import ObjectId, ServiceDep, SignedApp, check_signature
-from facegate.server.models import (
+from facegate.server.schemas import (
     AppOut,
     AppRegistrationIn,
     ConsentRequestIn,

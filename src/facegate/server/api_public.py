@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from facegate.server.context import ServiceDep
-from facegate.server.models import PlatformKeyOut, ScopeOut, SourceStatusOut, TermsOut
+from facegate.server.schemas import PlatformKeyOut, ScopeOut, SourceStatusOut, TermsOut
 from facegate.sharing.frames import SCOPE_FIELDS
 from facegate.sharing.keys import key_id
 from facegate.sharing.scopes import Scope

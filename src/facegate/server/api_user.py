@@ -16,7 +16,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from facegate.server.context import ObjectId, ServiceDep, UserReader, UserWriter
-from facegate.server.models import (
+from facegate.server.schemas import (
     AppOut,
     AuditEntryOut,
     BanIn,

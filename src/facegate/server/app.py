@@ -32,9 +32,9 @@ from facegate.server import (
 from facegate.server.context import Service
 from facegate.server.feeds import Feed
 from facegate.server.hub import RecordFilter, StreamHub
-from facegate.server.models import ErrorOut
 from facegate.server.pages import STATIC_DIR
 from facegate.server.rate_limits import Budgets, RateLimits
+from facegate.server.schemas import ErrorOut
 from facegate.server.security import LOOPBACK_NAMES, GuardMiddleware, UserAuth
 from facegate.sharing.service import Sharing
 

@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from facegate.errors import FaceGateError, lookup
-from facegate.server.models import ErrorDetail, ErrorOut
 from facegate.server.pages import render
+from facegate.server.schemas import ErrorDetail, ErrorOut
 from facegate.sharing.errors import SHARING_HTTP_STATUS, RateLimited
 
 log = logging.getLogger(__name__)

@@ -7,13 +7,10 @@ dot product. Embeddings are identity templates: they are handed only to
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 
 from facegate.vision.align import CROP_SIZE
-from facegate.vision.detect import Faces
 
 EMBEDDING_DIM = 128
 
@@ -45,31 +42,3 @@ class SFaceEmbedder:
 
     def close(self) -> None:
         self._net = None
-
-
-class DlibEmbedder:
-    """dlib's ResNet (the face_recognition model) on its own 150x150 chip.
-
-    The chip is cut by dlib's 5-point predictor inside the YuNet box, which is the
-    alignment this network was trained with.
-    """
-
-    def __init__(self, resnet_path: Path, shape5_path: Path) -> None:
-        import dlib
-
-        self._dlib = dlib
-        self._shape = dlib.shape_predictor(str(shape5_path))
-        self._net = dlib.face_recognition_model_v1(str(resnet_path))
-
-    def embed(self, image: np.ndarray, faces: Faces, index: int = 0) -> np.ndarray:
-        """(128,) unit float32 embedding of face ``index`` in a BGR frame."""
-        x, y, w, h = (float(v) for v in faces.boxes[index])
-        rect = self._dlib.rectangle(round(x), round(y), round(x + w), round(y + h))
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        shape = self._shape(rgb, rect)
-        chip = self._dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
-        return _unit(np.array(self._net.compute_face_descriptor(chip)))
-
-    def close(self) -> None:
-        self._net = None
-        self._shape = None
