@@ -245,3 +245,27 @@ def bench_stages(
         out.print(f"FaceGate verify is {result.speedup:.1f}x faster than the dlib HOG pipeline")
     if as_json:
         as_json.write_text(json.dumps(result.as_dict(), indent=2))
+
+
+@bench_app.command("startup")
+@friendly
+def bench_startup(
+    runs: Annotated[int, typer.Option(help="Fresh processes per command.")] = 7,
+) -> None:
+    """Wall time of `facegate --help` and `import facegate.client`, and the costliest imports."""
+    from facegate.bench.startup import run_startup_bench
+    from facegate.bench.timing import machine_description
+
+    result = run_startup_bench(runs=runs)
+    table = Table("command", "median ms", "p90 ms", title=f"facegate bench startup ({runs} runs)")
+    for row in result.timings:
+        table.add_row(row.stage, f"{row.median_ms:.0f}", f"{row.p90_ms:.0f}")
+    out.print(table)
+    for module, rows in result.heaviest.items():
+        heavy = Table(
+            "module (cumulative)", "ms", title=f"python -X importtime -c 'import {module}'"
+        )
+        for name, micros in rows:
+            heavy.add_row(name.strip(), f"{micros / 1000:.1f}")
+        out.print(heavy)
+    out.print(machine_description())
