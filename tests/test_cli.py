@@ -247,3 +247,13 @@ def test_help_and_version_flags(cli: Invoke) -> None:
     assert cli("-h").exit_code == 0 and "Usage" in cli("-h").output
     assert cli("verify", "-h").exit_code == 0
     assert cli("--version").output.startswith("facegate ")
+
+
+def test_doctor_json_names_each_model_with_its_sha256(cli: Invoke) -> None:
+    from facegate.models import MODELS
+
+    result = cli("doctor", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["check"]: r for r in json.loads(result.stdout)}
+    for name, spec in MODELS.items():
+        assert rows[f"model {name}"]["ok"] and spec.sha256 in rows[f"model {name}"]["detail"]

@@ -56,7 +56,13 @@ def run_checks() -> list[Check]:
     for name in MODELS:
         try:
             model = resolve(name, settings)
-            checks.append(Check(f"model {name}", True, f"{model.path} ({model.origin}, sha256 ok)"))
+            checks.append(
+                Check(
+                    f"model {name}",
+                    True,
+                    f"{model.path} ({model.origin}, sha256 {model.spec.sha256} verified)",
+                )
+            )
         except FaceGateError as exc:
             checks.append(Check(f"model {name}", False, str(exc)))
     checks.append(Check("vault key source", True, settings.key_source.value))

@@ -201,15 +201,23 @@ def reset(user: str) -> None:
 
 
 @app.command()
-def doctor() -> None:
-    """Show which models, OpenCV build and vault key source are in use."""
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """Show which models (with their sha256), OpenCV build and vault key source are in use."""
     from facegate.doctor import run_checks
 
     checks = run_checks()
-    table = Table("check", "status", "detail")
-    for check in checks:
-        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
-    out.print(table)
+    if as_json:
+        rows = [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks]
+        out.print_json(json.dumps(rows))
+    else:
+        table = Table("check", "status", "detail")
+        table.columns[2].overflow = "fold"  # paths and digests are shown whole, never cut
+        for check in checks:
+            status = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
+            table.add_row(check.name, status, check.detail)
+        out.print(table)
     raise typer.Exit(0 if all(c.ok for c in checks) else 2)
 
 
