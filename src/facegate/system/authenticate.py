@@ -42,7 +42,6 @@ from facegate.vision.sources import Frame
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class AttemptResult:
     """An attempt's outcome and, for a refusal, the decision's reason (never a score)."""
