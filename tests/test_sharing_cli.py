@@ -121,3 +121,20 @@ def test_osc_without_a_service_says_how_to_start_one(
     assert result.exit_code == 2
     assert "cannot reach http://127.0.0.1:9" in result.stderr
     assert "facegate serve" in result.stderr
+
+
+def test_listings_print_json_for_scripts(cli: Invoke, home: Path) -> None:
+    with open_sharing(home) as sharing:
+        registered, _ = add_app(sharing)
+        pending = sharing.request_consent(registered.id, ["expressions"], 3600)
+    (request,) = json.loads(cli("consent", "list", "--json").output)
+    assert request["request"] == pending.id and request["scopes"] == ["expressions"]
+    assert request["status"] == "pending" and request["grant_seconds"] == 3600
+    assert cli("consent", "approve", pending.id).exit_code == 0
+    (grant,) = json.loads(cli("grants", "list", "--json").output)
+    assert grant["app_id"] == registered.id and grant["state"] == "active"
+    entries = json.loads(cli("audit", "show", "--json").output)
+    assert entries and {"seq", "at", "event", "actor", "app_id", "scopes", "frames"} <= set(
+        entries[-1]
+    )
+    assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)

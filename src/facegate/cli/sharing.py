@@ -195,6 +195,7 @@ def terms_accept(
 @friendly
 def consent_list(
     all_requests: Annotated[bool, typer.Option("--all", help="Not only pending ones.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
 ) -> None:
     """Consent requests waiting for a decision (or all of them)."""
     from facegate.sharing.consent import RequestStatus
@@ -204,6 +205,20 @@ def consent_list(
         requests = sharing.consent_requests(None if all_requests else RequestStatus.PENDING)
         names = {a.id: a.name for a in sharing.apps()}
         now = sharing.clock()
+    if as_json:
+        rows = [
+            {
+                "request": r.id,
+                "app_id": r.app_id,
+                "app": names.get(r.app_id, r.app_id),
+                "scopes": to_names(r.scopes),
+                "grant_seconds": r.grant_seconds,
+                "status": r.status(now).value,
+            }
+            for r in requests
+        ]
+        out.print_json(json.dumps(rows))
+        return
     table = Table(Column("request", no_wrap=True), "app", "scopes", "for", "status")
     for r in requests:
         table.add_row(
@@ -250,7 +265,9 @@ def consent_refuse(request_id: str) -> None:
 
 @grants_app.command("list")
 @friendly
-def grants_list() -> None:
+def grants_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
     """Every grant, newest first, with its state."""
     from facegate.sharing.scopes import to_names
 
@@ -258,6 +275,20 @@ def grants_list() -> None:
         grants = sharing.grants()
         names = {a.id: a.name for a in sharing.apps()}
         now = sharing.clock()
+    if as_json:
+        rows = [
+            {
+                "grant": g.id,
+                "app_id": g.app_id,
+                "app": names.get(g.app_id, g.app_id),
+                "scopes": to_names(g.scopes),
+                "state": g.state(now).value,
+                "expires_at": g.expires_at,
+            }
+            for g in grants
+        ]
+        out.print_json(json.dumps(rows, default=str))
+        return
     table = Table(Column("grant", no_wrap=True), "app", "scopes", "state", "until")
     for g in grants:
         table.add_row(
@@ -296,12 +327,29 @@ def audit_default(ctx: typer.Context) -> None:
 @friendly
 def audit_show(
     limit: Annotated[int, typer.Option(help="Newest entries to show (0: all).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
 ) -> None:
     """The newest audit entries."""
     with _sharing() as sharing:
         entries = sharing.audit_entries()
     shown = entries[-limit:] if limit > 0 else entries
+    if as_json:
+        rows = [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "event": e.event,
+                "actor": e.actor,
+                "app_id": e.app_id,
+                "scopes": list(e.scopes or ()),
+                "frames": e.frames,
+            }
+            for e in shown
+        ]
+        out.print_json(json.dumps(rows))
+        return
     table = Table("#", "when (UTC)", "event", "who", "app", "scopes", "frames")
+    table.columns[2].overflow = "fold"  # event names are shown whole
     for e in shown:
         table.add_row(
             str(e.seq),
