@@ -14,7 +14,7 @@ from facegate.biometrics.match import SecurityLevel
 from facegate.cli import app
 from facegate.errors import ConfigError, UnreadableSource
 from facegate.system import attempts
-from facegate.system.camera import camera_frames, device_index, is_moving
+from facegate.system.camera import camera_frames, camera_kind, device_index
 from facegate.system.cameras import list_cameras
 from facegate.system.client import Outcome
 from facegate.system.config import SystemConfig, load_config
@@ -81,7 +81,8 @@ def test_a_still_image_is_not_a_moving_camera_and_a_video_is(tmp_path: Path) -> 
     clip.touch()
     link = tmp_path / "camera"
     link.symlink_to(clip)
-    assert is_moving("0") and is_moving(str(link)) and not is_moving(str(tmp_path / "a.jpg"))
+    moving = [camera_kind(c).moving for c in ("0", str(link), str(tmp_path / "a.jpg"))]
+    assert moving == [True, True, False]
 
 
 def test_an_absent_camera_is_unreadable(tmp_path: Path) -> None:
