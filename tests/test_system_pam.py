@@ -126,14 +126,15 @@ def test_the_enrolled_persons_video_is_challenged_and_a_recording_falls_to_the_p
 ) -> None:
     """The PAD cannot vouch for an unfamiliar camera on its own (docs/liveness.md), so a
     matching face on a camera is asked for a blink and a smile, in random order, through
-    PAM's conversation. A recording cannot answer, so it reaches the password in time."""
+    PAM's conversation. A recording cannot answer, so it reaches the password in time,
+    and the unanswered challenge is a counted liveness failure, not a free retry."""
     point_camera(login.camera, login.clips.genuine)
     result = login.pam.authenticate(login.alice.name, login.alice.password)
     assert result.rc == 0, result.output
     assert "Blink now" in result.output or "Smile now" in result.output
-    assert result.reached_password and Outcome.TIMEOUT.line in result.output
+    assert result.reached_password and Outcome.NO_MATCH.line in result.output
     face = attempts.recent(login.paths.attempt_log, 2)[0]
-    assert face.outcome == Outcome.TIMEOUT.value
+    assert (face.outcome, face.reason) == (Outcome.NO_MATCH.value, "liveness")
     assert result.seconds < TIMEOUT_S + FALLBACK_BOUND_S
 
 

@@ -40,9 +40,21 @@ from facegate.biometrics.template import (
     consistent_captures,
     extend,
 )
-from facegate.errors import ConfigError, EnrolmentError, FaceGateError, InputError, Reason
+from facegate.errors import (
+    ChallengeIncomplete,
+    ConfigError,
+    EnrolmentError,
+    FaceGateError,
+    InputError,
+    Reason,
+)
 from facegate.liveness.challenge import Challenge
-from facegate.liveness.check import LivenessEngine, LivenessMode, LivenessOptions
+from facegate.liveness.check import (
+    LivenessAttempt,
+    LivenessEngine,
+    LivenessMode,
+    LivenessOptions,
+)
 from facegate.vault import Vault
 from facegate.vault.base import Attempt, Outcome
 from facegate.vision.capture import CaptureClass
@@ -227,8 +239,7 @@ class Unlocker:
     ) -> Verdict:
         """One unlock attempt (see the module docstring for the steps).
 
-        Raises NotEnrolled for an unknown user, ChallengeIncomplete when an ACTIVE
-        challenge's frames ran out undecided, and VaultError when the attempt cannot be
+        Raises NotEnrolled for an unknown user and VaultError when the attempt cannot be
         recorded. ``on_challenge`` is told each liveness prompt as it is issued.
         """
         opts = options or UnlockOptions()
@@ -321,8 +332,7 @@ class Unlocker:
             check.abandon()  # no face, or not this person: liveness has nothing to add
             live, attentive = False, None
         else:
-            verdict = check.verdict()
-            live, attentive = verdict.live, verdict.attentive
+            live, attentive = _judge_liveness(check)
         evidence = Evidence(
             seen, tuple(scores), tuple(refusals), mode, live, attentive, tuple(captures)
         )
@@ -362,6 +372,17 @@ class Unlocker:
             log.warning("could not give back an attempt's lockout slot: %s", err)
             return attempt.record.failures, attempt.record.locked
         return record.failures, record.locked
+
+
+def _judge_liveness(check: LivenessAttempt) -> tuple[bool, bool | None]:
+    """Liveness of a face that matched. A challenge whose frames ran out unanswered is
+    a failed liveness check, counted like any other: were it given back, a replay of the
+    owner cut short of the prompt could be tried without limit."""
+    try:
+        verdict = check.verdict()
+    except ChallengeIncomplete:
+        return False, None
+    return verdict.live, verdict.attentive
 
 
 def _verdict(

@@ -21,7 +21,6 @@ from facegate.biometrics.policy import UnlockOptions
 from facegate.biometrics.unlock import EnrolmentReport
 from facegate.config import KeySource, Settings, load_settings
 from facegate.errors import (
-    ChallengeIncomplete,
     FaceGateError,
     InputError,
     NotEnrolled,
@@ -107,8 +106,6 @@ def authenticate(
     except UnreadableSource as err:
         log.info("camera %s unavailable: %s", config.camera, err)
         return AttemptResult(Outcome.NO_CAMERA)
-    except ChallengeIncomplete:
-        return AttemptResult(Outcome.TIMEOUT)
     except FaceGateError as err:
         log.warning("face attempt for %s failed: %s: %s", user, type(err).__name__, err)
         return AttemptResult(Outcome.ERROR)
