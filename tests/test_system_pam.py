@@ -127,15 +127,29 @@ def test_the_enrolled_persons_video_is_challenged_and_a_recording_falls_to_the_p
     """The PAD cannot vouch for an unfamiliar camera on its own (docs/liveness.md), so a
     matching face on a camera is asked for a blink and a smile, in random order, through
     PAM's conversation. A recording cannot answer, so it reaches the password in time,
-    and the unanswered challenge is a counted liveness failure, not a free retry."""
+    and the unanswered challenge is a counted failure, not a free retry: were it given
+    back, a replay of the owner could be tried without limit."""
     point_camera(login.camera, login.clips.genuine)
-    result = login.pam.authenticate(login.alice.name, login.alice.password)
-    assert result.rc == 0, result.output
+    result = login.pam.authenticate(login.alice.name, "not-the-password")
+    assert result.rc != 0, result.output
     assert "Blink now" in result.output or "Smile now" in result.output
-    assert result.reached_password and Outcome.NO_MATCH.line in result.output
-    face = attempts.recent(login.paths.attempt_log, 2)[0]
-    assert (face.outcome, face.reason) == (Outcome.NO_MATCH.value, "liveness")
+    assert result.reached_password
     assert result.seconds < TIMEOUT_S + FALLBACK_BOUND_S
+    assert _failures_settle_at(login, login.alice.name, 1)
+    point_camera(login.camera, login.clips.missing)
+    assert login.pam.authenticate(login.alice.name, login.alice.password).rc == 0
+    assert _failures_settle_at(login, login.alice.name, 0)
+
+
+def _failures_settle_at(login: Login, user: str, expected: int) -> bool:
+    """Whether the vault's failure count for ``user`` reaches ``expected`` within 3 s
+    (an attempt that overran its reply deadline under load is still settled after)."""
+    with open_system_session(login.paths) as session:
+        for _ in range(30):
+            if session.vault.user(user).failures == expected:
+                return True
+            time.sleep(0.1)
+    return False
 
 
 def test_another_persons_video_fails_and_the_password_still_logs_in(login: Login) -> None:
