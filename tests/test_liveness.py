@@ -448,6 +448,25 @@ def test_a_matching_video_too_short_for_the_challenge_is_a_counted_liveness_fail
 
 
 @pytest.mark.dataset
+def test_a_broken_source_after_the_owners_replay_does_not_make_the_attempt_free(
+    nuaa_session: Session, nuaa: dict, tmp_path: Path
+) -> None:
+    """The attack: a replay of the owner too short to answer the prompt, followed by an
+    unreadable file, so that the attempt ends in an error rather than a failure. The
+    error would give the slot back, and every wrong guess at the challenge be free."""
+    image = read_image(nuaa["live"][0]).image
+    video = _write_video(tmp_path / "short.avi", image, 1.0)
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video")
+    options = UnlockOptions(liveness=LivenessMode.ACTIVE, challenges=(ChallengeKind.BLINK,))
+    reasons = [
+        nuaa_session.verify("n1", [video, broken], options).reason
+        for _ in range(DEFAULT_MAX_FAILURES + 1)
+    ]
+    assert reasons == [Reason.LIVENESS] * DEFAULT_MAX_FAILURES + [Reason.LOCKED_OUT]
+
+
+@pytest.mark.dataset
 def test_video_with_no_face_is_refused_as_no_face(nuaa_session: Session, tmp_path: Path) -> None:
     blank = np.full((240, 320, 3), 120, np.uint8)
     video = _write_video(tmp_path / "blank.avi", blank, 6.0)

@@ -10,8 +10,13 @@ and every caller shares it. The order of the rules matters:
    while an impostor's mean is no likelier to cross the threshold than one frame's.
 3. A match that fails liveness: ``liveness`` (a failure, as an attack should be).
 4. A live match with eyes closed or looking away: ``no_attention`` (not a failure).
-5. Otherwise ``match``; the best frame may refresh the template only when liveness
-   ran and passed and the mean clears the stricter adaptation threshold.
+5. A match with liveness off (which a caller must ask for): ``match``, but neutral on
+   the lockout. It proves nobody is there, so it may not wipe the failures: a printed
+   photo would otherwise buy unlimited tries at the liveness check.
+6. Otherwise ``match``. The best frame may refresh the template only when a challenge
+   was answered (a passive PAD alone can be fooled by a doctored still) and the mean
+   similarity to the *enrolled* entries clears the stricter adaptation threshold, so a
+   learnt frame never vouches for the next one and morphs cannot walk the template.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from facegate.vision.capture import CaptureClass
 @dataclass(frozen=True)
 class Evidence:
     """What one attempt saw. ``scores`` are cosine similarities of the usable frames to
-    the template (higher = more alike); they never leave the decision. ``captures``
-    are the usable frames' lighting classes, which chose the threshold."""
+    the template (higher = more alike); they never leave the decision. ``anchors`` are
+    the same frames' similarities to the enrolled entries alone, which decide whether
+    one may be learnt. ``captures`` are the usable frames' lighting classes, which chose
+    the threshold. ``challenged``: a liveness challenge was asked and answered."""
 
     frames_seen: int
     scores: tuple[float, ...] = field(repr=False)
@@ -40,6 +47,8 @@ class Evidence:
     live: bool
     attentive: bool | None
     captures: tuple[CaptureClass, ...] = ()
+    anchors: tuple[float, ...] = field(default=(), repr=False)
+    challenged: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,12 @@ def decide(evidence: Evidence, threshold: float, adapt_threshold: float) -> Deci
         return Decision(Reason.LIVENESS, Outcome.FAILURE)
     if evidence.attentive is False:
         return Decision(Reason.NO_ATTENTION, Outcome.NEUTRAL)
-    learns = evidence.liveness is not LivenessMode.OFF and score >= adapt_threshold
-    best = int(np.argmax(evidence.scores)) if learns else None
+    if evidence.liveness is LivenessMode.OFF:
+        return Decision(Reason.MATCH, Outcome.NEUTRAL)
+    learns = (
+        evidence.challenged
+        and bool(evidence.anchors)
+        and float(np.mean(evidence.anchors)) >= adapt_threshold
+    )
+    best = int(np.argmax(evidence.anchors)) if learns else None
     return Decision(Reason.MATCH, Outcome.SUCCESS, best)

@@ -20,7 +20,7 @@ import numpy as np
 __all__ = ["Calibration", "SecurityLevel", "load_calibration", "template_score"]
 
 from facegate.biometrics.levels import SecurityLevel
-from facegate.biometrics.template import Template
+from facegate.biometrics.template import ADAPTIVE_LIFT, Template
 from facegate.errors import ConfigError
 from facegate.vision.capture import CaptureClass
 
@@ -82,5 +82,24 @@ def load_calibration() -> Calibration:
 
 
 def template_score(template: Template, embedding: np.ndarray) -> float:
-    """Cosine similarity of ``embedding`` to its nearest template entry, in [-1, 1]."""
-    return float(np.max(template.embeddings @ embedding.astype(np.float32)))
+    """Cosine similarity of ``embedding`` to its nearest template entry, in [-1, 1], a
+    learnt entry counting at most ``ADAPTIVE_LIFT`` above the nearest enrolled one.
+
+    Without the cap, a learnt entry halfway to another face (taught by a morph) would
+    let that face in on its own."""
+    sims = template.embeddings @ embedding.astype(np.float32)
+    enrolled = float(np.max(sims[~template.adaptive]))
+    if not template.adaptive.any():
+        return enrolled
+    learnt = float(np.max(sims[template.adaptive]))
+    return max(enrolled, min(learnt, enrolled + ADAPTIVE_LIFT))
+
+
+def enrolled_score(template: Template, embedding: np.ndarray) -> float:
+    """Cosine similarity to the nearest *enrolled* entry, ignoring learnt ones.
+
+    Whether a frame may be learnt is judged by this: were learnt entries counted, each
+    learnt frame would only have to resemble the last one, and a series of morphs could
+    walk the template to another person's face."""
+    enrolled = template.embeddings[~template.adaptive]
+    return float(np.max(enrolled @ embedding.astype(np.float32)))

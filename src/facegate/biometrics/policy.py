@@ -79,6 +79,13 @@ class UnlockOptions:
         object.__setattr__(self, "level", _member(SecurityLevel, self.level, "level"))
         if self.liveness is not None:
             object.__setattr__(self, "liveness", _member(LivenessMode, self.liveness, "liveness"))
+        if self.level is SecurityLevel.HIGH and self.liveness not in (None, LivenessMode.ACTIVE):
+            # A verdict saying "high" must mean a challenge was answered: an app that
+            # trusts the level would otherwise accept a still under passive or no liveness.
+            raise InputError(
+                f"the high level needs active liveness, not {self.liveness.value}; "
+                "use the standard level for passive or off"
+            )
         if not 1 <= self.max_frames <= 30:
             raise InputError(f"frames must be between 1 and 30, not {self.max_frames}")
         if not 0 < self.budget_seconds <= 60:

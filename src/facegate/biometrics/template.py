@@ -22,6 +22,10 @@ EMBEDDING_MODEL = "sface-2021dec-int8bq/lighting-v3"
 MAX_ENROLLED = 5
 MAX_ADAPTIVE = 3
 ADAPTIVE_TTL_SECONDS = 30 * 24 * 3600.0
+# How far above its nearest enrolled entry a learnt entry may lift a face's score: enough
+# to carry a borderline genuine match (new glasses), never enough to vouch alone for a
+# face unlike the enrolment, which is what a poisoned learnt entry would do.
+ADAPTIVE_LIFT = 0.10
 _MAGIC = b"FGT1"
 
 

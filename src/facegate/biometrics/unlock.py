@@ -30,7 +30,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facegate.biometrics.decision import Decision, Evidence, decide
-from facegate.biometrics.match import Calibration, SecurityLevel, template_score
+from facegate.biometrics.match import (
+    Calibration,
+    SecurityLevel,
+    enrolled_score,
+    template_score,
+)
 from facegate.biometrics.policy import ADAPT_MARGIN, UnlockOptions
 from facegate.biometrics.template import (
     EMBEDDING_MODEL,
@@ -264,8 +269,8 @@ class Unlocker:
                 itertools.chain([first], stream), template, opts, mode, on_challenge
             )
         except FaceGateError:
-            # Bad input is no evidence about who is there: give the slot back. Anything
-            # else (a crash) leaves it counted, failing closed.
+            # Bad input before any usable face is no evidence about who is there: give
+            # the slot back. Anything else (a crash) leaves it counted, failing closed.
             self._settle_quietly(attempt, Outcome.NEUTRAL)
             raise
         captures = list(collected.evidence.captures)
@@ -274,8 +279,11 @@ class Unlocker:
         decision = decide(collected.evidence, threshold, adapt_threshold)
         if decision.outcome is Outcome.NEUTRAL:
             failures, locked = self._settle_quietly(attempt, Outcome.NEUTRAL)
+            # A liveness-off match is neutral, so no success moves the lock: it still
+            # may not be a match once failures made while it ran have closed it.
+            reason = Reason.LOCKED_OUT if locked and decision.matched else decision.reason
             evidence = collected.evidence
-            return _verdict(attempt, opts, mode, decision.reason, evidence, failures, locked)
+            return _verdict(attempt, opts, mode, reason, evidence, failures, locked)
         record, accepted = self.vault.finish_attempt(attempt, decision.outcome)
         reason = decision.reason
         if decision.outcome is Outcome.SUCCESS and not accepted:
@@ -303,6 +311,7 @@ class Unlocker:
         """
         embeddings: list[np.ndarray] = []
         scores: list[float] = []
+        anchors: list[float] = []
         captures: list[CaptureClass] = []
         refusals: list[Reason] = []
         seen = 0
@@ -310,31 +319,49 @@ class Unlocker:
             LivenessOptions(mode, opts.require_attention, opts.challenges), on_challenge
         )
         start = time.monotonic()
-        for frame in frames:
-            seen += 1
-            obs = self.pipeline.observe(frame)
-            wanted = obs.embedding is not None and len(embeddings) < opts.max_frames
-            check.add(frame, obs.faces, wanted)
-            if wanted and obs.embedding is not None:
-                embeddings.append(obs.embedding)
-                scores.append(template_score(template, obs.embedding))
-                if obs.capture is not None:
-                    captures.append(obs.capture)
-            elif obs.reason is not None:
-                refusals.append(obs.reason)
-            # The limit is read each frame: a fallback challenge started on weak PAD
-            # evidence extends it by the challenge's own time.
-            limit = max(opts.budget_seconds, check.time_limit)
-            enough = len(embeddings) >= opts.max_frames or time.monotonic() - start > limit
-            if enough and (check.settled or not self._matches(scores, captures, opts)):
-                break
+        try:
+            for frame in frames:
+                seen += 1
+                obs = self.pipeline.observe(frame)
+                wanted = obs.embedding is not None and len(embeddings) < opts.max_frames
+                check.add(frame, obs.faces, wanted)
+                if wanted and obs.embedding is not None:
+                    embeddings.append(obs.embedding)
+                    scores.append(template_score(template, obs.embedding))
+                    anchors.append(enrolled_score(template, obs.embedding))
+                    if obs.capture is not None:
+                        captures.append(obs.capture)
+                elif obs.reason is not None:
+                    refusals.append(obs.reason)
+                # The limit is read each frame: a fallback challenge started on weak PAD
+                # evidence extends it by the challenge's own time.
+                limit = max(opts.budget_seconds, check.time_limit)
+                enough = len(embeddings) >= opts.max_frames or time.monotonic() - start > limit
+                if enough and (check.settled or not self._matches(scores, captures, opts)):
+                    break
+        except FaceGateError:
+            # A source that fails part-way ends the stream, and what was seen still
+            # counts: were the slot given back, appending a broken file to a replay
+            # would make every wrong guess at the challenge free.
+            if not embeddings:
+                check.abandon()
+                raise
+            log.info("a source failed part-way; deciding on the %d frame(s) read", seen)
         if not embeddings or not self._matches(scores, captures, opts):
             check.abandon()  # no face, or not this person: liveness has nothing to add
-            live, attentive = False, None
+            live, attentive, challenged = False, None, False
         else:
-            live, attentive = _judge_liveness(check)
+            live, attentive, challenged = _judge_liveness(check)
         evidence = Evidence(
-            seen, tuple(scores), tuple(refusals), mode, live, attentive, tuple(captures)
+            seen,
+            tuple(scores),
+            tuple(refusals),
+            mode,
+            live,
+            attentive,
+            tuple(captures),
+            tuple(anchors),
+            challenged,
         )
         return _Collected(evidence, tuple(embeddings))
 
@@ -374,15 +401,18 @@ class Unlocker:
         return record.failures, record.locked
 
 
-def _judge_liveness(check: LivenessAttempt) -> tuple[bool, bool | None]:
-    """Liveness of a face that matched. A challenge whose frames ran out unanswered is
-    a failed liveness check, counted like any other: were it given back, a replay of the
-    owner cut short of the prompt could be tried without limit."""
+def _judge_liveness(check: LivenessAttempt) -> tuple[bool, bool | None, bool]:
+    """Liveness of a face that matched: (live, attentive, a challenge was answered).
+
+    A challenge whose frames ran out unanswered is a failed liveness check, counted like
+    any other: were it given back, a replay of the owner cut short of the prompt could
+    be tried without limit."""
     try:
         verdict = check.verdict()
     except ChallengeIncomplete:
-        return False, None
-    return verdict.live, verdict.attentive
+        return False, None, False
+    answered = verdict.challenge is not None and verdict.challenge.passed
+    return verdict.live, verdict.attentive, answered
 
 
 def _verdict(
