@@ -45,6 +45,7 @@ from facegate.errors import (
     VaultKeyError,
     VaultTampered,
 )
+from facegate.private_files import make_private_dir
 from facegate.sqlite_io import immediate_transaction, sql_errors
 from facegate.vault.base import (
     DEFAULT_MAX_FAILURES,
@@ -52,7 +53,6 @@ from facegate.vault.base import (
     Outcome,
     SealedTemplate,
     UserRecord,
-    make_private_dir,
     validate_name,
 )
 
