@@ -580,7 +580,7 @@ def osc(
     page to open, and streams once the person approves.
     """
     from facegate.client.osc import VmcSender, bridge
-    from facegate.client.stream import StreamClosed
+    from facegate.client.streaming import StreamClosed
 
     try:
         token = (

@@ -16,13 +16,45 @@
 refuses or ends the grant (revoked, expired, app banned). ``verify_notice`` checks a
 deletion notice POSTed to the app's webhook. ``facegate.client.osc`` forwards the
 stream to avatar software over OSC (VMC protocol). The protocol is in ``docs/apps.md``.
+
+The names are imported on first use, and the HTTP client when an ``AppClient`` is
+made, so an app that only imports the SDK does not pay for them at start-up
+(``facegate bench startup``).
 """
 
 from __future__ import annotations
 
-from facegate.client.app import AppClient, AppError, ConsentInfo, TokenInfo
-from facegate.client.notices import DeletionNotice, InvalidNotice, verify_notice
-from facegate.client.stream import StreamClosed, StreamFrame, stream
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from facegate.client.app import AppClient, AppError, ConsentInfo, TokenInfo
+    from facegate.client.notices import DeletionNotice, InvalidNotice, verify_notice
+    from facegate.client.streaming import StreamClosed, StreamFrame, stream
+
+_LAZY = {
+    "AppClient": "facegate.client.app",
+    "AppError": "facegate.client.app",
+    "ConsentInfo": "facegate.client.app",
+    "TokenInfo": "facegate.client.app",
+    "DeletionNotice": "facegate.client.notices",
+    "InvalidNotice": "facegate.client.notices",
+    "verify_notice": "facegate.client.notices",
+    "StreamClosed": "facegate.client.streaming",
+    "StreamFrame": "facegate.client.streaming",
+    "stream": "facegate.client.streaming",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'facegate.client' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "AppClient",
