@@ -40,6 +40,18 @@ out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
+EXTRA = {
+    "fastapi": "server",
+    "uvicorn": "server",
+    "jinja2": "server",
+    "pythonosc": "server",
+    "limits": "server",
+    "matplotlib": "eval",
+    "dlib": "baseline",
+    "face_recognition_models": "baseline",
+}
+"""The optional extra (pyproject.toml) that brings each module a command may need."""
+
 
 def _print_version(value: bool) -> None:
     if value:
@@ -90,6 +102,17 @@ def friendly(func: F) -> F:
                 soft_wrap=True,
             )
             raise typer.Exit(lookup(EXIT_CODE, exc)) from None
+        except ModuleNotFoundError as exc:
+            extra = EXTRA.get((exc.name or "").split(".")[0])
+            if extra is None:
+                raise
+            err.print(
+                f"[bold red]error:[/] this command needs {exc.name}: "
+                f"pip install 'facegate[{extra}]'",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_CODE[FaceGateError]) from None
 
     return wrapper  # type: ignore[return-value]
 
