@@ -43,7 +43,6 @@ from facegate.vision.mesh import FaceMesh, FaceMesher, MeshOptions
 from facegate.vision.sources import read_image
 
 MARGIN = 0.02
-REPRESENTATIONS = ("raw_landmarks", "aligned_landmarks", "blendshapes", "face_map")
 
 
 @dataclass(frozen=True)
