@@ -20,7 +20,11 @@ FORBIDDEN = {
         "facegate.cli",
         "facegate.vault",
         "facegate.liveness",
+        # Vision is handed its model files (models.ModelFiles), never the settings,
+        # which also carry the vault's passphrase.
+        "facegate.config",
     ),
+    "liveness": ("facegate.config",),
     "sharing": ("facegate.biometrics", "facegate.vault"),
     "server": ("facegate.biometrics", "facegate.vault"),
     "client": ("facegate.biometrics", "facegate.vault"),

@@ -28,6 +28,7 @@ import numpy as np
 from facegate.bench.timing import machine_description
 from facegate.client.streaming import stream
 from facegate.config import Settings, load_settings
+from facegate.models import ModelFiles
 from facegate.server.app import create_app
 from facegate.server.feeds import ReplayFeed
 from facegate.server.run import BackgroundServer, new_user_token
@@ -90,7 +91,7 @@ def sample_records(settings: Settings, frames: int = CLIP_FRAMES) -> list[Mappin
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_sample_clip(Path(tmp) / "astronaut.avi", frames)
-        return [record.to_json() for record in track([str(clip)], settings=settings)]
+        return [record.to_json() for record in track([str(clip)], models=ModelFiles.of(settings))]
 
 
 def grant_tokens(sharing: Sharing, count: int, scopes: Sequence[Scope]) -> list[str]:

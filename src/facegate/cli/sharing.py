@@ -481,6 +481,7 @@ def serve(
     head pose relative to where the person usually holds their head (docs/privacy.md).
     """
     from facegate.config import load_settings
+    from facegate.models import ModelFiles
     from facegate.server.app import create_app
     from facegate.server.feeds import TrackerFeed
     from facegate.server.run import Binding, login_url, new_user_token, serve_forever
@@ -489,7 +490,8 @@ def serve(
     binding = Binding(host=host, port=port, allow_remote=allow_remote)
     settings = load_settings()
     token = new_user_token()
-    feed = TrackerFeed(source, settings, loop=loop)
+    models = ModelFiles.of(settings)
+    feed = TrackerFeed(source, models, loop=loop)
     checked = feed.check()
     if checked.ok:
         out.print(f"expression source: {escape(checked.message)}")
@@ -503,7 +505,7 @@ def serve(
     from facegate.sharing.face_map import FaceMapModel
     from facegate.sharing.neutral import NeutralStream
 
-    resting_face_filter = NeutralStream(FaceMapModel.load(settings))
+    resting_face_filter = NeutralStream(FaceMapModel.load(models))
     with Sharing.open(settings) as sharing:
         application = create_app(
             sharing,

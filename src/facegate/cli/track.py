@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from facegate.cli.app import app, bench_app, command_line, err, eval_app, friendly, out
+
+if TYPE_CHECKING:
+    from facegate.eval.privacy import PrivacyReport
+    from facegate.eval.reid import ReidReport
 
 
 def _progress() -> Progress:
@@ -49,8 +53,11 @@ def track_command(
     smooth: Annotated[bool, typer.Option(help="One Euro smoothing on video.")] = False,
 ) -> None:
     """Track expressions in SRC... and write shareable records (no identity data)."""
+    from facegate.config import load_settings
+    from facegate.models import ModelFiles
     from facegate.sharing.tracker import track
 
+    models = ModelFiles.of(load_settings())
     try:
         jsonl.parent.mkdir(parents=True, exist_ok=True)
         handle = jsonl.open("w", encoding="utf-8")
@@ -59,7 +66,7 @@ def track_command(
     n = found = 0
     with handle, _progress() as progress:
         task = progress.add_task("tracking", total=None)
-        for record in track(sources, smoothing=smooth):
+        for record in track(sources, smoothing=smooth, models=models):
             handle.write(json.dumps(record.to_json(), allow_nan=False) + "\n")
             n += 1
             found += record.face_found
@@ -81,14 +88,10 @@ def eval_blink(
 ) -> None:
     """Blink detection vs labels: event recall, frame F1 (+-1 frame), false events/min."""
     from facegate.errors import UnreadableSource
-    from facegate.eval.blink import evaluate_videos
+    from facegate.eval.blink import evaluate_videos, labelled_videos
 
     if video.is_dir():
-        pairs = [
-            (v, v.with_name(f"{v.stem}_ideal.csv"))
-            for v in sorted(video.glob("*.avi"))
-            if v.with_name(f"{v.stem}_ideal.csv").is_file()
-        ]
+        pairs = labelled_videos(video)
         if not pairs:
             raise UnreadableSource(f"{video}: no NAME.avi with a NAME_ideal.csv beside it")
     elif labels is None:
@@ -152,27 +155,39 @@ def eval_privacy(
     quantisation steps): re-identification EER from a full grant's frame, smile AUC
     (Yale happy vs normal) and app-side blink recall (FOCUS videos).
     """
+    from facegate.config import load_settings
     from facegate.eval.privacy import evaluate_privacy
-    from facegate.eval.reid import evaluate_reid
+    from facegate.eval.reid import evaluate_reid, mesh_images
+    from facegate.models import ModelFiles
 
+    models = ModelFiles.of(load_settings())
     with _progress() as progress:
         task = progress.add_task("meshing", total=None)
-        report = evaluate_reid(data, progress=lambda: progress.advance(task))
-        stream = evaluate_privacy(data, progress=lambda: progress.advance(task))
-    path = _write_report(out_dir, {**report, "stream": stream})
+        meshed = mesh_images(data, models, progress=lambda: progress.advance(task))
+        reid = evaluate_reid(meshed, models)
+        stream = evaluate_privacy(data, meshed, models, lambda: progress.advance(task))
+    path = _write_report(out_dir, {**reid.as_dict(), "stream": stream.as_dict()})
+    out.print(_reid_summary(reid), highlight=False)
+    out.print(_stream_table(stream))
+    out.print(f"wrote {path}", highlight=False)
+
+
+def _reid_summary(reid: ReidReport) -> str:
+    first = next(iter(reid.attacks.values()))
     lines = [
-        f"  {name:18} EER {r['eer']:.3f}  rank-1 {r['rank1']:.3f}  ({r['dimensions']} dims)"
-        for name, r in report["attacks"].items()
+        f"  {name:18} EER {r.eer:.3f}  rank-1 {r.rank1:.3f}  ({r.dimensions} dims)"
+        for name, r in reid.attacks.items()
     ]
-    first = next(iter(report["attacks"].values()))
-    verdict = "passes" if report["face_map_passes"] else "FAILS"
-    out.print(
-        f"re-identification over {first['n_images']} images, {first['n_identities']} people "
-        f"({first['n_genuine']} genuine / {first['n_impostor']} impostor pairs):\n"
+    verdict = "passes" if reid.face_map_passes else "FAILS"
+    return (
+        f"re-identification over {first.n_images} images, {first.n_identities} people "
+        f"({first.n_genuine} genuine / {first.n_impostor} impostor pairs):\n"
         + "\n".join(lines)
-        + f"\nface map {verdict}: {report['rule']}",
-        highlight=False,
+        + f"\nface map {verdict}: {reid.as_dict()['rule']}"
     )
+
+
+def _stream_table(stream: PrivacyReport) -> Table:
     table = Table(
         "stream",
         "full-grant EER",
@@ -185,7 +200,7 @@ def eval_privacy(
         "false blinks/min",
         title="what a full grant sends per frame (bars: EER >= 0.40, AUC >= 0.95, recall >= 90 %)",
     )
-    for name, v in stream["variants"].items():
+    for name, v in stream.variants.items():
         reid, blink = v["reid"], v.get("blink")
         table.add_row(
             name,
@@ -200,8 +215,7 @@ def eval_privacy(
             else f"{blink['event_recall']:.1%} ({blink['matched']}/{blink['n_events']})",
             "-" if blink is None else f"{blink['false_events_per_min']:.2f}",
         )
-    out.print(table)
-    out.print(f"wrote {path}", highlight=False)
+    return table
 
 
 @bench_app.command("track")

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from facegate.config import Settings
 from facegate.errors import UnreadableSource
+from facegate.models import ModelFiles
 from facegate.vision.blink import BlinkDetector, BlinkOptions, EyeState, blink_flags
 
 Event = tuple[int, int]
@@ -175,6 +175,15 @@ def pool(counts: Iterable[BlinkCounts]) -> BlinkCounts:
     return total
 
 
+def labelled_videos(folder: Path) -> list[tuple[Path, Path]]:
+    """Each ``NAME.avi`` in ``folder`` with its per-frame labels ``NAME_ideal.csv`` beside it."""
+    return [
+        (v, v.with_name(f"{v.stem}_ideal.csv"))
+        for v in sorted(folder.glob("*.avi"))
+        if v.with_name(f"{v.stem}_ideal.csv").is_file()
+    ]
+
+
 def read_labels(path: Path) -> np.ndarray:
     """A per-frame 0/1 label file: one value per line (a UTF-8 BOM is tolerated).
 
@@ -213,7 +222,7 @@ class EyeTrack:
 
 def track_eyes(
     video: Path,
-    settings: Settings | None = None,
+    models: ModelFiles | None = None,
     progress: Callable[[], None] | None = None,
     max_frames: int | None = None,
 ) -> EyeTrack:
@@ -225,7 +234,7 @@ def track_eyes(
     states: list[EyeState | None] = []
     last_ms: int | None = None
     options = MeshOptions(running_mode=RunningMode.VIDEO)
-    with FaceMesher.create_from_options(options, settings) as mesher:
+    with FaceMesher.create_from_options(options, models) as mesher:
         for frame in iter_video(video, max_frames=max_frames):
             last_ms = next_timestamp_ms(frame.t, last_ms)
             mesh = mesher.detect_for_video(frame.image, last_ms)
@@ -295,7 +304,7 @@ def score_track(
 def evaluate_videos(
     pairs: Sequence[tuple[Path, Path]],
     options: BlinkOptions | None = None,
-    settings: Settings | None = None,
+    models: ModelFiles | None = None,
     progress: Callable[[], None] | None = None,
     tolerance: int = 1,
 ) -> dict[str, Any]:
@@ -310,7 +319,7 @@ def evaluate_videos(
     naive: list[BlinkCounts] = []
     for video, labels_path in pairs:
         labels = read_labels(labels_path)
-        track = track_eyes(video, settings, progress)
+        track = track_eyes(video, models, progress)
         counts, aligned = score_track(track, labels, detect_blinks(track, options), tolerance)
         baseline, _ = score_track(track, labels, threshold_flags(track), tolerance)
         detected.append(counts)

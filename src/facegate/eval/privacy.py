@@ -32,22 +32,28 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from facegate.config import Settings, load_settings
-from facegate.errors import UnreadableSource
-from facegate.eval.blink import EyeTrack, pool, read_labels, score_track, track_eyes
-from facegate.eval.reid import attack, dataset_images
+from facegate.eval.blink import (
+    EyeTrack,
+    labelled_videos,
+    pool,
+    read_labels,
+    score_track,
+    track_eyes,
+)
+from facegate.eval.reid import MeshedImages, attack
 from facegate.eval.smile import NEGATIVE, POSITIVE, auc
+from facegate.models import ModelFiles
 from facegate.sharing.face_map import FaceMapModel
 from facegate.sharing.neutral import POSE_KEYS, as_shapes, coefficients, recentre
 from facegate.sharing.neutral import nanmedian_rows as _nanmedian
 from facegate.vision.blendshapes import NAMES, NOT_MEASURED, BlendShape
 from facegate.vision.blink import BlinkDetector, BlinkOptions, EyeState, blink_flags
-from facegate.vision.mesh import FaceMesher, Gaze, MeshOptions
-from facegate.vision.sources import read_image
+from facegate.vision.mesh import Gaze
 
 QUANTA = (0.05, 0.1, 0.2)
 APP_BLINK_OPTIONS = BlinkOptions(blend_weight=1.0)
@@ -90,26 +96,36 @@ class Stills:
     n_offered: int
     n_no_face: int
 
+    @classmethod
+    def of(cls, meshed: MeshedImages) -> Stills:
+        """What a full grant sends for each meshed image: coefficients and head pose."""
+        return cls(
+            list(meshed.identities),
+            list(meshed.names),
+            np.array([coefficients(m.blendshapes) for m in meshed.meshes]),
+            np.array([[m.head_pose.as_dict()[k] for k in POSE_KEYS] for m in meshed.meshes]),
+            meshed.n_offered,
+            meshed.n_no_face,
+        )
 
-def mesh_stills(
-    images: Sequence[tuple[str, Path]], settings: Settings, progress: Callable[[], None] | None
-) -> Stills:
-    identities, names, shapes, poses, missed = [], [], [], [], 0
-    with FaceMesher.create_from_options(MeshOptions(num_faces=2), settings) as mesher:
-        for identity, path in images:
-            mesh = mesher.detect(read_image(path).image)
-            if mesh is None:
-                missed += 1
-            else:
-                identities.append(identity)
-                names.append(path.name)
-                shapes.append(coefficients(mesh.blendshapes))
-                poses.append([mesh.head_pose.as_dict()[k] for k in POSE_KEYS])
-            if progress is not None:
-                progress()
-    return Stills(
-        identities, names, np.array(shapes), np.array(poses, np.float64), len(images), missed
-    )
+
+@dataclass(frozen=True)
+class PrivacyReport:
+    """Each stream variant's re-identification, smile and blink figures, with the bars."""
+
+    n_images_offered: int
+    n_no_face: int
+    variants: dict[str, dict[str, Any]]
+
+    BARS = MappingProxyType({"reid_eer": 0.40, "smile_auc": 0.95, "blink_recall": 0.90})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n_images_offered": self.n_images_offered,
+            "n_no_face": self.n_no_face,
+            "variants": self.variants,
+            "bars": dict(self.BARS),
+        }
 
 
 def _leave_one_out_medians(values: np.ndarray, identities: list[str]) -> np.ndarray:
@@ -188,10 +204,10 @@ def _app_blinks(track: EyeTrack) -> np.ndarray:
 def blink_scores(
     videos: Sequence[tuple[Path, Path]],
     rest: np.ndarray,
-    settings: Settings,
+    models: ModelFiles,
     progress: Callable[[], None] | None,
 ) -> dict[str, Any]:
-    tracks = [(track_eyes(v, settings, progress), read_labels(lab)) for v, lab in videos]
+    tracks = [(track_eyes(v, models, progress), read_labels(lab)) for v, lab in videos]
     out: dict[str, Any] = {}
     for variant in VARIANTS:
         counts = []
@@ -203,16 +219,19 @@ def blink_scores(
 
 
 def evaluate_privacy(
-    data: Path, settings: Settings | None = None, progress: Callable[[], None] | None = None
-) -> dict[str, Any]:
-    """All three measurements for every variant; see the module docstring."""
-    settings = settings or load_settings()
-    images = list(dataset_images(data))
-    if not images:
-        raise UnreadableSource(f"{data}: no orl_att_faces/ or yale_faces/ images")
-    model = FaceMapModel.load(settings)
+    data: Path,
+    meshed: MeshedImages,
+    models: ModelFiles,
+    progress: Callable[[], None] | None = None,
+) -> PrivacyReport:
+    """All three measurements for every variant; see the module docstring.
+
+    ``meshed``: ORL + Yale as :func:`facegate.eval.reid.mesh_images` meshed them;
+    the blink videos are read from ``data/blink_webcam_videos``.
+    """
+    model = FaceMapModel.load(models)
     rest = model.rest.astype(np.float64)
-    stills = mesh_stills(images, settings, progress)
+    stills = Stills.of(meshed)
     yale = [i for i, identity in enumerate(stills.identities) if identity.startswith("yale_")]
     yale_stills = Stills(
         [stills.identities[i] for i in yale],
@@ -222,31 +241,21 @@ def evaluate_privacy(
         0,
         0,
     )
-    report: dict[str, Any] = {
-        "n_images_offered": stills.n_offered,
-        "n_no_face": stills.n_no_face,
-        "variants": {},
-    }
+    variants: dict[str, dict[str, Any]] = {}
     for variant in VARIANTS:
         shapes, poses = sent(stills, variant, rest)
         attacks = {
             name: asdict(attack(name, vectors, stills.identities))
             for name, vectors in full_grant(shapes, poses, model).items()
         }
-        report["variants"][variant.name] = {
+        variants[variant.name] = {
             "variant": asdict(variant),
             "reid": attacks,
             "smile": smile_auc(yale_stills, sent(yale_stills, variant, rest)[0]),
         }
-    blink_dir = data / "blink_webcam_videos"
-    videos = [
-        (v, v.with_name(f"{v.stem}_ideal.csv"))
-        for v in sorted(blink_dir.glob("*.avi"))
-        if v.with_name(f"{v.stem}_ideal.csv").is_file()
-    ]
+    videos = labelled_videos(data / "blink_webcam_videos")
     if videos:
-        blinks = blink_scores(videos, rest, settings, progress)
+        blinks = blink_scores(videos, rest, models, progress)
         for name, scores in blinks.items():
-            report["variants"][name]["blink"] = scores
-    report["bars"] = {"reid_eer": 0.40, "smile_auc": 0.95, "blink_recall": 0.90}
-    return report
+            variants[name]["blink"] = scores
+    return PrivacyReport(stills.n_offered, stills.n_no_face, variants)

@@ -14,8 +14,8 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from facegate.config import Settings
 from facegate.errors import FaceGateError
+from facegate.models import ModelFiles
 
 Record = Mapping[str, Any]
 
@@ -51,10 +51,10 @@ class TrackerFeed:
     """
 
     def __init__(
-        self, source: str, settings: Settings, *, loop: bool = False, smoothing: bool = True
+        self, source: str, models: ModelFiles, *, loop: bool = False, smoothing: bool = True
     ) -> None:
         self.source = source
-        self.settings = settings
+        self.models = models
         self.loop = loop
         self.smoothing = smoothing
 
@@ -88,7 +88,7 @@ class TrackerFeed:
         while not stop.is_set():
             start = time.monotonic()
             last_t = 0.0
-            for record in track([self.source], smoothing=self.smoothing, settings=self.settings):
+            for record in track([self.source], smoothing=self.smoothing, models=self.models):
                 if stop.is_set():
                     return
                 last_t = record.t
