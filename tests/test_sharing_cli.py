@@ -52,7 +52,7 @@ def test_register_accept_terms_and_list(cli: Invoke, tmp_path: Path) -> None:
     result = _register(cli, str(pem))
     assert result.exit_code == 0, result.output
     app_id = re.search(r"as (app_\S+)", result.output).group(1)  # type: ignore[union-attr]
-    accepted = cli("terms", "accept", app_id, "--version", CURRENT_VERSION)
+    accepted = cli("terms", "accept", app_id, CURRENT_VERSION)
     assert accepted.exit_code == 0, accepted.output
     listed = cli("apps", "list", "--json")
     assert listed.exit_code == 0, listed.output
@@ -67,7 +67,7 @@ def test_bad_input_is_one_error_line_with_exit_2(cli: Invoke) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     missing = cli("consent", "approve", "req_nope")
     assert missing.exit_code == 2 and "NotFound" in missing.stderr
-    wrong_terms = cli("terms", "accept", "app_nope", "--version", "0")
+    wrong_terms = cli("terms", "accept", "app_nope", "0")
     assert wrong_terms.exit_code == 2 and "terms in force" in wrong_terms.stderr
 
 

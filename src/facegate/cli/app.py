@@ -8,6 +8,7 @@ only here; templates never reach the command line's output.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import shlex
 import sys
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.logging import RichHandler
 from rich.markup import escape
 
@@ -36,8 +37,29 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 
-out = Console()
-err = Console(stderr=True)
+PIPED_WIDTH = 4096
+"""Columns when the output is not a terminal: far beyond any path, digest or table."""
+
+
+class _Console(Console):
+    """A console that folds to the terminal's width, and to none when piped.
+
+    Rich assumes 80 columns when it is not writing to a terminal, so a script reading
+    ``facegate doctor | grep sha256`` would get a digest cut over two lines.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(PIPED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+out = _Console()
+err = _Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXTRA = {
@@ -51,6 +73,10 @@ EXTRA = {
     "face_recognition_models": "baseline",
 }
 """The optional extra (pyproject.toml) that brings each module a command may need."""
+
+
+READ_FRAMES = typer.Option("--read-frames", help="Frames to read per video or camera.")
+"""How many frames a command reads from each video or camera (enrolment, login enrolment)."""
 
 
 def _print_version(value: bool) -> None:
@@ -95,6 +121,10 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except FaceGateError as exc:
+            if kwargs.get("as_json") is True:  # a script asked for JSON: the error is JSON too
+                error = {"error": type(exc).__name__, "message": str(exc)}
+                out.print_json(json.dumps(error))
+                raise typer.Exit(lookup(EXIT_CODE, exc)) from None
             # Escaped (a path may hold "[/x]", read as markup) and never wrapped: one line.
             err.print(
                 f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}",
@@ -107,8 +137,8 @@ def friendly(func: F) -> F:
             if extra is None:
                 raise
             err.print(
-                f"[bold red]error:[/] this command needs {exc.name}: "
-                f"pip install 'facegate[{extra}]'",
+                "[bold red]error:[/] "
+                + escape(f"this command needs {exc.name}: pip install 'facegate[{extra}]'"),
                 highlight=False,
                 soft_wrap=True,
             )

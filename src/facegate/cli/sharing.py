@@ -180,7 +180,7 @@ def terms_show() -> None:
 @friendly
 def terms_accept(
     app_id: str,
-    version: Annotated[str, typer.Option(help="The version being accepted.")],
+    version: Annotated[str, typer.Argument(help="The terms version being accepted.")],
 ) -> None:
     """Record that APP_ID accepts the terms of VERSION (the one in force)."""
     with _sharing() as sharing:
@@ -614,12 +614,15 @@ def bench_stream(
     clients: Annotated[int, typer.Option(help="Concurrent stream clients.")] = 1,
     frames: Annotated[int, typer.Option(help="Frames each client receives.")] = 300,
     fps: Annotated[float, typer.Option(help="Replay rate of the feed.")] = 30.0,
-    as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Frame-to-client latency of the stream over loopback (median, p90, the machine)."""
     from facegate.bench.stream import run_stream_bench
 
     result = run_stream_bench(clients=clients, frames=frames, fps=fps)
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
     table = Table(
         "clients",
         "frames each",
@@ -641,5 +644,3 @@ def bench_stream(
     )
     out.print(table)
     out.print(result.machine)
-    if as_json:
-        as_json.write_text(json.dumps(result.as_dict(), indent=2))

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from facegate.biometrics.levels import SecurityLevel
-from facegate.cli.app import app, bench_app, err, friendly, out
+from facegate.cli.app import READ_FRAMES, app, bench_app, err, friendly, out
 from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
     from facegate.biometrics.unlock import EnrolmentReport, Verdict
-
-
-READ_FRAMES = typer.Option("--read-frames", help="Frames to read per video or camera.")
 
 
 @app.command()
@@ -237,13 +233,16 @@ def demo(
 def bench_stages(
     runs: Annotated[int, typer.Option(help="Timed repetitions per stage.")] = 30,
     baseline: Annotated[bool, typer.Option(help="Also time the dlib HOG pipeline.")] = True,
-    as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Median latency of each stage on a 640x480 frame, and the dlib baseline."""
     from facegate.bench.stages import run_bench
     from facegate.bench.timing import machine_description
 
     result = run_bench(runs=runs, baseline=baseline)
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
     table = Table("stage", "median ms", "p90 ms", title=f"facegate bench stages ({runs} runs)")
     for row in result.rows:
         table.add_row(row.stage, f"{row.median_ms:.2f}", f"{row.p90_ms:.2f}")
@@ -251,8 +250,6 @@ def bench_stages(
     out.print(machine_description())
     if result.speedup is not None:
         out.print(f"FaceGate verify is {result.speedup:.1f}x faster than the dlib HOG pipeline")
-    if as_json:
-        as_json.write_text(json.dumps(result.as_dict(), indent=2))
 
 
 @bench_app.command("startup")
