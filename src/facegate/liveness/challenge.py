@@ -39,7 +39,8 @@ import cv2
 import numpy as np
 
 from facegate.errors import ChallengeIncomplete
-from facegate.liveness.eyelids import RIGID_POINTS, EyeChange, FaceCrop, eye_change
+from facegate.liveness.eyelids import EyeChange, FaceCrop, eye_change
+from facegate.vision import landmarks as lm
 from facegate.vision.blendshapes import BlendShape
 from facegate.vision.blink import Blink, BlinkDetector, BlinkOptions, EyeState
 from facegate.vision.mesh import FaceMesh
@@ -248,12 +249,13 @@ def signal(mesh: FaceMesh, kind: ChallengeKind) -> float:
             return -mesh.head_pose.yaw
 
 
-# MediaPipe face-mesh indices (subject's right eye appears on the image's left).
-_EYE_R_OUT, _EYE_R_IN, _EYE_L_IN, _EYE_L_OUT = 33, 133, 362, 263
-_LID_R, _LID_L = (159, 145), (386, 374)  # upper, lower lid
-_BROW_R, _BROW_L = 105, 334
-_NOSE_BRIDGE, _NOSE_TIP = 6, 1
-_MOUTH_R, _MOUTH_L, _LIP_UP, _LIP_DOWN = 61, 291, 13, 14
+# Mesh points by name (vision/landmarks.py); each lid is its centre (upper, lower) pair.
+_EYE_R_OUT, _EYE_R_IN = lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER
+_EYE_L_IN, _EYE_L_OUT = lm.LEFT_EYE_INNER, lm.LEFT_EYE_OUTER
+_LID_R, _LID_L = lm.RIGHT_LIDS[1], lm.LEFT_LIDS[1]
+_BROW_R, _BROW_L = lm.RIGHT_BROW, lm.LEFT_BROW
+_NOSE_BRIDGE, _NOSE_TIP = lm.NOSE_BRIDGE, lm.NOSE_TIP
+_MOUTH_R, _MOUTH_L, _LIP_UP, _LIP_DOWN = lm.MOUTH_RIGHT, lm.MOUTH_LEFT, lm.UPPER_LIP, lm.LOWER_LIP
 
 
 @dataclass(frozen=True)
@@ -302,8 +304,8 @@ def distortion(rest: FaceMesh, moved: FaceMesh) -> float:
     stable points after the best similarity transform (rotation, scale, shift) from
     ``rest``, as a share of the inter-ocular distance. A facial action leaves these
     points alone (~0.02 jitter); tilting a photo squashes them."""
-    src = rest.pixels()[list(RIGID_POINTS), :2].astype(np.float64)
-    dst = moved.pixels()[list(RIGID_POINTS), :2].astype(np.float64)
+    src = rest.pixels()[list(lm.RIGID), :2].astype(np.float64)
+    dst = moved.pixels()[list(lm.RIGID), :2].astype(np.float64)
     matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
     if matrix is None:
         return float("inf")
