@@ -123,13 +123,14 @@ def _write_pad_report(
     folder: Path, scores: Any, data: Any, summary: Any, extra: dict[str, Any]
 ) -> Path:
     from facegate.bench.timing import machine_description
-    from facegate.eval.pad_plot import plot_pad_det
+    from facegate.eval.det import PAD, plot_det
+    from facegate.eval.metrics import det_curve
 
     folder.mkdir(parents=True, exist_ok=True)
     live = data.bona_fide
     labels = data.labels
-    curves = {kind: (scores[live], scores[labels == kind]) for kind in summary.apcer}
-    plot_pad_det(curves, folder / "det.png", "PAD DET (ISO/IEC 30107-3)")
+    curves = {kind: det_curve(scores[live], scores[labels == kind]) for kind in summary.apcer}
+    plot_det(curves, folder / "det.png", "PAD DET (ISO/IEC 30107-3)", PAD)
     record = {
         "scores": "bona fide score in [0, 1]; live when score >= threshold, attack when "
         "score < refuse_below, uncertain between",
