@@ -38,11 +38,6 @@ class Feed(Protocol):
         ...
 
 
-def _camera_index(source: str) -> int | None:
-    text = source.removeprefix("camera:")
-    return int(text) if text.isdigit() else None
-
-
 class TrackerFeed:
     """The tracker over a camera (``"0"``) or a video file, paced to the source's own time.
 
@@ -63,9 +58,9 @@ class TrackerFeed:
 
     def check(self) -> SourceStatus:
         """A camera must have its device; a file must decode at least one frame."""
-        from facegate.vision.sources import camera_exists, iter_video
+        from facegate.vision.sources import camera_exists, camera_index, iter_video
 
-        index = _camera_index(self.source)
+        index = camera_index(self.source)
         if index is not None:
             if camera_exists(index):
                 return SourceStatus(True, f"camera {index}")
