@@ -66,7 +66,8 @@ def test_the_checker_sees_a_breach(tmp_path: Path) -> None:
 # sources -> vision -> liveness -> (biometrics | sharing) -> vault / server / system / cli,
 # with eval and bench on top.
 LAYER = {
-    "errors": 0, "config": 0, "models": 0, "sqlite_io": 0, "private_files": 0,
+    "errors": 0, "config": 0, "models": 0, "sqlite_io": 0, "private_files": 0, "closing": 0,
+    "lazy_names": 0,
     "vision": 1, "vault": 1,
     "liveness": 2,
     "biometrics": 3, "sharing": 3,

@@ -24,8 +24,9 @@ made, so an app that only imports the SDK does not pay for them at start-up
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from facegate.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from facegate.client.app import AppClient, AppError, ConsentInfo, TokenInfo
@@ -45,15 +46,7 @@ _LAZY = {
     "stream": "facegate.client.streaming",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'facegate.client' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

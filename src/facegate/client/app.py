@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from facegate.closing import Closing
 from facegate.sharing.keys import public_key_b64
 from facegate.sharing.signed_requests import sign_request
 
@@ -63,7 +63,7 @@ class TokenInfo:
         return f"TokenInfo(grant_id={self.grant_id!r}, scopes={self.scopes}, token=<hidden>)"
 
 
-class AppClient:
+class AppClient(Closing):
     """A registered app talking to one FaceGate service."""
 
     def __init__(self, base_url: str, app_id: str, key: Ed25519PrivateKey) -> None:
@@ -190,17 +190,6 @@ class AppClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _consent(data: dict[str, Any]) -> ConsentInfo:

@@ -39,6 +39,7 @@ import numpy as np
 
 from facegate.eval.blink import (
     EyeTrack,
+    detect_blinks,
     labelled_videos,
     pool,
     read_labels,
@@ -52,7 +53,7 @@ from facegate.sharing.face_map import FaceMapModel
 from facegate.sharing.neutral import POSE_KEYS, as_shapes, coefficients, recentre
 from facegate.sharing.neutral import nanmedian_rows as _nanmedian
 from facegate.vision.blendshapes import NAMES, NOT_MEASURED, BlendShape
-from facegate.vision.blink import BlinkDetector, BlinkOptions, EyeState, blink_flags
+from facegate.vision.blink import BlinkOptions, EyeState
 from facegate.vision.mesh import Gaze
 
 QUANTA = (0.05, 0.1, 0.2)
@@ -192,15 +193,6 @@ def _causal_recentre(track: EyeTrack, rest: np.ndarray, quantum: float) -> EyeTr
     return EyeTrack(source=track.source, times=track.times, states=tuple(states))
 
 
-def _app_blinks(track: EyeTrack) -> np.ndarray:
-    detector = BlinkDetector(APP_BLINK_OPTIONS)
-    blinks = []
-    for t, state in zip(track.times, track.states, strict=True):
-        blinks.extend(detector.update(t, state))
-    blinks.extend(detector.flush())
-    return blink_flags(blinks, len(track.times))
-
-
 def blink_scores(
     videos: Sequence[tuple[Path, Path]],
     rest: np.ndarray,
@@ -213,7 +205,7 @@ def blink_scores(
         counts = []
         for track, labels in tracks:
             shown = _causal_recentre(track, rest, variant.quantum) if variant.recentred else track
-            counts.append(score_track(shown, labels, _app_blinks(shown))[0])
+            counts.append(score_track(shown, labels, detect_blinks(shown, APP_BLINK_OPTIONS))[0])
         out[variant.name] = pool(counts).report()
     return out
 
