@@ -75,6 +75,12 @@ EXTRA = {
 """The optional extra (pyproject.toml) that brings each module a command may need."""
 
 
+UserArgument = Annotated[str, typer.Argument(metavar="USER")]
+SourcesArgument = Annotated[
+    list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
+]
+"""The person and the capture sources of enrol, add and verify, spelt alike in each usage."""
+
 READ_FRAMES = typer.Option("--read-frames", help="Frames to read per video or camera.")
 """How many frames a command reads from each video or camera (enrolment, login enrolment)."""
 

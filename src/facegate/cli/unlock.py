@@ -9,7 +9,16 @@ import typer
 from rich.table import Table
 
 from facegate.biometrics.levels import SecurityLevel
-from facegate.cli.app import READ_FRAMES, app, bench_app, err, friendly, out
+from facegate.cli.app import (
+    READ_FRAMES,
+    SourcesArgument,
+    UserArgument,
+    app,
+    bench_app,
+    err,
+    friendly,
+    out,
+)
 from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
@@ -19,10 +28,8 @@ if TYPE_CHECKING:
 @app.command()
 @friendly
 def enroll(
-    user: Annotated[str, typer.Argument(metavar="USER")],
-    sources: Annotated[
-        list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
-    ],
+    user: UserArgument,
+    sources: SourcesArgument,
     replace: Annotated[bool, typer.Option(help="Replace an existing template.")] = False,
     read_frames: Annotated[int, READ_FRAMES] = 60,
 ) -> None:
@@ -43,10 +50,8 @@ def enroll(
 @app.command()
 @friendly
 def add(
-    user: Annotated[str, typer.Argument(metavar="USER")],
-    sources: Annotated[
-        list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
-    ],
+    user: UserArgument,
+    sources: SourcesArgument,
     read_frames: Annotated[int, READ_FRAMES] = 60,
 ) -> None:
     """Add captures of USER to their template; each must look like the enrolled face."""
@@ -73,10 +78,8 @@ def _print_report(done: str, report: EnrolmentReport) -> None:
 @app.command()
 @friendly
 def verify(
-    user: Annotated[str, typer.Argument(metavar="USER")],
-    sources: Annotated[
-        list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
-    ],
+    user: UserArgument,
+    sources: SourcesArgument,
     level: Annotated[SecurityLevel, typer.Option(help="Security level.")] = SecurityLevel.STANDARD,
     frames: Annotated[int, typer.Option(help="Usable frames fused per attempt.")] = 3,
     budget: Annotated[float, typer.Option(help="Seconds allowed for one attempt.")] = 3.0,
