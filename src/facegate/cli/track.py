@@ -88,7 +88,7 @@ def eval_blink(
 ) -> None:
     """Blink detection vs labels: event recall, frame F1 (+-1 frame), false events/min."""
     from facegate.errors import UnreadableSource
-    from facegate.eval.blink import evaluate_videos, labelled_videos
+    from facegate.eval.blink import BASELINE_RULE, evaluate_videos, labelled_videos
 
     if video.is_dir():
         pairs = labelled_videos(video)
@@ -103,16 +103,16 @@ def eval_blink(
         report = evaluate_videos(
             pairs, progress=lambda: progress.advance(task), tolerance=tolerance
         )
-    path = _write_report(out_dir, report)
-    base = report["baseline"]
+    path = _write_report(out_dir, report.as_dict())
+    got, base = report.pooled, report.baseline
     out.print(
-        f"blink over {len(pairs)} video(s), {report['minutes']:.2f} min: "
-        f"event recall {report['event_recall']:.1%} ({report['matched']}/{report['n_events']}), "
-        f"frame F1 {report['frame_f1']:.3f} (P {report['frame_precision']:.3f}, "
-        f"R {report['frame_recall']:.3f}), false events {report['false_events_per_min']:.2f}/min "
-        f"({report['false_events']})\n"
-        f"baseline max(eyeBlink) >= 0.5: recall {base['event_recall']:.1%}, "
-        f"frame F1 {base['frame_f1']:.3f}\nwrote {path}",
+        f"blink over {len(pairs)} video(s), {got.minutes:.2f} min: "
+        f"event recall {got.event_recall:.1%} ({got.matched}/{got.n_events}), "
+        f"frame F1 {got.frame_f1:.3f} (P {got.frame_precision:.3f}, "
+        f"R {got.frame_recall:.3f}), false events {got.false_events_per_min:.2f}/min "
+        f"({got.false_events})\n"
+        f"baseline {BASELINE_RULE}: recall {base.event_recall:.1%}, "
+        f"frame F1 {base.frame_f1:.3f}\nwrote {path}",
         highlight=False,
     )
 

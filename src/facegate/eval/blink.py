@@ -83,7 +83,7 @@ class BlinkCounts:
     def false_events_per_min(self) -> float:
         return self.false_events / self.minutes if self.minutes > 0 else 0.0
 
-    def report(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """The scores (fractions in [0, 1]; events per minute) with their counts."""
         return {
             "event_recall": self.event_recall,
@@ -301,20 +301,40 @@ def score_track(
     return score(flags[:n], aligned.labels, minutes=minutes, tolerance=tolerance), aligned
 
 
+BASELINE_RULE = "max(eyeBlinkLeft, eyeBlinkRight) >= 0.5"
+
+
+@dataclass(frozen=True)
+class BlinkReport:
+    """The detector's counts pooled over the videos, the same for :data:`BASELINE_RULE`
+    on the same frames, and each video's breakdown."""
+
+    pooled: BlinkCounts
+    baseline: BlinkCounts
+    tolerance: int
+    options: BlinkOptions
+    per_video: dict[str, dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.pooled.as_dict(),
+            "tolerance_frames": self.tolerance,
+            "options": asdict(self.options),
+            "baseline": {"rule": BASELINE_RULE, **self.baseline.as_dict()},
+            "per_video": self.per_video,
+        }
+
+
 def evaluate_videos(
     pairs: Sequence[tuple[Path, Path]],
     options: BlinkOptions | None = None,
     models: ModelFiles | None = None,
     progress: Callable[[], None] | None = None,
     tolerance: int = 1,
-) -> dict[str, Any]:
-    """Score the blink detector on (video, labels) pairs, pooled over the videos.
-
-    The top-level scores are pooled from the counts; ``per_video`` breaks them down,
-    ``baseline`` scores max(eyeBlinkLeft, eyeBlinkRight) >= 0.5 on the same frames.
-    """
+) -> BlinkReport:
+    """Score the blink detector on (video, labels) pairs, pooled over the videos."""
     options = options or BlinkOptions()
-    per_video: dict[str, Any] = {}
+    per_video: dict[str, dict[str, Any]] = {}
     detected: list[BlinkCounts] = []
     naive: list[BlinkCounts] = []
     for video, labels_path in pairs:
@@ -325,17 +345,11 @@ def evaluate_videos(
         detected.append(counts)
         naive.append(baseline)
         per_video[str(video)] = {
-            **counts.report(),
+            **counts.as_dict(),
             "labels": str(labels_path),
             "frames_decoded": len(track.times),
             "frames_without_face": sum(s is None for s in track.states),
             "labels_dropped": aligned.labels_dropped,
             "frames_unlabelled": aligned.frames_unlabelled,
         }
-    return {
-        **pool(detected).report(),
-        "tolerance_frames": tolerance,
-        "options": asdict(options),
-        "baseline": {"rule": "max(eyeBlinkLeft, eyeBlinkRight) >= 0.5", **pool(naive).report()},
-        "per_video": per_video,
-    }
+    return BlinkReport(pool(detected), pool(naive), tolerance, options, per_video)

@@ -206,7 +206,7 @@ def blink_scores(
         for track, labels in tracks:
             shown = _causal_recentre(track, rest, variant.quantum) if variant.recentred else track
             counts.append(score_track(shown, labels, detect_blinks(shown, APP_BLINK_OPTIONS))[0])
-        out[variant.name] = pool(counts).report()
+        out[variant.name] = pool(counts).as_dict()
     return out
 
 
