@@ -13,7 +13,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -21,6 +21,9 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from facegate.errors import EXIT_CODE, FaceGateError, lookup
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
@@ -83,6 +86,20 @@ SourcesArgument = Annotated[
 
 READ_FRAMES = typer.Option("--read-frames", help="Frames to read per video or camera.")
 """How many frames a command reads from each video or camera (enrolment, login enrolment)."""
+
+
+def progress_bar() -> Progress:
+    """A progress display on stderr (spinner, task, bar, done of total) for long work.
+
+    rich.progress is imported here, when a command shows progress, so ``--help`` does
+    not pay for it.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        console=err,
+    )  # fmt: skip
 
 
 def _print_version(value: bool) -> None:

@@ -15,24 +15,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from facegate.cli.app import app, bench_app, command_line, err, eval_app, friendly, out
+from facegate.cli.app import (
+    app,
+    bench_app,
+    command_line,
+    eval_app,
+    friendly,
+    out,
+    progress_bar,
+)
 
 if TYPE_CHECKING:
     from facegate.eval.privacy import PrivacyReport
     from facegate.eval.reid import ReidReport
-
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-    )
 
 
 def _write_report(out_dir: Path, report: dict[str, Any]) -> Path:
@@ -64,7 +61,7 @@ def track_command(
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {jsonl}: {exc.strerror}") from None
     n = found = 0
-    with handle, _progress() as progress:
+    with handle, progress_bar() as progress:
         task = progress.add_task("tracking", total=None)
         for record in track(sources, smoothing=smooth, models=models):
             handle.write(json.dumps(record.to_json(), allow_nan=False) + "\n")
@@ -98,7 +95,7 @@ def eval_blink(
         raise typer.BadParameter("give LABELS for a single video")
     else:
         pairs = [(video, labels)]
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("tracking eyes", total=None)
         report = evaluate_videos(
             pairs, progress=lambda: progress.advance(task), tolerance=tolerance
@@ -126,7 +123,7 @@ def eval_smile(
     """AUC of mouthSmileLeft + mouthSmileRight, Yale happy vs normal."""
     from facegate.eval.smile import evaluate_smile
 
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("meshing", total=None)
         result = evaluate_smile(yale, progress=lambda: progress.advance(task))
     path = _write_report(out_dir, result.as_dict())
@@ -161,7 +158,7 @@ def eval_privacy(
     from facegate.models import ModelFiles
 
     models = ModelFiles.of(load_settings())
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("meshing", total=None)
         meshed = mesh_images(data, models, progress=lambda: progress.advance(task))
         reid = evaluate_reid(meshed, models)
