@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Column, Table
+from rich.table import Table
 
 from facegate.cli.app import app, bench_app, err, friendly, out
+from facegate.cli.listing import print_rows
 from facegate.errors import InputError
 
 if TYPE_CHECKING:
@@ -122,32 +123,19 @@ def apps_list(
     """Registered apps, their terms acceptance and ban state."""
     with _sharing() as sharing:
         apps = sharing.apps()
-    if as_json:
-        rows = [
-            {
-                "id": a.id,
-                "name": a.name,
-                "developer": a.developer,
-                "retention_days": a.retention_days,
-                "terms_version": a.terms_version,
-                "banned": a.banned,
-            }
-            for a in apps
-        ]
-        out.print_json(json.dumps(rows))
-        return
-    table = Table(Column("id", no_wrap=True), "name", "developer", "keeps data", "terms", "status")
-    for a in apps:
-        status = f"[red]banned[/]: {escape(a.ban_reason or '')}" if a.banned else "allowed"
-        table.add_row(
-            a.id,
-            escape(a.name),
-            escape(a.developer),
-            f"{a.retention_days} d",
-            a.terms_version or "-",
-            status,
-        )
-    out.print(table if apps else "no apps registered")
+    rows = [
+        {
+            "id": a.id,
+            "name": a.name,
+            "developer": a.developer,
+            "retention_days": a.retention_days,
+            "terms_version": a.terms_version,
+            "banned": a.banned,
+            "ban_reason": a.ban_reason,
+        }
+        for a in apps
+    ]
+    print_rows(rows, as_json=as_json, empty="no apps registered")
 
 
 @apps_app.command("ban")
@@ -205,30 +193,18 @@ def consent_list(
         requests = sharing.consent_requests(None if all_requests else RequestStatus.PENDING)
         names = {a.id: a.name for a in sharing.apps()}
         now = sharing.clock()
-    if as_json:
-        rows = [
-            {
-                "request": r.id,
-                "app_id": r.app_id,
-                "app": names.get(r.app_id, r.app_id),
-                "scopes": to_names(r.scopes),
-                "grant_seconds": r.grant_seconds,
-                "status": r.status(now).value,
-            }
-            for r in requests
-        ]
-        out.print_json(json.dumps(rows))
-        return
-    table = Table(Column("request", no_wrap=True), "app", "scopes", "for", "status")
-    for r in requests:
-        table.add_row(
-            r.id,
-            escape(names.get(r.app_id, r.app_id)),
-            ", ".join(to_names(r.scopes)),
-            f"{r.grant_seconds / 3600:.1f} h",
-            r.status(now).value,
-        )
-    out.print(table if requests else "no consent requests")
+    rows = [
+        {
+            "request": r.id,
+            "app_id": r.app_id,
+            "app": names.get(r.app_id, r.app_id),
+            "scopes": to_names(r.scopes),
+            "grant_seconds": r.grant_seconds,
+            "status": r.status(now).value,
+        }
+        for r in requests
+    ]
+    print_rows(rows, as_json=as_json, empty="no consent requests")
 
 
 @consent_app.command("approve")
@@ -275,30 +251,18 @@ def grants_list(
         grants = sharing.grants()
         names = {a.id: a.name for a in sharing.apps()}
         now = sharing.clock()
-    if as_json:
-        rows = [
-            {
-                "grant": g.id,
-                "app_id": g.app_id,
-                "app": names.get(g.app_id, g.app_id),
-                "scopes": to_names(g.scopes),
-                "state": g.state(now).value,
-                "expires_at": g.expires_at,
-            }
-            for g in grants
-        ]
-        out.print_json(json.dumps(rows, default=str))
-        return
-    table = Table(Column("grant", no_wrap=True), "app", "scopes", "state", "until")
-    for g in grants:
-        table.add_row(
-            g.id,
-            escape(names.get(g.app_id, g.app_id)),
-            ", ".join(to_names(g.scopes)),
-            g.state(now).value,
-            _when(g.expires_at),
-        )
-    out.print(table if grants else "no grants")
+    rows = [
+        {
+            "grant": g.id,
+            "app_id": g.app_id,
+            "app": names.get(g.app_id, g.app_id),
+            "scopes": to_names(g.scopes),
+            "state": g.state(now).value,
+            "expires_at": g.expires_at,
+        }
+        for g in grants
+    ]
+    print_rows(rows, as_json=as_json, empty="no grants")
 
 
 @grants_app.command("revoke")
@@ -333,34 +297,19 @@ def audit_show(
     with _sharing() as sharing:
         entries = sharing.audit_entries()
     shown = entries[-limit:] if limit > 0 else entries
-    if as_json:
-        rows = [
-            {
-                "seq": e.seq,
-                "at": e.at,
-                "event": e.event,
-                "actor": e.actor,
-                "app_id": e.app_id,
-                "scopes": list(e.scopes or ()),
-                "frames": e.frames,
-            }
-            for e in shown
-        ]
-        out.print_json(json.dumps(rows))
-        return
-    table = Table("#", "when (UTC)", "event", "who", "app", "scopes", "frames")
-    table.columns[2].overflow = "fold"  # event names are shown whole
-    for e in shown:
-        table.add_row(
-            str(e.seq),
-            e.at[:19].replace("T", " "),
-            e.event,
-            e.actor,
-            e.app_id or "",
-            ", ".join(e.scopes or ()),
-            "" if e.frames is None else str(e.frames),
-        )
-    out.print(table if entries else "the audit log is empty")
+    rows = [
+        {
+            "seq": e.seq,
+            "at": e.at,
+            "event": e.event,
+            "actor": e.actor,
+            "app_id": e.app_id,
+            "scopes": list(e.scopes or ()),
+            "frames": e.frames,
+        }
+        for e in shown
+    ]
+    print_rows(rows, as_json=as_json, empty="the audit log is empty")
 
 
 @audit_app.command("export")

@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from facegate.cli.app import READ_FRAMES, app, bench_app, err, friendly, out
+from facegate.cli.listing import print_rows
 from facegate.system import attempts
 from facegate.system import client as pam_client
 from facegate.system.config import load_config
@@ -198,22 +199,16 @@ def users(
     _require_root("reading the system vault")
     with open_system_session(_paths(root)) as session:
         records = session.vault.users()
-    if as_json:
-        rows = [
-            {
-                "user": r.name,
-                "enrolled": r.created_at.isoformat(),
-                "failures": r.failures,
-                "locked": r.locked,
-            }
-            for r in records
-        ]
-        out.print_json(json.dumps(rows))
-        return
-    table = Table("user", "enrolled", "failures", "locked")
-    for r in records:
-        table.add_row(r.name, f"{r.created_at:%Y-%m-%d %H:%M}", str(r.failures), str(r.locked))
-    out.print(table if records else "no login users enrolled")
+    rows = [
+        {
+            "user": r.name,
+            "enrolled": r.created_at.isoformat(timespec="seconds"),
+            "failures": r.failures,
+            "locked": r.locked,
+        }
+        for r in records
+    ]
+    print_rows(rows, as_json=as_json, empty="no login users enrolled")
 
 
 @system_app.command()

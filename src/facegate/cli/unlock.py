@@ -19,6 +19,7 @@ from facegate.cli.app import (
     friendly,
     out,
 )
+from facegate.cli.listing import print_rows
 from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
@@ -145,32 +146,17 @@ def users(
 
     with Session.open() as session:
         records = session.vault.users()
-    if as_json:
-        out.print_json(
-            json.dumps(
-                [
-                    {
-                        "user": r.name,
-                        "enrolled": r.created_at.isoformat(),
-                        "updated": r.updated_at.isoformat(),
-                        "failures": r.failures,
-                        "locked": r.locked,
-                    }
-                    for r in records
-                ]
-            )
-        )
-        return
-    table = Table("user", "enrolled", "updated", "failures", "locked")
-    for r in records:
-        table.add_row(
-            r.name,
-            f"{r.created_at:%Y-%m-%d %H:%M}",
-            f"{r.updated_at:%Y-%m-%d %H:%M}",
-            str(r.failures),
-            "yes" if r.locked else "no",
-        )
-    out.print(table if records else "no users enrolled")
+    rows = [
+        {
+            "user": r.name,
+            "enrolled": r.created_at.isoformat(timespec="seconds"),
+            "updated": r.updated_at.isoformat(timespec="seconds"),
+            "failures": r.failures,
+            "locked": r.locked,
+        }
+        for r in records
+    ]
+    print_rows(rows, as_json=as_json, empty="no users enrolled")
 
 
 @app.command()
