@@ -24,6 +24,7 @@ from facegate.cli.listing import print_rows
 from facegate.errors import InputError
 
 if TYPE_CHECKING:
+    from facegate.server.feeds import SourceStatus
     from facegate.sharing.service import Sharing
 
 apps_app = typer.Typer(help="Apps that may ask for expression data.", no_args_is_help=True)
@@ -433,44 +434,48 @@ def serve(
     from facegate.models import ModelFiles
     from facegate.server.app import create_app
     from facegate.server.feeds import TrackerFeed
-    from facegate.server.run import Binding, login_url, new_user_token, serve_forever
+    from facegate.server.run import Binding, new_user_token, serve_forever
+    from facegate.sharing.face_map import FaceMapModel
+    from facegate.sharing.neutral import NeutralStream
     from facegate.sharing.service import Sharing
 
     binding = Binding(host=host, port=port, allow_remote=allow_remote)
     settings = load_settings()
-    token = new_user_token()
     models = ModelFiles.of(settings)
     feed = TrackerFeed(source, models, loop=loop)
-    checked = feed.check()
-    if checked.ok:
-        out.print(f"expression source: {escape(checked.message)}")
-    else:
-        err.print(
-            f"[bold yellow]no expression source[/]: {escape(checked.message)}\n"
-            "the pages work, but apps cannot stream until this is fixed (they get close code "
-            "4503 and the pages say why)",
-            soft_wrap=True,
-        )
-    from facegate.sharing.face_map import FaceMapModel
-    from facegate.sharing.neutral import NeutralStream
-
+    _announce_source(feed.check())
     resting_face_filter = NeutralStream(FaceMapModel.load(models))
+    token = new_user_token()
     with Sharing.open(settings) as sharing:
         application = create_app(
-            sharing,
-            feed,
-            token,
-            extra_hosts=binding.extra_hosts,
-            record_filter=resting_face_filter,
+            sharing, feed, token, extra_hosts=binding.extra_hosts, record_filter=resting_face_filter
         )
-        shown_host = f"[{host}]" if ":" in host else host
-        out.print(f"FaceGate sharing service on http://{shown_host}:{port}/")
-        out.print(
-            f"sign in (this link is your key; keep it private): "
-            f"{login_url(f'http://{shown_host}:{port}', token)}",
-            soft_wrap=True,
-        )
+        _announce_service(host, port, token)
         serve_forever(application, binding)
+
+
+def _announce_source(checked: SourceStatus) -> None:
+    if checked.ok:
+        out.print(f"expression source: {escape(checked.message)}")
+        return
+    err.print(
+        f"[bold yellow]no expression source[/]: {escape(checked.message)}\n"
+        "the pages work, but apps cannot stream until this is fixed (they get close code "
+        "4503 and the pages say why)",
+        soft_wrap=True,
+    )
+
+
+def _announce_service(host: str, port: int, token: str) -> None:
+    from facegate.server.run import login_url
+
+    shown_host = f"[{host}]" if ":" in host else host
+    out.print(f"FaceGate sharing service on http://{shown_host}:{port}/")
+    out.print(
+        "sign in (this link is your key; keep it private): "
+        f"{login_url(f'http://{shown_host}:{port}', token)}",
+        soft_wrap=True,
+    )
 
 
 def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: float) -> str:
