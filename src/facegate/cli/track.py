@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from facegate.cli.app import (
+    SourcesArgument,
     app,
     bench_app,
     command_line,
@@ -45,16 +46,18 @@ def _write_report(out_dir: Path, report: dict[str, Any]) -> Path:
 @app.command("track")
 @friendly
 def track_command(
-    sources: Annotated[list[str], typer.Argument(help="Images, videos, or a camera (0).")],
+    sources: SourcesArgument,
     jsonl: Annotated[Path, typer.Option("--jsonl", help="Output file, one record a line.")],
     smooth: Annotated[bool, typer.Option(help="One Euro smoothing on video.")] = False,
 ) -> None:
-    """Track expressions in SRC... and write shareable records (no identity data)."""
+    """Track expressions in SOURCE... and write shareable records (no identity data)."""
     from facegate.config import load_settings
     from facegate.models import ModelFiles
     from facegate.sharing.tracker import track
+    from facegate.vision.sources import frame_count
 
     models = ModelFiles.of(load_settings())
+    counts = [frame_count(s) for s in sources]
     try:
         jsonl.parent.mkdir(parents=True, exist_ok=True)
         handle = jsonl.open("w", encoding="utf-8")
@@ -62,7 +65,8 @@ def track_command(
         raise typer.BadParameter(f"cannot write {jsonl}: {exc.strerror}") from None
     n = found = 0
     with handle, progress_bar() as progress:
-        task = progress.add_task("tracking", total=None)
+        total = None if None in counts else sum(c for c in counts if c is not None)
+        task = progress.add_task("tracking", total=total)
         for record in track(sources, smoothing=smooth, models=models):
             handle.write(json.dumps(record.to_json(), allow_nan=False) + "\n")
             n += 1

@@ -228,6 +228,23 @@ def source_kind(source: str | Path) -> SourceKind:
     return SourceKind.VIDEO if is_video(source) else SourceKind.STILL
 
 
+def frame_count(source: str | Path) -> int | None:
+    """How many frames a source will give, for a progress bar: 1 for a still, the
+    container's count for a video, None for a camera (endless) or a video that does
+    not say. The count is the container's claim; decoding may give fewer."""
+    kind = source_kind(source)
+    if kind is SourceKind.STILL:
+        return 1
+    if kind is SourceKind.CAMERA:
+        return None
+    cap = cv2.VideoCapture(str(source))
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+    return count if count > 0 else None
+
+
 @dataclass(frozen=True)
 class SourceSet:
     """Sources checked before an attempt reads any frame, all of one kind.
