@@ -7,7 +7,6 @@ service and client packages). Exit codes: 0 success, 1 a broken audit chain,
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Iterator
@@ -535,6 +534,8 @@ def osc(
     Without a token, the bridge registers itself as a local app, prints the consent
     page to open, and streams once the person approves.
     """
+    import asyncio
+
     from facegate.client.osc import VmcSender, bridge
     from facegate.client.streaming import StreamClosed
 
