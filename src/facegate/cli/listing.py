@@ -8,13 +8,16 @@ never Rich markup: an app's name cannot restyle the table.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Column, Table
 from rich.text import Text
 
 from facegate.cli.app import out
+
+if TYPE_CHECKING:
+    from facegate.vault.base import UserRecord
 
 
 def print_rows(rows: Sequence[Mapping[str, Any]], *, as_json: bool, empty: str) -> None:
@@ -29,6 +32,20 @@ def print_rows(rows: Sequence[Mapping[str, Any]], *, as_json: bool, empty: str) 
     for row in rows:
         table.add_row(*(_cell(value) for value in row.values()))
     out.print(table)
+
+
+def user_rows(records: Iterable[UserRecord]) -> list[dict[str, Any]]:
+    """The rows of a user listing: names, dates and lockout state; never a template."""
+    return [
+        {
+            "user": r.name,
+            "enrolled": r.created_at.isoformat(timespec="seconds"),
+            "updated": r.updated_at.isoformat(timespec="seconds"),
+            "failures": r.failures,
+            "locked": r.locked,
+        }
+        for r in records
+    ]
 
 
 def _cell(value: Any) -> Text:

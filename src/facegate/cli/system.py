@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from facegate.cli.app import READ_FRAMES, app, bench_app, err, friendly, out
-from facegate.cli.listing import print_rows
+from facegate.cli.listing import print_rows, user_rows
 from facegate.system import attempts
 from facegate.system import client as pam_client
 from facegate.system.config import load_config
@@ -199,16 +199,7 @@ def users(
     _require_root("reading the system vault")
     with open_system_session(_paths(root)) as session:
         records = session.vault.users()
-    rows = [
-        {
-            "user": r.name,
-            "enrolled": r.created_at.isoformat(timespec="seconds"),
-            "failures": r.failures,
-            "locked": r.locked,
-        }
-        for r in records
-    ]
-    print_rows(rows, as_json=as_json, empty="no login users enrolled")
+    print_rows(user_rows(records), as_json=as_json, empty="no login users enrolled")
 
 
 @system_app.command()

@@ -19,7 +19,7 @@ from facegate.cli.app import (
     friendly,
     out,
 )
-from facegate.cli.listing import print_rows
+from facegate.cli.listing import print_rows, user_rows
 from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
@@ -146,17 +146,7 @@ def users(
 
     with Session.open() as session:
         records = session.vault.users()
-    rows = [
-        {
-            "user": r.name,
-            "enrolled": r.created_at.isoformat(timespec="seconds"),
-            "updated": r.updated_at.isoformat(timespec="seconds"),
-            "failures": r.failures,
-            "locked": r.locked,
-        }
-        for r in records
-    ]
-    print_rows(rows, as_json=as_json, empty="no users enrolled")
+    print_rows(user_rows(records), as_json=as_json, empty="no users enrolled")
 
 
 @app.command()
