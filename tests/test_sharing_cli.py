@@ -138,3 +138,15 @@ def test_listings_print_json_for_scripts(cli: Invoke, home: Path) -> None:
         entries[-1]
     )
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+
+
+def test_piped_listings_keep_every_value_whole(cli: Invoke, home: Path) -> None:
+    with open_sharing(home) as sharing:
+        registered, _ = add_app(sharing)
+        pending = sharing.request_consent(registered.id, ["expressions", "head_pose"], 3600)
+    assert cli("consent", "approve", pending.id).exit_code == 0
+    table = cli("audit", "show").output.splitlines()
+    for entry in json.loads(cli("audit", "show", "--json").output):
+        assert any(entry["event"] in line and entry["at"] in line for line in table), entry
+    grants = cli("grants", "list").output
+    assert registered.id in grants and "expressions, head_pose" in grants
