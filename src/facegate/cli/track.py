@@ -202,19 +202,19 @@ def _stream_table(stream: PrivacyReport) -> Table:
         title="what a full grant sends per frame (bars: EER >= 0.40, AUC >= 0.95, recall >= 90 %)",
     )
     for name, v in stream.variants.items():
-        reid, blink = v["reid"], v.get("blink")
+        grant = v.reid["full_grant"]
         table.add_row(
             name,
-            f"{reid['full_grant']['eer']:.3f}",
-            f"{reid['full_grant']['rank1']:.3f}",
-            f"{reid['blendshapes']['eer']:.3f}",
-            f"{reid['face_map']['eer']:.3f}",
-            f"{reid['head_pose']['eer']:.3f}",
-            f"{v['smile']['auc']:.3f}",
+            f"{grant.eer:.3f}",
+            f"{grant.rank1:.3f}",
+            f"{v.reid['blendshapes'].eer:.3f}",
+            f"{v.reid['face_map'].eer:.3f}",
+            f"{v.reid['head_pose'].eer:.3f}",
+            f"{v.smile.auc:.3f}",
             "-"
-            if blink is None
-            else f"{blink['event_recall']:.1%} ({blink['matched']}/{blink['n_events']})",
-            "-" if blink is None else f"{blink['false_events_per_min']:.2f}",
+            if v.blink is None
+            else f"{v.blink.event_recall:.1%} ({v.blink.matched}/{v.blink.n_events})",
+            "-" if v.blink is None else f"{v.blink.false_events_per_min:.2f}",
         )
     return table
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from facegate.eval.blink import (
+    BlinkCounts,
     EyeTrack,
     detect_blinks,
     labelled_videos,
@@ -46,7 +47,7 @@ from facegate.eval.blink import (
     score_track,
     track_eyes,
 )
-from facegate.eval.reid import MeshedImages, attack
+from facegate.eval.reid import AttackResult, MeshedImages, attack
 from facegate.eval.smile import NEGATIVE, POSITIVE, auc
 from facegate.models import ModelFiles
 from facegate.sharing.face_map import FaceMapModel
@@ -111,12 +112,45 @@ class Stills:
 
 
 @dataclass(frozen=True)
+class SmileSeparation:
+    """Smile AUC (fraction) over every happy x normal pair of Yale stills, as sent."""
+
+    auc: float
+    n_happy: int
+    n_normal: int
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """What one stream variant reveals and what it still lets an app do.
+
+    ``reid``: the attack on each part of a full grant's frame and on all of it;
+    ``blink``: app-side blink detection on the webcam videos (None without them).
+    """
+
+    variant: Variant
+    reid: dict[str, AttackResult]
+    smile: SmileSeparation
+    blink: BlinkCounts | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "variant": asdict(self.variant),
+            "reid": {name: asdict(result) for name, result in self.reid.items()},
+            "smile": asdict(self.smile),
+        }
+        if self.blink is not None:
+            record["blink"] = self.blink.as_dict()
+        return record
+
+
+@dataclass(frozen=True)
 class PrivacyReport:
     """Each stream variant's re-identification, smile and blink figures, with the bars."""
 
     n_images_offered: int
     n_no_face: int
-    variants: dict[str, dict[str, Any]]
+    variants: dict[str, VariantResult]
 
     BARS = MappingProxyType({"reid_eer": 0.40, "smile_auc": 0.95, "blink_recall": 0.90})
 
@@ -124,7 +158,7 @@ class PrivacyReport:
         return {
             "n_images_offered": self.n_images_offered,
             "n_no_face": self.n_no_face,
-            "variants": self.variants,
+            "variants": {name: v.as_dict() for name, v in self.variants.items()},
             "bars": dict(self.BARS),
         }
 
@@ -166,7 +200,7 @@ def full_grant(shapes: np.ndarray, poses: np.ndarray, model: FaceMapModel) -> di
     return {**parts, "full_grant": np.hstack(list(parts.values()))}
 
 
-def smile_auc(stills: Stills, shapes: np.ndarray) -> dict[str, Any]:
+def smile_auc(stills: Stills, shapes: np.ndarray) -> SmileSeparation:
     happy, normal = [], []
     for name, row in zip(stills.names, shapes, strict=True):
         score = float(np.nansum(row[_SMILE]))
@@ -174,7 +208,7 @@ def smile_auc(stills: Stills, shapes: np.ndarray) -> dict[str, Any]:
             happy.append(score)
         elif f".{NEGATIVE}." in name:
             normal.append(score)
-    return {"auc": auc(happy, normal), "n_happy": len(happy), "n_normal": len(normal)}
+    return SmileSeparation(auc(happy, normal), len(happy), len(normal))
 
 
 def _causal_recentre(track: EyeTrack, rest: np.ndarray, quantum: float) -> EyeTrack:
@@ -198,15 +232,16 @@ def blink_scores(
     rest: np.ndarray,
     models: ModelFiles,
     progress: Callable[[], None] | None,
-) -> dict[str, Any]:
+) -> dict[str, BlinkCounts]:
+    """App-side blink counts per variant, pooled over the videos."""
     tracks = [(track_eyes(v, models, progress), read_labels(lab)) for v, lab in videos]
-    out: dict[str, Any] = {}
+    out: dict[str, BlinkCounts] = {}
     for variant in VARIANTS:
         counts = []
         for track, labels in tracks:
             shown = _causal_recentre(track, rest, variant.quantum) if variant.recentred else track
             counts.append(score_track(shown, labels, detect_blinks(shown, APP_BLINK_OPTIONS))[0])
-        out[variant.name] = pool(counts).as_dict()
+        out[variant.name] = pool(counts)
     return out
 
 
@@ -233,21 +268,15 @@ def evaluate_privacy(
         0,
         0,
     )
-    variants: dict[str, dict[str, Any]] = {}
+    videos = labelled_videos(data / "blink_webcam_videos")
+    blinks = blink_scores(videos, rest, models, progress) if videos else {}
+    variants: dict[str, VariantResult] = {}
     for variant in VARIANTS:
         shapes, poses = sent(stills, variant, rest)
         attacks = {
-            name: asdict(attack(name, vectors, stills.identities))
+            name: attack(name, vectors, stills.identities)
             for name, vectors in full_grant(shapes, poses, model).items()
         }
-        variants[variant.name] = {
-            "variant": asdict(variant),
-            "reid": attacks,
-            "smile": smile_auc(yale_stills, sent(yale_stills, variant, rest)[0]),
-        }
-    videos = labelled_videos(data / "blink_webcam_videos")
-    if videos:
-        blinks = blink_scores(videos, rest, models, progress)
-        for name, scores in blinks.items():
-            variants[name]["blink"] = scores
+        smile = smile_auc(yale_stills, sent(yale_stills, variant, rest)[0])
+        variants[variant.name] = VariantResult(variant, attacks, smile, blinks.get(variant.name))
     return PrivacyReport(stills.n_offered, stills.n_no_face, variants)
