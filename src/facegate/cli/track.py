@@ -29,6 +29,7 @@ from facegate.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from facegate.eval.blink import BlinkReport
     from facegate.eval.privacy import PrivacyReport
     from facegate.eval.reid import ReidReport
 
@@ -88,33 +89,46 @@ def eval_blink(
     tolerance: Annotated[int, typer.Option(help="Frames of slack when matching.")] = 1,
 ) -> None:
     """Blink detection vs labels: event recall, frame F1 (+-1 frame), false events/min."""
+    from facegate.eval.blink import evaluate_videos
+    from facegate.vision.sources import frame_count
+
+    pairs = _blink_pairs(video, labels)
+    total = sum(frame_count(v) or 0 for v, _ in pairs) or None
+    with progress_bar() as progress:
+        task = progress.add_task("tracking eyes", total=total)
+        report = evaluate_videos(
+            pairs, progress=lambda: progress.advance(task), tolerance=tolerance
+        )
+    path = _write_report(out_dir, report.as_dict())
+    out.print(f"{_blink_summary(report, len(pairs))}\nwrote {path}", highlight=False)
+
+
+def _blink_pairs(video: Path, labels: Path | None) -> list[tuple[Path, Path]]:
+    """(video, labels) pairs: the one given, or every labelled video in a folder."""
     from facegate.errors import UnreadableSource
-    from facegate.eval.blink import BASELINE_RULE, evaluate_videos, labelled_videos
+    from facegate.eval.blink import labelled_videos
 
     if video.is_dir():
         pairs = labelled_videos(video)
         if not pairs:
             raise UnreadableSource(f"{video}: no NAME.avi with a NAME_ideal.csv beside it")
-    elif labels is None:
+        return pairs
+    if labels is None:
         raise typer.BadParameter("give LABELS for a single video")
-    else:
-        pairs = [(video, labels)]
-    with progress_bar() as progress:
-        task = progress.add_task("tracking eyes", total=None)
-        report = evaluate_videos(
-            pairs, progress=lambda: progress.advance(task), tolerance=tolerance
-        )
-    path = _write_report(out_dir, report.as_dict())
+    return [(video, labels)]
+
+
+def _blink_summary(report: BlinkReport, n_videos: int) -> str:
+    from facegate.eval.blink import BASELINE_RULE
+
     got, base = report.pooled, report.baseline
-    out.print(
-        f"blink over {len(pairs)} video(s), {got.minutes:.2f} min: "
+    return (
+        f"blink over {n_videos} video(s), {got.minutes:.2f} min: "
         f"event recall {got.event_recall:.1%} ({got.matched}/{got.n_events}), "
         f"frame F1 {got.frame_f1:.3f} (P {got.frame_precision:.3f}, "
         f"R {got.frame_recall:.3f}), false events {got.false_events_per_min:.2f}/min "
         f"({got.false_events})\n"
-        f"baseline {BASELINE_RULE}: recall {base.event_recall:.1%}, "
-        f"frame F1 {base.frame_f1:.3f}\nwrote {path}",
-        highlight=False,
+        f"baseline {BASELINE_RULE}: recall {base.event_recall:.1%}, frame F1 {base.frame_f1:.3f}"
     )
 
 
