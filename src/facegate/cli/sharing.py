@@ -23,6 +23,7 @@ from facegate.cli.listing import print_rows
 from facegate.errors import InputError
 
 if TYPE_CHECKING:
+    from facegate.bench.stream import StreamBenchResult
     from facegate.server.feeds import SourceStatus
     from facegate.sharing.service import Sharing
 
@@ -477,6 +478,19 @@ def _announce_service(host: str, port: int, token: str) -> None:
     )
 
 
+def _given_token(token_file: Path | None) -> str:
+    """The grant token from ``token_file`` or ``$FACEGATE_TOKEN``; "" when neither gives one."""
+    if token_file is None:
+        return os.environ.get("FACEGATE_TOKEN", "")
+    try:
+        token = token_file.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{token_file}: cannot read the token ({exc})") from exc
+    if not token:
+        raise InputError(f"{token_file} is empty: it should hold a grant token")
+    return token
+
+
 def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: float) -> str:
     """Register the bridge locally if needed, ask for consent, wait for the person."""
     import httpx
@@ -539,16 +553,7 @@ def osc(
     from facegate.client.osc import VmcSender, bridge
     from facegate.client.streaming import StreamClosed
 
-    try:
-        token = (
-            token_file.read_text().strip()
-            if token_file is not None
-            else os.environ.get("FACEGATE_TOKEN", "")
-        )
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{token_file}: cannot read the token ({exc})") from exc
-    if token_file is not None and not token:
-        raise InputError(f"{token_file} is empty: it should hold a grant token")
+    token = _given_token(token_file)
     if not token:
         wanted = [s.strip() for s in scopes.split(",") if s.strip()]
         token = _bridge_token(service, wanted, grant_hours, wait)
@@ -578,16 +583,15 @@ def bench_stream(
     if as_json:
         out.print_json(json.dumps(result.as_dict()))
         return
+    out.print(_latency_table(result, fps))
+    out.print(result.machine)
+
+
+def _latency_table(result: StreamBenchResult, fps: float) -> Table:
     table = Table(
-        "clients",
-        "frames each",
-        "samples",
-        "sessions ok",
-        "median ms",
-        "p90 ms",
-        "max ms",
+        "clients", "frames each", "samples", "sessions ok", "median ms", "p90 ms", "max ms",
         title=f"facegate bench stream ({', '.join(result.scopes)} at {fps:g} fps)",
-    )
+    )  # fmt: skip
     table.add_row(
         str(result.clients),
         str(result.frames_per_client),
@@ -597,5 +601,4 @@ def bench_stream(
         f"{result.p90_ms:.2f}",
         f"{result.max_ms:.2f}",
     )
-    out.print(table)
-    out.print(result.machine)
+    return table
