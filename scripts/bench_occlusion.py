@@ -17,6 +17,7 @@ import numpy as np
 from facegate.bench.timing import machine_description
 from facegate.config import load_settings
 from facegate.eval.occlusion import rmfrd_folds
+from facegate.models import ModelFiles
 from facegate.vision.align import align
 from facegate.vision.occlusion import RegionModels
 from facegate.vision.pipeline import FacePipeline
@@ -32,7 +33,7 @@ def main() -> None:
     root = args.data / "rmfrd_masked_identities"
     paths = sorted(p for person in rmfrd_folds(root)[1] for p in (root / person).glob("*/*.jpg"))
     crops = []
-    with FacePipeline(load_settings()) as pipe:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipe:
         for path in paths[: args.n]:
             frame = read_image(path)
             faces = pipe.observe(frame).faces

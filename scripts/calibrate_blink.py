@@ -98,7 +98,7 @@ def main() -> None:
     lovo = {}
     for name in data:
         chosen = best([n for n in data if n != name])
-        lovo[name] = {"options": asdict(grid[chosen]), **table[chosen, name].report()}
+        lovo[name] = {"options": asdict(grid[chosen]), **table[chosen, name].as_dict()}
     lovo_pooled = pool(table[best([n for n in data if n != name]), name] for name in data)
     chosen_all = best(list(data))
     fitted = pool(table[chosen_all, name] for name in data)
@@ -115,9 +115,9 @@ def main() -> None:
             "min_prominence": MIN_PROMINENCES,
             "noise_factor": NOISE_FACTORS,
         },
-        "fitted_on_all_videos": {"options": asdict(grid[chosen_all]), **fitted.report()},
-        "leave_one_video_out": {"pooled": lovo_pooled.report(), "per_video": lovo},
-        "baseline_max_eyeBlink_at_0.5": baseline.report(),
+        "fitted_on_all_videos": {"options": asdict(grid[chosen_all]), **fitted.as_dict()},
+        "leave_one_video_out": {"pooled": lovo_pooled.as_dict(), "per_video": lovo},
+        "baseline_max_eyeBlink_at_0.5": baseline.as_dict(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "calibration.json").write_text(json.dumps(report, indent=2))

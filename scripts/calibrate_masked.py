@@ -44,6 +44,7 @@ from facegate.config import load_settings
 from facegate.errors import EnrolmentError, InputError
 from facegate.eval.metrics import fnmr_at_fmr, threshold_at_fmr
 from facegate.eval.occlusion import rmfrd_folds
+from facegate.models import ModelFiles
 from facegate.vision.occlusion import OcclusionAssessor, OcclusionMap, Region
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import read_image
@@ -69,7 +70,7 @@ def observe_all(paths: list[Path], cache: Path) -> dict[str, np.ndarray]:
         "has_map": np.zeros(n, bool),
         "regions": np.zeros((n, len(Region)), np.float64),
     }
-    with FacePipeline(load_settings()) as pipe:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipe:
         assessor = OcclusionAssessor(pipe)
         for i, path in enumerate(paths):
             try:

@@ -35,6 +35,7 @@ from facegate.config import load_settings
 from facegate.errors import EnrolmentError, InputError
 from facegate.eval.metrics import fnmr_at_fmr
 from facegate.eval.occlusion import rmfrd_folds
+from facegate.models import ModelFiles
 from facegate.vision.align import CROP_SIZE, align
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import read_image
@@ -80,7 +81,7 @@ def observe(paths: list[Path], cache: Path) -> dict[str, np.ndarray]:
         "crops": np.zeros((n, CROP_SIZE, CROP_SIZE, 3), np.uint8),
         "hascrop": np.zeros(n, bool),
     }
-    with FacePipeline(load_settings()) as pipe:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipe:
         for i, path in enumerate(paths):
             try:
                 frame = read_image(path)
@@ -102,7 +103,7 @@ def embed_all(
     if cache.is_file():
         return np.load(cache)
     emb = np.zeros((len(base["crops"]), 128), np.float32)
-    with FacePipeline(load_settings()) as pipe:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipe:
         for i in np.flatnonzero(base["hascrop"]):
             emb[i] = pipe.embed_crop(edit(base["crops"][i]))
     np.save(cache, emb)

@@ -18,6 +18,7 @@ from pathlib import Path
 from facegate.biometrics.masked import face_mode, load_masked_calibration
 from facegate.config import load_settings
 from facegate.eval.dataset import IMAGE_SUFFIXES
+from facegate.models import ModelFiles
 from facegate.vision.occlusion import OcclusionAssessor
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import read_image
@@ -31,7 +32,7 @@ def main() -> None:
     calibration = load_masked_calibration()
     paths = sorted(p for p in args.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     counts: dict[str, Counter[str]] = {}
-    with FacePipeline(load_settings()) as pipe:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipe:
         assessor = OcclusionAssessor(pipe)
         for path in paths:
             occlusion = assessor.assess(read_image(path)).map

@@ -26,6 +26,7 @@ from pathlib import Path
 from facegate.biometrics.unlock import UnlockOptions
 from facegate.errors import ChallengeIncomplete
 from facegate.liveness.check import LivenessEngine, LivenessMode, LivenessOptions
+from facegate.models import ModelFiles
 from facegate.session import Session
 from facegate.vision.sources import Frame, iter_video, read_image
 
@@ -76,7 +77,7 @@ def main() -> None:
         clips = list(csv.DictReader(fh))
     results = []
     with tempfile.TemporaryDirectory() as home, Session.open(Path(home)) as session:
-        engine = LivenessEngine(session.settings, args.weights)
+        engine = LivenessEngine(ModelFiles.of(session.settings), args.weights)
         session.unlocker.liveness = engine
         for person in sorted({c["subject"] for c in clips}):
             live_clip = [c for c in clips if c["subject"] == person and c["label"] == "live"]

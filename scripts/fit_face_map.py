@@ -41,7 +41,7 @@ import numpy as np
 
 from facegate.config import load_settings
 from facegate.eval.reid import MARGIN, attack
-from facegate.models import resolve
+from facegate.models import ModelFiles, resolve
 from facegate.sharing.face_map import MAX_VERTICES, FaceMapModel, align_to_canonical
 from facegate.vision.blendshapes import NAMES, NOT_MEASURED
 from facegate.vision.canonical_face import CanonicalFace, load_canonical_face
@@ -70,7 +70,7 @@ def video_meshes(data: Path, settings: object) -> Iterator[tuple[str, FaceMesh]]
     for video in sorted((data / "blink_webcam_videos").glob("*.avi")):
         person = f"blink_{video.stem.split('_')[0]}"
         options = MeshOptions(running_mode=RunningMode.VIDEO)
-        with FaceMesher.create_from_options(options, settings) as mesher:  # type: ignore[arg-type]
+        with FaceMesher.create_from_options(options, ModelFiles.of(settings)) as mesher:  # type: ignore[arg-type]
             last = None
             for frame in iter_video(video, step=VIDEO_STEP):
                 last = next_timestamp_ms(frame.t, last)
@@ -119,7 +119,7 @@ def main() -> None:
 
     people: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     n_stills = n_missed = 0
-    with FaceMesher.create_from_options(MeshOptions(), settings) as mesher:
+    with FaceMesher.create_from_options(MeshOptions(), ModelFiles.of(settings)) as mesher:
         for person, path in stills(args.data):
             n_stills += 1
             mesh = mesher.detect(read_image(path).image)

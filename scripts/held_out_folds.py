@@ -41,6 +41,7 @@ from facegate.eval.dataset import EmbeddedSet, embed_cached
 from facegate.eval.metrics import rule_of_three, threshold_at_fmr
 from facegate.eval.populations import Population, PopulationSet, load_population
 from facegate.eval.protocols import split_enrolment, unlock_decisions
+from facegate.models import ModelFiles
 from facegate.vision.capture import CaptureClass
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import ENROL_QUALITY, QualityOptions
@@ -218,7 +219,7 @@ def main() -> None:
     pops = [load_population(p, args.data) for p in Population]
     gates = QualityOptions(min_brightness=args.min_brightness)
     enrol_gates = ENROL_QUALITY
-    with FacePipeline(load_settings()) as pipeline:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipeline:
         verify = [
             embed_cached(p.samples, pipeline, args.cache / f"{p.population.value}.npz", gates)
             for p in pops

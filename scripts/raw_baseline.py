@@ -32,7 +32,7 @@ from facegate.config import load_settings
 from facegate.eval.dataset import Sample, embed_samples, list_dataset
 from facegate.eval.metrics import VerificationSummary, summarise
 from facegate.eval.protocols import split_enrolment, unlock_scores
-from facegate.models import resolve
+from facegate.models import ModelFiles, resolve
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import ENROL_QUALITY
 from facegate.vision.sources import read_image
@@ -97,7 +97,7 @@ def facegate_figures(
     which probes it used (kept and acquired by FaceGate)."""
     enrol_samples = [s for s, e in zip(samples, enrol, strict=True) if e]
     probe_samples = [s for s, e in zip(samples, enrol, strict=True) if not e]
-    with FacePipeline(load_settings()) as pipeline:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipeline:
         enrol_set = embed_samples(enrol_samples, pipeline, ENROL_QUALITY)
         probe_set = embed_samples(probe_samples, pipeline)
     probe_set = replace(probe_set, usable=probe_set.usable & keep[~enrol])

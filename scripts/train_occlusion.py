@@ -30,6 +30,7 @@ import numpy as np
 from facegate.config import load_settings
 from facegate.errors import InputError
 from facegate.eval.occlusion import rmfrd_folds
+from facegate.models import ModelFiles
 from facegate.vision.align import CROP_SIZE, REFERENCE_POINTS, align
 from facegate.vision.occlusion import N_FEATURES, Region, region_features
 from facegate.vision.pipeline import FacePipeline
@@ -131,7 +132,7 @@ def main() -> None:
         p for p in (args.data / "rwmfd_masked_faces_sample").glob("*/*") if p.is_file()
     )
     dev_paths = sorted(p for p in args.devset.glob("*/*") if not p.parent.name.startswith("yale"))
-    with FacePipeline(load_settings()) as pipe:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipe:
         tune_masked = np.array([p.parent.name == "masked" for p in tune_paths])
         groups = [
             (crops_of(tune_paths, pipe, args.cache / "rmfrd-tune.npz"), tune_masked),

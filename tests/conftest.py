@@ -17,6 +17,7 @@ from skimage import data
 
 from facegate.config import load_settings
 from facegate.demo import _captures
+from facegate.models import ModelFiles
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import read_image
 
@@ -71,7 +72,7 @@ def astronaut_bgr(_astronaut: np.ndarray) -> np.ndarray:
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FacePipeline]:
     """The real YuNet + SFace pipeline, loaded once for the whole test session."""
     home = tmp_path_factory.mktemp("pipeline-home")
-    with FacePipeline(load_settings(home)) as pipe:
+    with FacePipeline(ModelFiles.of(load_settings(home))) as pipe:
         yield pipe
 
 

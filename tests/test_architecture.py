@@ -4,6 +4,8 @@ template vault must be unreachable from the code that feeds apps."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,11 @@ FORBIDDEN = {
         "facegate.cli",
         "facegate.vault",
         "facegate.liveness",
+        # Vision is handed its model files (models.ModelFiles), never the settings,
+        # which also carry the vault's passphrase.
+        "facegate.config",
     ),
+    "liveness": ("facegate.config",),
     "sharing": ("facegate.biometrics", "facegate.vault"),
     "server": ("facegate.biometrics", "facegate.vault"),
     "client": ("facegate.biometrics", "facegate.vault"),
@@ -60,7 +66,8 @@ def test_the_checker_sees_a_breach(tmp_path: Path) -> None:
 # sources -> vision -> liveness -> (biometrics | sharing) -> vault / server / system / cli,
 # with eval and bench on top.
 LAYER = {
-    "errors": 0, "config": 0, "models": 0, "sqlite_io": 0,
+    "errors": 0, "config": 0, "models": 0, "sqlite_io": 0, "private_files": 0, "closing": 0,
+    "lazy_names": 0,
     "vision": 1, "vault": 1,
     "liveness": 2,
     "biometrics": 3, "sharing": 3,
@@ -94,3 +101,27 @@ def test_every_package_imports_only_downstream_layers() -> None:
             if LAYER.get(parts[1], 99) >= LAYER[own] and LAYER.get(parts[1]) != 0:
                 breaches.append(f"{path.relative_to(PACKAGE)} imports {name}")
     assert not breaches, breaches
+
+
+ENGINE = {"cv2", "mediapipe", "numpy", "scipy", "skimage", "PIL", "keyring"}
+"""What the vision engine and the vault load: an app or ``--help`` must not wait for it."""
+
+
+def _loaded_after(statement: str) -> set[str]:
+    """Top-level packages a fresh interpreter holds after ``statement``."""
+    listing = "print(' '.join({m.split('.')[0] for m in sys.modules}))"
+    code = f"{statement}\nimport sys\n{listing}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_importing_the_app_sdk_loads_nothing_heavy() -> None:
+    bare = _loaded_after("import facegate.client")
+    assert bare & (ENGINE | {"httpx", "websockets"}) == set()
+    sdk = _loaded_after("from facegate.client import AppClient, stream, verify_notice")
+    assert sdk & ENGINE == set()
+
+
+def test_the_command_line_loads_no_engine_before_a_command_runs() -> None:
+    loaded = _loaded_after("import facegate.cli")
+    assert loaded & (ENGINE | {"httpx"}) == set()

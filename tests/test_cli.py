@@ -257,3 +257,12 @@ def test_doctor_json_names_each_model_with_its_sha256(cli: Invoke) -> None:
     rows = {r["check"]: r for r in json.loads(result.stdout)}
     for name, spec in MODELS.items():
         assert rows[f"model {name}"]["ok"] and spec.sha256 in rows[f"model {name}"]["detail"]
+
+
+def test_the_verdict_is_one_line_however_long(cli: Invoke, image_files: dict) -> None:
+    long_name = "a" * 64
+    assert cli("enroll", long_name, *image_files["enrol"]).exit_code == 0
+    result = cli("verify", long_name, image_files["probe"], "--liveness", "off")
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stdout.splitlines() if line.strip()]
+    assert line.startswith(f"MATCH {long_name}:") and line.endswith("frames=1/1"), line

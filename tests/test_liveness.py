@@ -36,6 +36,7 @@ from facegate.liveness.challenge import (
 from facegate.liveness.check import LivenessEngine, LivenessMode
 from facegate.liveness.eyelids import FaceCrop, eye_change
 from facegate.liveness.pad import WEIGHTS_FILE, PadDecision, PadModel
+from facegate.models import ModelFiles
 from facegate.session import Session
 from facegate.vault import DEFAULT_MAX_FAILURES
 from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
@@ -400,7 +401,7 @@ def test_live_user_passes_passive_liveness_when_the_pad_is_confident(
 ) -> None:
     lenient = tmp_path / "lenient.npz"
     replace(PadModel.load(), threshold=1e-6, refuse_below=0.0).save(lenient)
-    nuaa_session.unlocker.liveness = LivenessEngine(nuaa_session.settings, lenient)
+    nuaa_session.unlocker.liveness = LivenessEngine(ModelFiles.of(nuaa_session.settings), lenient)
     options = UnlockOptions(liveness=LivenessMode.PASSIVE)
     verdict = nuaa_session.unlocker.verify("n1", [read_image(nuaa["live"][0])], options)
     assert verdict.matched and verdict.reason is Reason.MATCH

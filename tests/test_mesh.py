@@ -13,7 +13,7 @@ from skimage import data
 
 from facegate.config import load_settings
 from facegate.errors import ConfigError, ImageSizeError, InputError
-from facegate.models import resolve
+from facegate.models import ModelFiles, resolve
 from facegate.vision.blendshapes import NAMES, NOT_MEASURED, BlendShape, empty_blendshapes
 from facegate.vision.canonical_face import load_canonical_face
 from facegate.vision.mesh import (
@@ -31,7 +31,7 @@ from facegate.vision.mesh import (
 @pytest.fixture(scope="module")
 def mesher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaceMesher]:
     settings = load_settings(tmp_path_factory.mktemp("mesh-home"))
-    with FaceMesher.create_from_options(MeshOptions(num_faces=2), settings) as m:
+    with FaceMesher.create_from_options(MeshOptions(num_faces=2), ModelFiles.of(settings)) as m:
         yield m
 
 
@@ -174,7 +174,7 @@ def test_video_mode_needs_increasing_timestamps(tmp_path_factory: pytest.TempPat
     image = np.ascontiguousarray(data.astronaut()[:, :, ::-1])
     options = MeshOptions(running_mode=RunningMode.VIDEO)
     settings = load_settings(tmp_path_factory.mktemp("video-home"))
-    with FaceMesher.create_from_options(options, settings) as video:
+    with FaceMesher.create_from_options(options, ModelFiles.of(settings)) as video:
         assert video.detect_for_video(image, 0) is not None
         assert video.detect_for_video(image, 33) is not None
         with pytest.raises(InputError, match="increase"):
@@ -213,7 +213,7 @@ def test_a_distant_face_is_followed_on_crops_in_video_mode(
     scene = small_face_scene()
     options = MeshOptions(running_mode=RunningMode.VIDEO)
     settings = load_settings(tmp_path_factory.mktemp("follow-home"))
-    with FaceMesher.create_from_options(options, settings) as video:
+    with FaceMesher.create_from_options(options, ModelFiles.of(settings)) as video:
         faces = []
         for i, dx in enumerate((0, 6, 12, 18)):
             moved = np.roll(scene, dx, axis=1)

@@ -34,7 +34,7 @@ from facegate.liveness.check import (
 )
 from facegate.liveness.features import colourless
 from facegate.liveness.pad import PadDecision, PadModel
-from facegate.models import read_verified
+from facegate.models import ModelFiles, read_verified
 from facegate.vision.detect import FaceDetector
 from facegate.vision.sources import iter_video
 
@@ -189,7 +189,7 @@ def _run(
     """The unlock loop's use of an attempt: three usable frames, then until settled."""
     prompts: list[ChallengeKind] = []
     check = engine.attempt(options, lambda c: prompts.append(c.kind))
-    with FaceDetector(read_verified("yunet", engine.settings)) as detector:
+    with FaceDetector(engine.models.read("yunet")) as detector:
         used = 0
         for frame in iter_video(video):
             faces = detector.detect(frame.image)
@@ -206,7 +206,7 @@ def uncertain_engine(tmp_path: Path) -> LivenessEngine:
     """The shipped model with a band that leaves every score uncertain."""
     path = tmp_path / "uncertain.npz"
     _with_band(0.999999, 0.0).save(path)
-    return LivenessEngine(load_settings(), path)
+    return LivenessEngine(ModelFiles.of(load_settings()), path)
 
 
 def test_an_uncertain_pad_on_a_video_asks_for_a_challenge_a_still_face_fails(
@@ -258,7 +258,7 @@ def test_a_live_pad_on_a_video_is_trusted_alone_only_when_allowed(
 ) -> None:
     path = tmp_path / "lenient.npz"
     _with_band(1e-6, 0.0).save(path)
-    engine = LivenessEngine(load_settings(), path)
+    engine = LivenessEngine(ModelFiles.of(load_settings()), path)
     video = _still_video(tmp_path / "still.avi", astronaut_bgr, 7.0)
     trusting = LivenessOptions(
         LivenessMode.PASSIVE, require_attention=False, accept_on_pad_alone=True

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from facegate.config import load_settings
+from facegate.models import ModelFiles
 from facegate.server.app import create_app
 from facegate.server.feeds import TrackerFeed
 from facegate.server.run import BackgroundServer, new_user_token
@@ -187,7 +188,7 @@ def test_without_a_camera_the_pages_and_the_stream_say_so(browser: Browser, tmp_
     settings = load_settings(tmp_path / "home")
     with open_sharing(tmp_path / "home") as sharing:
         token = new_user_token()
-        feed = TrackerFeed("camera:97", settings)
+        feed = TrackerFeed("camera:97", ModelFiles.of(settings))
         with BackgroundServer(create_app(sharing, feed, token)) as server:
             status = httpx.get(server.base_url + "api/v1/status").json()
             assert status["source_ok"] is False and "no camera 97" in status["source"]

@@ -52,7 +52,7 @@ def test_register_accept_terms_and_list(cli: Invoke, tmp_path: Path) -> None:
     result = _register(cli, str(pem))
     assert result.exit_code == 0, result.output
     app_id = re.search(r"as (app_\S+)", result.output).group(1)  # type: ignore[union-attr]
-    accepted = cli("terms", "accept", app_id, "--version", CURRENT_VERSION)
+    accepted = cli("terms", "accept", app_id, CURRENT_VERSION)
     assert accepted.exit_code == 0, accepted.output
     listed = cli("apps", "list", "--json")
     assert listed.exit_code == 0, listed.output
@@ -67,7 +67,7 @@ def test_bad_input_is_one_error_line_with_exit_2(cli: Invoke) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     missing = cli("consent", "approve", "req_nope")
     assert missing.exit_code == 2 and "NotFound" in missing.stderr
-    wrong_terms = cli("terms", "accept", "app_nope", "--version", "0")
+    wrong_terms = cli("terms", "accept", "app_nope", "0")
     assert wrong_terms.exit_code == 2 and "terms in force" in wrong_terms.stderr
 
 
@@ -138,3 +138,15 @@ def test_listings_print_json_for_scripts(cli: Invoke, home: Path) -> None:
         entries[-1]
     )
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+
+
+def test_piped_listings_keep_every_value_whole(cli: Invoke, home: Path) -> None:
+    with open_sharing(home) as sharing:
+        registered, _ = add_app(sharing)
+        pending = sharing.request_consent(registered.id, ["expressions", "head_pose"], 3600)
+    assert cli("consent", "approve", pending.id).exit_code == 0
+    table = cli("audit", "show").output.splitlines()
+    for entry in json.loads(cli("audit", "show", "--json").output):
+        assert any(entry["event"] in line and entry["at"] in line for line in table), entry
+    grants = cli("grants", "list").output
+    assert registered.id in grants and "expressions, head_pose" in grants

@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from facegate.config import load_settings
+from facegate.models import ModelFiles
 from facegate.server.app import create_app
 from facegate.server.feeds import ReplayFeed
 from facegate.server.run import BackgroundServer, new_user_token
@@ -24,7 +25,7 @@ from sharing_service import add_app, approved_token, open_sharing
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> FaceMapModel:
-    return FaceMapModel.load(load_settings(tmp_path_factory.mktemp("home")))
+    return FaceMapModel.load(ModelFiles.of(load_settings(tmp_path_factory.mktemp("home"))))
 
 
 def _record(t: float, shapes: dict[str, float | None], tz: float) -> dict[str, Any]:

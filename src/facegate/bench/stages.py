@@ -21,7 +21,7 @@ from facegate.bench.timing import StageTiming, machine_description, time_call
 from facegate.biometrics.match import template_score
 from facegate.biometrics.template import build_template
 from facegate.config import load_settings
-from facegate.models import resolve
+from facegate.models import ModelFiles, resolve
 from facegate.vision.align import align
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import Frame
@@ -50,7 +50,7 @@ def run_bench(runs: int = 30, baseline: bool = True) -> BenchResult:
     settings = load_settings()
     image = sample_frame()
     frame = Frame(image=image, source="bench")
-    with FacePipeline(settings) as pipeline:
+    with FacePipeline(ModelFiles.of(settings)) as pipeline:
         faces = pipeline.detector.detect(image)
         crop = align(image, faces)
         obs = pipeline.observe(frame)
@@ -107,7 +107,7 @@ def _attempt(frame: Frame, runs: int) -> StageTiming:
     )
     with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
         settings = Settings(home=Path(tmp), key_source=KeySource.KEYFILE)
-        with Session(settings, FacePipeline(settings)) as session:
+        with Session(settings, FacePipeline(ModelFiles.of(settings))) as session:
             session.unlocker.enroll("bench", _captures(frame.image, "bench"))
             return time_call(lambda: session.unlocker.verify("bench", [frame], options), runs)
 

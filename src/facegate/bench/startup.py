@@ -1,5 +1,8 @@
 """Start-up cost: how long ``facegate --help`` and an app's ``import facegate.client`` take.
 
+The SDK's names load on first use, so the third command, which takes the client and
+the stream by name, is what an app's start-up really pays.
+
 Each is run as a fresh process ``runs`` times (median and 90th percentile wall time),
 and ``python -X importtime`` names the modules that cost the most, so a heavy import
 that creeps back into the command line or the app SDK shows up by name.
@@ -31,6 +34,11 @@ def _commands() -> dict[str, list[str]]:
     return {
         "facegate --help": [script, "--help"],
         "python -c 'import facegate.client'": [sys.executable, "-c", "import facegate.client"],
+        "python -c 'from facegate.client import AppClient, stream'": [
+            sys.executable,
+            "-c",
+            "from facegate.client import AppClient, stream",
+        ],
     }
 
 
@@ -64,5 +72,8 @@ def run_startup_bench(runs: int = 7, top: int = 8) -> StartupResult:
         for name, command in _commands().items()
         for t in [_wall(command, runs)]
     ]
-    heaviest = {m: _heaviest(m, top) for m in ("facegate.cli", "facegate.client")}
+    heaviest = {
+        m: _heaviest(m, top)
+        for m in ("facegate.cli", "facegate.client.app", "facegate.client.streaming")
+    }
     return StartupResult(timings, heaviest)

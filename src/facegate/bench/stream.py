@@ -2,7 +2,7 @@
 
 What is timed: from the moment the feed hands a record to the service (just before
 it is filtered by scope and encoded) to the moment a client has received and
-decoded the frame with ``facegate.client.stream``. Tracking time is not included:
+decoded the frame with ``facegate.client.streaming``. Tracking time is not included:
 the records are real tracker output over a synthetic clip of scikit-image's
 astronaut photo (public domain), recorded once and replayed at ``fps``, so the
 figure is the stream's own cost. The service (uvicorn, in a thread), the feed and
@@ -26,8 +26,9 @@ import cv2
 import numpy as np
 
 from facegate.bench.timing import machine_description
-from facegate.client.stream import stream
+from facegate.client.streaming import stream
 from facegate.config import Settings, load_settings
+from facegate.models import ModelFiles
 from facegate.server.app import create_app
 from facegate.server.feeds import ReplayFeed
 from facegate.server.run import BackgroundServer, new_user_token
@@ -90,7 +91,7 @@ def sample_records(settings: Settings, frames: int = CLIP_FRAMES) -> list[Mappin
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_sample_clip(Path(tmp) / "astronaut.avi", frames)
-        return [record.to_json() for record in track([str(clip)], settings=settings)]
+        return [record.to_json() for record in track([str(clip)], models=ModelFiles.of(settings))]
 
 
 def grant_tokens(sharing: Sharing, count: int, scopes: Sequence[Scope]) -> list[str]:

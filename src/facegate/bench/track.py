@@ -24,7 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facegate.config import Settings, load_settings
+from facegate.config import load_settings
+from facegate.models import ModelFiles
 from facegate.sharing.tracker import track
 
 CLIP_SIZE = (640, 480)
@@ -74,17 +75,17 @@ class TrackSpeed:
         return asdict(self)
 
 
-def benchmark_tracking(video: Path, runs: int = 5, settings: Settings | None = None) -> TrackSpeed:
+def benchmark_tracking(video: Path, runs: int = 5, models: ModelFiles | None = None) -> TrackSpeed:
     """Track ``video`` once to warm up, then ``runs`` times, timing every record."""
-    settings = settings or load_settings()
+    models = models or ModelFiles.of(load_settings())
     load_before = os.getloadavg()[0]
-    warm = list(track([video], settings=settings))
+    warm = list(track([video], models=models))
     fps: list[float] = []
     gaps: list[float] = []
     for _ in range(runs):
         start = last = time.perf_counter()
         n = 0
-        for _record in track([video], settings=settings):
+        for _record in track([video], models=models):
             now = time.perf_counter()
             if n:
                 gaps.append((now - last) * 1000.0)

@@ -165,7 +165,7 @@ class Unlocker:
         self.vault = vault
         self.pipeline = pipeline
         self.calibration = calibration
-        self.liveness = liveness or LivenessEngine(pipeline.settings, pipeline=pipeline)
+        self.liveness = liveness or LivenessEngine(pipeline.models, pipeline=pipeline)
 
     def enroll(
         self, user: str, frames: Iterable[Frame], *, max_frames: int = 200, replace: bool = False

@@ -8,18 +8,22 @@ only here; templates never reach the command line's output.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import shlex
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.logging import RichHandler
 from rich.markup import escape
 
 from facegate.errors import EXIT_CODE, FaceGateError, lookup
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
@@ -36,9 +40,66 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 
-out = Console()
-err = Console(stderr=True)
+PIPED_WIDTH = 4096
+"""Columns when the output is not a terminal: far beyond any path, digest or table."""
+
+
+class _Console(Console):
+    """A console that folds to the terminal's width, and to none when piped.
+
+    Rich assumes 80 columns when it is not writing to a terminal, so a script reading
+    ``facegate doctor | grep sha256`` would get a digest cut over two lines.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(PIPED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+out = _Console()
+err = _Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+
+EXTRA = {
+    "fastapi": "server",
+    "uvicorn": "server",
+    "jinja2": "server",
+    "pythonosc": "server",
+    "limits": "server",
+    "matplotlib": "eval",
+    "dlib": "baseline",
+    "face_recognition_models": "baseline",
+}
+"""The optional extra (pyproject.toml) that brings each module a command may need."""
+
+
+UserArgument = Annotated[str, typer.Argument(metavar="USER")]
+SourcesArgument = Annotated[
+    list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
+]
+"""The person and the capture sources of enrol, add and verify, spelt alike in each usage."""
+
+READ_FRAMES = typer.Option("--read-frames", help="Frames to read per video or camera.")
+"""How many frames a command reads from each video or camera (enrolment, login enrolment)."""
+
+
+def progress_bar() -> Progress:
+    """A progress display on stderr (spinner, task, bar, done of total) for long work.
+
+    rich.progress is imported here, when a command shows progress, so ``--help`` does
+    not pay for it.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        console=err,
+    )  # fmt: skip
 
 
 def _print_version(value: bool) -> None:
@@ -83,6 +144,10 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except FaceGateError as exc:
+            if kwargs.get("as_json") is True:  # a script asked for JSON: the error is JSON too
+                error = {"error": type(exc).__name__, "message": str(exc)}
+                out.print_json(json.dumps(error))
+                raise typer.Exit(lookup(EXIT_CODE, exc)) from None
             # Escaped (a path may hold "[/x]", read as markup) and never wrapped: one line.
             err.print(
                 f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}",
@@ -90,6 +155,17 @@ def friendly(func: F) -> F:
                 soft_wrap=True,
             )
             raise typer.Exit(lookup(EXIT_CODE, exc)) from None
+        except ModuleNotFoundError as exc:
+            extra = EXTRA.get((exc.name or "").split(".")[0])
+            if extra is None:
+                raise
+            err.print(
+                "[bold red]error:[/] "
+                + escape(f"this command needs {exc.name}: pip install 'facegate[{extra}]'"),
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_CODE[FaceGateError]) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress
 
-from facegate.cli.app import command_line, err, eval_app, friendly, out
+from facegate.cli.app import command_line, eval_app, friendly, out, progress_bar
 from facegate.liveness.modes import LivenessMode
 
 CACHE_HELP = "An .npz under out/ to keep embeddings in, so a re-run embeds nothing."
@@ -21,7 +20,7 @@ def _embed_with_progress(samples: list[Any], quality: Any = None, cache: Path | 
     from facegate.eval.dataset import embed_cached, embed_samples
     from facegate.session import Session
 
-    with Session.open() as session, Progress(console=err) as progress:
+    with Session.open() as session, progress_bar() as progress:
         task = progress.add_task("embedding", total=len(samples))
         if cache is None:
             return embed_samples(
@@ -230,7 +229,7 @@ def _embed_cached(population: Any, cache: Path) -> Any:
     from facegate.eval.dataset import embed_cached
     from facegate.session import Session
 
-    with Session.open() as session, Progress(console=err) as progress:
+    with Session.open() as session, progress_bar() as progress:
         task = progress.add_task(
             f"embedding {population.population.value}", total=len(population.samples)
         )

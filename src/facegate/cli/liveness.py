@@ -7,10 +7,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
-from facegate.cli.app import app, bench_app, command_line, err, eval_app, friendly, out
+from facegate.cli.app import (
+    app,
+    bench_app,
+    command_line,
+    err,
+    eval_app,
+    friendly,
+    out,
+    progress_bar,
+)
 from facegate.eval.groups import GroupBy
 
 train_app = typer.Typer(help="Train FaceGate's own models from labelled data.")
@@ -21,7 +29,7 @@ def _features(images: list[Any], spec: Any, cache: Path | None) -> Any:
     from facegate.eval.pad_train import extract_cached
     from facegate.session import Session
 
-    with Session.open() as session, Progress(console=err) as progress:
+    with Session.open() as session, progress_bar() as progress:
         task = progress.add_task("PAD features", total=len(images))
         detector = session.pipeline.detector
         return extract_cached(images, detector, spec, cache, lambda: progress.advance(task))
@@ -123,13 +131,14 @@ def _write_pad_report(
     folder: Path, scores: Any, data: Any, summary: Any, extra: dict[str, Any]
 ) -> Path:
     from facegate.bench.timing import machine_description
-    from facegate.eval.pad_plot import plot_pad_det
+    from facegate.eval.det import PAD, plot_det
+    from facegate.eval.metrics import det_curve
 
     folder.mkdir(parents=True, exist_ok=True)
     live = data.bona_fide
     labels = data.labels
-    curves = {kind: (scores[live], scores[labels == kind]) for kind in summary.apcer}
-    plot_pad_det(curves, folder / "det.png", "PAD DET (ISO/IEC 30107-3)")
+    curves = {kind: det_curve(scores[live], scores[labels == kind]) for kind in summary.apcer}
+    plot_det(curves, folder / "det.png", "PAD DET (ISO/IEC 30107-3)", PAD)
     record = {
         "scores": "bona fide score in [0, 1]; live when score >= threshold, attack when "
         "score < refuse_below, uncertain between",
@@ -311,7 +320,7 @@ def unlock_liveness(
     genuine_idx = [i for i in np.flatnonzero(probes.usable) if probes.identities[i] in templates]
     live = np.ones(len(genuine_idx), bool)
     extra: dict[str, Any] = {"liveness": mode.value}
-    with Session.open() as session, Progress(console=err) as progress:
+    with Session.open() as session, progress_bar() as progress:
         if model is not None:
             task = progress.add_task("PAD genuine", total=int(probes.usable.sum()))
             pad = pad_scores(probes, session.pipeline, model, lambda: progress.advance(task))
@@ -324,7 +333,7 @@ def unlock_liveness(
     attack_set = _embed_attacks([r.sample for r in rows])
     attack_live = np.ones(len(rows), bool)
     if model is not None:
-        with Session.open() as session, Progress(console=err) as progress:
+        with Session.open() as session, progress_bar() as progress:
             task = progress.add_task("PAD attacks", total=int(attack_set.usable.sum()))
             pad = pad_scores(attack_set, session.pipeline, model, lambda: progress.advance(task))
         attack_live = np.nan_to_num(pad, nan=-1.0) >= model.threshold
@@ -360,7 +369,7 @@ def _embed_attacks(samples: list[Any]) -> Any:
     from facegate.eval.dataset import embed_samples
     from facegate.session import Session
 
-    with Session.open() as session, Progress(console=err) as progress:
+    with Session.open() as session, progress_bar() as progress:
         task = progress.add_task("embedding attacks", total=len(samples))
         return embed_samples(
             samples, session.pipeline, None, progress=lambda: progress.advance(task)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from facegate.cli.app import app, eval_app, friendly, out
+from facegate.cli.app import app, eval_app, friendly, out, progress_bar
 
 
 def _open(path: Path) -> TextIO:
@@ -42,6 +42,7 @@ def occlusion_command(
     import cv2
 
     from facegate.config import load_settings
+    from facegate.models import ModelFiles
     from facegate.vision.occlusion import OcclusionAssessor
     from facegate.vision.occlusion_draw import draw_heatmap
     from facegate.vision.pipeline import FacePipeline
@@ -55,7 +56,7 @@ def occlusion_command(
             raise typer.BadParameter(f"cannot create {heatmap}: {exc.strerror}") from None
     n = found = 0
     try:
-        with FacePipeline(load_settings()) as pipe:
+        with FacePipeline(ModelFiles.of(load_settings())) as pipe:
             assessor = OcclusionAssessor(pipe)
             for frame in iter_sources(sources):
                 result = assessor.assess(frame)
@@ -96,9 +97,10 @@ def eval_occlusion(
     ] = "held-out",
 ) -> None:
     """Occlusion map AUC per region: RMFRD masked vs unmasked, Yale glasses vs noglasses."""
-    from facegate.cli.track import _progress, _write_report
+    from facegate.cli.track import _write_report
     from facegate.config import load_settings
     from facegate.eval.occlusion import evaluate_glasses, evaluate_masks, rmfrd_folds
+    from facegate.models import ModelFiles
     from facegate.vision.occlusion import OcclusionAssessor
     from facegate.vision.pipeline import FacePipeline
 
@@ -106,7 +108,7 @@ def eval_occlusion(
     chosen = {"held-out": held_out, "tuning": tuning, "all": sorted(tuning + held_out)}
     if people not in chosen:
         raise typer.BadParameter("--people must be held-out, tuning or all")
-    with FacePipeline(load_settings()) as pipe, _progress() as progress:
+    with FacePipeline(ModelFiles.of(load_settings())) as pipe, progress_bar() as progress:
         assessor = OcclusionAssessor(pipe)
         task = progress.add_task("occlusion maps", total=None)
         masks = evaluate_masks(

@@ -7,7 +7,6 @@ service and client packages). Exit codes: 0 success, 1 a broken audit chain,
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Iterator
@@ -17,12 +16,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Column, Table
+from rich.table import Table
 
 from facegate.cli.app import app, bench_app, err, friendly, out
+from facegate.cli.listing import print_rows
 from facegate.errors import InputError
 
 if TYPE_CHECKING:
+    from facegate.bench.stream import StreamBenchResult
+    from facegate.server.feeds import SourceStatus
     from facegate.sharing.service import Sharing
 
 apps_app = typer.Typer(help="Apps that may ask for expression data.", no_args_is_help=True)
@@ -122,32 +124,19 @@ def apps_list(
     """Registered apps, their terms acceptance and ban state."""
     with _sharing() as sharing:
         apps = sharing.apps()
-    if as_json:
-        rows = [
-            {
-                "id": a.id,
-                "name": a.name,
-                "developer": a.developer,
-                "retention_days": a.retention_days,
-                "terms_version": a.terms_version,
-                "banned": a.banned,
-            }
-            for a in apps
-        ]
-        out.print_json(json.dumps(rows))
-        return
-    table = Table(Column("id", no_wrap=True), "name", "developer", "keeps data", "terms", "status")
-    for a in apps:
-        status = f"[red]banned[/]: {escape(a.ban_reason or '')}" if a.banned else "allowed"
-        table.add_row(
-            a.id,
-            escape(a.name),
-            escape(a.developer),
-            f"{a.retention_days} d",
-            a.terms_version or "-",
-            status,
-        )
-    out.print(table if apps else "no apps registered")
+    rows = [
+        {
+            "id": a.id,
+            "name": a.name,
+            "developer": a.developer,
+            "retention_days": a.retention_days,
+            "terms_version": a.terms_version,
+            "banned": a.banned,
+            "ban_reason": a.ban_reason,
+        }
+        for a in apps
+    ]
+    print_rows(rows, as_json=as_json, empty="no apps registered")
 
 
 @apps_app.command("ban")
@@ -180,7 +169,7 @@ def terms_show() -> None:
 @friendly
 def terms_accept(
     app_id: str,
-    version: Annotated[str, typer.Option(help="The version being accepted.")],
+    version: Annotated[str, typer.Argument(help="The terms version being accepted.")],
 ) -> None:
     """Record that APP_ID accepts the terms of VERSION (the one in force)."""
     with _sharing() as sharing:
@@ -205,30 +194,18 @@ def consent_list(
         requests = sharing.consent_requests(None if all_requests else RequestStatus.PENDING)
         names = {a.id: a.name for a in sharing.apps()}
         now = sharing.clock()
-    if as_json:
-        rows = [
-            {
-                "request": r.id,
-                "app_id": r.app_id,
-                "app": names.get(r.app_id, r.app_id),
-                "scopes": to_names(r.scopes),
-                "grant_seconds": r.grant_seconds,
-                "status": r.status(now).value,
-            }
-            for r in requests
-        ]
-        out.print_json(json.dumps(rows))
-        return
-    table = Table(Column("request", no_wrap=True), "app", "scopes", "for", "status")
-    for r in requests:
-        table.add_row(
-            r.id,
-            escape(names.get(r.app_id, r.app_id)),
-            ", ".join(to_names(r.scopes)),
-            f"{r.grant_seconds / 3600:.1f} h",
-            r.status(now).value,
-        )
-    out.print(table if requests else "no consent requests")
+    rows = [
+        {
+            "request": r.id,
+            "app_id": r.app_id,
+            "app": names.get(r.app_id, r.app_id),
+            "scopes": to_names(r.scopes),
+            "grant_seconds": r.grant_seconds,
+            "status": r.status(now).value,
+        }
+        for r in requests
+    ]
+    print_rows(rows, as_json=as_json, empty="no consent requests")
 
 
 @consent_app.command("approve")
@@ -275,30 +252,18 @@ def grants_list(
         grants = sharing.grants()
         names = {a.id: a.name for a in sharing.apps()}
         now = sharing.clock()
-    if as_json:
-        rows = [
-            {
-                "grant": g.id,
-                "app_id": g.app_id,
-                "app": names.get(g.app_id, g.app_id),
-                "scopes": to_names(g.scopes),
-                "state": g.state(now).value,
-                "expires_at": g.expires_at,
-            }
-            for g in grants
-        ]
-        out.print_json(json.dumps(rows, default=str))
-        return
-    table = Table(Column("grant", no_wrap=True), "app", "scopes", "state", "until")
-    for g in grants:
-        table.add_row(
-            g.id,
-            escape(names.get(g.app_id, g.app_id)),
-            ", ".join(to_names(g.scopes)),
-            g.state(now).value,
-            _when(g.expires_at),
-        )
-    out.print(table if grants else "no grants")
+    rows = [
+        {
+            "grant": g.id,
+            "app_id": g.app_id,
+            "app": names.get(g.app_id, g.app_id),
+            "scopes": to_names(g.scopes),
+            "state": g.state(now).value,
+            "expires_at": g.expires_at,
+        }
+        for g in grants
+    ]
+    print_rows(rows, as_json=as_json, empty="no grants")
 
 
 @grants_app.command("revoke")
@@ -333,34 +298,19 @@ def audit_show(
     with _sharing() as sharing:
         entries = sharing.audit_entries()
     shown = entries[-limit:] if limit > 0 else entries
-    if as_json:
-        rows = [
-            {
-                "seq": e.seq,
-                "at": e.at,
-                "event": e.event,
-                "actor": e.actor,
-                "app_id": e.app_id,
-                "scopes": list(e.scopes or ()),
-                "frames": e.frames,
-            }
-            for e in shown
-        ]
-        out.print_json(json.dumps(rows))
-        return
-    table = Table("#", "when (UTC)", "event", "who", "app", "scopes", "frames")
-    table.columns[2].overflow = "fold"  # event names are shown whole
-    for e in shown:
-        table.add_row(
-            str(e.seq),
-            e.at[:19].replace("T", " "),
-            e.event,
-            e.actor,
-            e.app_id or "",
-            ", ".join(e.scopes or ()),
-            "" if e.frames is None else str(e.frames),
-        )
-    out.print(table if entries else "the audit log is empty")
+    rows = [
+        {
+            "seq": e.seq,
+            "at": e.at,
+            "event": e.event,
+            "actor": e.actor,
+            "app_id": e.app_id,
+            "scopes": list(e.scopes or ()),
+            "frames": e.frames,
+        }
+        for e in shown
+    ]
+    print_rows(rows, as_json=as_json, empty="the audit log is empty")
 
 
 @audit_app.command("export")
@@ -481,45 +431,64 @@ def serve(
     head pose relative to where the person usually holds their head (docs/privacy.md).
     """
     from facegate.config import load_settings
+    from facegate.models import ModelFiles
     from facegate.server.app import create_app
     from facegate.server.feeds import TrackerFeed
-    from facegate.server.run import Binding, login_url, new_user_token, serve_forever
+    from facegate.server.run import Binding, new_user_token, serve_forever
+    from facegate.sharing.face_map import FaceMapModel
+    from facegate.sharing.neutral import NeutralStream
     from facegate.sharing.service import Sharing
 
     binding = Binding(host=host, port=port, allow_remote=allow_remote)
     settings = load_settings()
+    models = ModelFiles.of(settings)
+    feed = TrackerFeed(source, models, loop=loop)
+    _announce_source(feed.check())
+    resting_face_filter = NeutralStream(FaceMapModel.load(models))
     token = new_user_token()
-    feed = TrackerFeed(source, settings, loop=loop)
-    checked = feed.check()
-    if checked.ok:
-        out.print(f"expression source: {escape(checked.message)}")
-    else:
-        err.print(
-            f"[bold yellow]no expression source[/]: {escape(checked.message)}\n"
-            "the pages work, but apps cannot stream until this is fixed (they get close code "
-            "4503 and the pages say why)",
-            soft_wrap=True,
-        )
-    from facegate.sharing.face_map import FaceMapModel
-    from facegate.sharing.neutral import NeutralStream
-
-    resting_face_filter = NeutralStream(FaceMapModel.load(settings))
     with Sharing.open(settings) as sharing:
         application = create_app(
-            sharing,
-            feed,
-            token,
-            extra_hosts=binding.extra_hosts,
-            record_filter=resting_face_filter,
+            sharing, feed, token, extra_hosts=binding.extra_hosts, record_filter=resting_face_filter
         )
-        shown_host = f"[{host}]" if ":" in host else host
-        out.print(f"FaceGate sharing service on http://{shown_host}:{port}/")
-        out.print(
-            f"sign in (this link is your key; keep it private): "
-            f"{login_url(f'http://{shown_host}:{port}', token)}",
-            soft_wrap=True,
-        )
+        _announce_service(host, port, token)
         serve_forever(application, binding)
+
+
+def _announce_source(checked: SourceStatus) -> None:
+    if checked.ok:
+        out.print(f"expression source: {escape(checked.message)}")
+        return
+    err.print(
+        f"[bold yellow]no expression source[/]: {escape(checked.message)}\n"
+        "the pages work, but apps cannot stream until this is fixed (they get close code "
+        "4503 and the pages say why)",
+        soft_wrap=True,
+    )
+
+
+def _announce_service(host: str, port: int, token: str) -> None:
+    from facegate.server.run import login_url
+
+    shown_host = f"[{host}]" if ":" in host else host
+    out.print(f"FaceGate sharing service on http://{shown_host}:{port}/")
+    out.print(
+        "sign in (this link is your key; keep it private): "
+        f"{login_url(f'http://{shown_host}:{port}', token)}",
+        soft_wrap=True,
+    )
+
+
+def _given_token(token_file: Path | None) -> str:
+    """The grant token from ``token_file`` or ``$FACEGATE_TOKEN``; "" when neither gives one."""
+    if token_file is None:
+        return os.environ.get("FACEGATE_TOKEN", "")
+    try:
+        token = token_file.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{token_file}: cannot read the token ({exc})") from exc
+    if not token:
+        raise InputError(f"{token_file} is empty: it should hold a grant token")
+    return token
 
 
 def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: float) -> str:
@@ -579,19 +548,12 @@ def osc(
     Without a token, the bridge registers itself as a local app, prints the consent
     page to open, and streams once the person approves.
     """
-    from facegate.client.osc import VmcSender, bridge
-    from facegate.client.stream import StreamClosed
+    import asyncio
 
-    try:
-        token = (
-            token_file.read_text().strip()
-            if token_file is not None
-            else os.environ.get("FACEGATE_TOKEN", "")
-        )
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{token_file}: cannot read the token ({exc})") from exc
-    if token_file is not None and not token:
-        raise InputError(f"{token_file} is empty: it should hold a grant token")
+    from facegate.client.osc import VmcSender, bridge
+    from facegate.client.streaming import StreamClosed
+
+    token = _given_token(token_file)
     if not token:
         wanted = [s.strip() for s in scopes.split(",") if s.strip()]
         token = _bridge_token(service, wanted, grant_hours, wait)
@@ -612,22 +574,24 @@ def bench_stream(
     clients: Annotated[int, typer.Option(help="Concurrent stream clients.")] = 1,
     frames: Annotated[int, typer.Option(help="Frames each client receives.")] = 300,
     fps: Annotated[float, typer.Option(help="Replay rate of the feed.")] = 30.0,
-    as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Frame-to-client latency of the stream over loopback (median, p90, the machine)."""
     from facegate.bench.stream import run_stream_bench
 
     result = run_stream_bench(clients=clients, frames=frames, fps=fps)
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
+    out.print(_latency_table(result, fps))
+    out.print(result.machine)
+
+
+def _latency_table(result: StreamBenchResult, fps: float) -> Table:
     table = Table(
-        "clients",
-        "frames each",
-        "samples",
-        "sessions ok",
-        "median ms",
-        "p90 ms",
-        "max ms",
+        "clients", "frames each", "samples", "sessions ok", "median ms", "p90 ms", "max ms",
         title=f"facegate bench stream ({', '.join(result.scopes)} at {fps:g} fps)",
-    )
+    )  # fmt: skip
     table.add_row(
         str(result.clients),
         str(result.frames_per_client),
@@ -637,7 +601,4 @@ def bench_stream(
         f"{result.p90_ms:.2f}",
         f"{result.max_ms:.2f}",
     )
-    out.print(table)
-    out.print(result.machine)
-    if as_json:
-        as_json.write_text(json.dumps(result.as_dict(), indent=2))
+    return table

@@ -17,7 +17,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from facegate.cli.app import app, bench_app, err, friendly, out
+from facegate.cli.app import READ_FRAMES, app, bench_app, err, friendly, out
+from facegate.cli.listing import print_rows, user_rows
 from facegate.system import attempts
 from facegate.system import client as pam_client
 from facegate.system.config import load_config
@@ -170,7 +171,7 @@ def enroll(
     user: Annotated[str, typer.Argument(help="The login name.")],
     sources: Annotated[list[str], typer.Argument(help="Images, videos, or a camera index.")],
     replace: Annotated[bool, typer.Option(help="Replace an existing template.")] = False,
-    max_frames: Annotated[int, typer.Option(help="Frames to read per video/camera.")] = 60,
+    read_frames: Annotated[int, READ_FRAMES] = 60,
     root: RootOption = Path("/"),
 ) -> None:
     """Enrol a login USER into the system vault (root only)."""
@@ -181,24 +182,24 @@ def enroll(
     _require_root("enrolling into the system vault")
     with open_system_session(_paths(root)) as session:
         report = enroll_user(
-            session, user, iter_sources(sources, max_frames=max_frames), replace=replace
+            session, user, iter_sources(sources, max_frames=read_frames), replace=replace
         )
     out.print(f"enrolled {report.user} for login: kept {report.kept} of {report.seen} captures")
 
 
 @system_app.command()
 @friendly
-def users(root: RootOption = Path("/")) -> None:
+def users(
+    root: RootOption = Path("/"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
     """Login users enrolled in the system vault (names and lockout state only)."""
     from facegate.system.authenticate import open_system_session
 
     _require_root("reading the system vault")
     with open_system_session(_paths(root)) as session:
         records = session.vault.users()
-    table = Table("user", "enrolled", "failures", "locked")
-    for r in records:
-        table.add_row(r.name, f"{r.created_at:%Y-%m-%d %H:%M}", str(r.failures), str(r.locked))
-    out.print(table if records else "no login users enrolled")
+    print_rows(user_rows(records), as_json=as_json, empty="no login users enrolled")
 
 
 @system_app.command()

@@ -12,23 +12,26 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from facegate.cli.app import app, bench_app, command_line, err, eval_app, friendly, out
+from facegate.cli.app import (
+    SourcesArgument,
+    app,
+    bench_app,
+    command_line,
+    eval_app,
+    friendly,
+    out,
+    progress_bar,
+)
 
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-    )
+if TYPE_CHECKING:
+    from facegate.eval.blink import BlinkReport
+    from facegate.eval.privacy import PrivacyReport
+    from facegate.eval.reid import ReidReport
 
 
 def _write_report(out_dir: Path, report: dict[str, Any]) -> Path:
@@ -44,22 +47,28 @@ def _write_report(out_dir: Path, report: dict[str, Any]) -> Path:
 @app.command("track")
 @friendly
 def track_command(
-    sources: Annotated[list[str], typer.Argument(help="Images, videos, or a camera (0).")],
+    sources: SourcesArgument,
     jsonl: Annotated[Path, typer.Option("--jsonl", help="Output file, one record a line.")],
     smooth: Annotated[bool, typer.Option(help="One Euro smoothing on video.")] = False,
 ) -> None:
-    """Track expressions in SRC... and write shareable records (no identity data)."""
+    """Track expressions in SOURCE... and write shareable records (no identity data)."""
+    from facegate.config import load_settings
+    from facegate.models import ModelFiles
     from facegate.sharing.tracker import track
+    from facegate.vision.sources import frame_count
 
+    models = ModelFiles.of(load_settings())
+    counts = [frame_count(s) for s in sources]
     try:
         jsonl.parent.mkdir(parents=True, exist_ok=True)
         handle = jsonl.open("w", encoding="utf-8")
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {jsonl}: {exc.strerror}") from None
     n = found = 0
-    with handle, _progress() as progress:
-        task = progress.add_task("tracking", total=None)
-        for record in track(sources, smoothing=smooth):
+    with handle, progress_bar() as progress:
+        total = None if None in counts else sum(c for c in counts if c is not None)
+        task = progress.add_task("tracking", total=total)
+        for record in track(sources, smoothing=smooth, models=models):
             handle.write(json.dumps(record.to_json(), allow_nan=False) + "\n")
             n += 1
             found += record.face_found
@@ -80,37 +89,46 @@ def eval_blink(
     tolerance: Annotated[int, typer.Option(help="Frames of slack when matching.")] = 1,
 ) -> None:
     """Blink detection vs labels: event recall, frame F1 (+-1 frame), false events/min."""
-    from facegate.errors import UnreadableSource
     from facegate.eval.blink import evaluate_videos
+    from facegate.vision.sources import frame_count
 
-    if video.is_dir():
-        pairs = [
-            (v, v.with_name(f"{v.stem}_ideal.csv"))
-            for v in sorted(video.glob("*.avi"))
-            if v.with_name(f"{v.stem}_ideal.csv").is_file()
-        ]
-        if not pairs:
-            raise UnreadableSource(f"{video}: no NAME.avi with a NAME_ideal.csv beside it")
-    elif labels is None:
-        raise typer.BadParameter("give LABELS for a single video")
-    else:
-        pairs = [(video, labels)]
-    with _progress() as progress:
-        task = progress.add_task("tracking eyes", total=None)
+    pairs = _blink_pairs(video, labels)
+    total = sum(frame_count(v) or 0 for v, _ in pairs) or None
+    with progress_bar() as progress:
+        task = progress.add_task("tracking eyes", total=total)
         report = evaluate_videos(
             pairs, progress=lambda: progress.advance(task), tolerance=tolerance
         )
-    path = _write_report(out_dir, report)
-    base = report["baseline"]
-    out.print(
-        f"blink over {len(pairs)} video(s), {report['minutes']:.2f} min: "
-        f"event recall {report['event_recall']:.1%} ({report['matched']}/{report['n_events']}), "
-        f"frame F1 {report['frame_f1']:.3f} (P {report['frame_precision']:.3f}, "
-        f"R {report['frame_recall']:.3f}), false events {report['false_events_per_min']:.2f}/min "
-        f"({report['false_events']})\n"
-        f"baseline max(eyeBlink) >= 0.5: recall {base['event_recall']:.1%}, "
-        f"frame F1 {base['frame_f1']:.3f}\nwrote {path}",
-        highlight=False,
+    path = _write_report(out_dir, report.as_dict())
+    out.print(f"{_blink_summary(report, len(pairs))}\nwrote {path}", highlight=False)
+
+
+def _blink_pairs(video: Path, labels: Path | None) -> list[tuple[Path, Path]]:
+    """(video, labels) pairs: the one given, or every labelled video in a folder."""
+    from facegate.errors import UnreadableSource
+    from facegate.eval.blink import labelled_videos
+
+    if video.is_dir():
+        pairs = labelled_videos(video)
+        if not pairs:
+            raise UnreadableSource(f"{video}: no NAME.avi with a NAME_ideal.csv beside it")
+        return pairs
+    if labels is None:
+        raise typer.BadParameter("give LABELS for a single video")
+    return [(video, labels)]
+
+
+def _blink_summary(report: BlinkReport, n_videos: int) -> str:
+    from facegate.eval.blink import BASELINE_RULE
+
+    got, base = report.pooled, report.baseline
+    return (
+        f"blink over {n_videos} video(s), {got.minutes:.2f} min: "
+        f"event recall {got.event_recall:.1%} ({got.matched}/{got.n_events}), "
+        f"frame F1 {got.frame_f1:.3f} (P {got.frame_precision:.3f}, "
+        f"R {got.frame_recall:.3f}), false events {got.false_events_per_min:.2f}/min "
+        f"({got.false_events})\n"
+        f"baseline {BASELINE_RULE}: recall {base.event_recall:.1%}, frame F1 {base.frame_f1:.3f}"
     )
 
 
@@ -123,7 +141,7 @@ def eval_smile(
     """AUC of mouthSmileLeft + mouthSmileRight, Yale happy vs normal."""
     from facegate.eval.smile import evaluate_smile
 
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("meshing", total=None)
         result = evaluate_smile(yale, progress=lambda: progress.advance(task))
     path = _write_report(out_dir, result.as_dict())
@@ -152,27 +170,39 @@ def eval_privacy(
     quantisation steps): re-identification EER from a full grant's frame, smile AUC
     (Yale happy vs normal) and app-side blink recall (FOCUS videos).
     """
+    from facegate.config import load_settings
     from facegate.eval.privacy import evaluate_privacy
-    from facegate.eval.reid import evaluate_reid
+    from facegate.eval.reid import evaluate_reid, mesh_images
+    from facegate.models import ModelFiles
 
-    with _progress() as progress:
+    models = ModelFiles.of(load_settings())
+    with progress_bar() as progress:
         task = progress.add_task("meshing", total=None)
-        report = evaluate_reid(data, progress=lambda: progress.advance(task))
-        stream = evaluate_privacy(data, progress=lambda: progress.advance(task))
-    path = _write_report(out_dir, {**report, "stream": stream})
+        meshed = mesh_images(data, models, progress=lambda: progress.advance(task))
+        reid = evaluate_reid(meshed, models)
+        stream = evaluate_privacy(data, meshed, models, lambda: progress.advance(task))
+    path = _write_report(out_dir, {**reid.as_dict(), "stream": stream.as_dict()})
+    out.print(_reid_summary(reid), highlight=False)
+    out.print(_stream_table(stream))
+    out.print(f"wrote {path}", highlight=False)
+
+
+def _reid_summary(reid: ReidReport) -> str:
+    first = next(iter(reid.attacks.values()))
     lines = [
-        f"  {name:18} EER {r['eer']:.3f}  rank-1 {r['rank1']:.3f}  ({r['dimensions']} dims)"
-        for name, r in report["attacks"].items()
+        f"  {name:18} EER {r.eer:.3f}  rank-1 {r.rank1:.3f}  ({r.dimensions} dims)"
+        for name, r in reid.attacks.items()
     ]
-    first = next(iter(report["attacks"].values()))
-    verdict = "passes" if report["face_map_passes"] else "FAILS"
-    out.print(
-        f"re-identification over {first['n_images']} images, {first['n_identities']} people "
-        f"({first['n_genuine']} genuine / {first['n_impostor']} impostor pairs):\n"
+    verdict = "passes" if reid.face_map_passes else "FAILS"
+    return (
+        f"re-identification over {first.n_images} images, {first.n_identities} people "
+        f"({first.n_genuine} genuine / {first.n_impostor} impostor pairs):\n"
         + "\n".join(lines)
-        + f"\nface map {verdict}: {report['rule']}",
-        highlight=False,
+        + f"\nface map {verdict}: {reid.as_dict()['rule']}"
     )
+
+
+def _stream_table(stream: PrivacyReport) -> Table:
     table = Table(
         "stream",
         "full-grant EER",
@@ -185,23 +215,22 @@ def eval_privacy(
         "false blinks/min",
         title="what a full grant sends per frame (bars: EER >= 0.40, AUC >= 0.95, recall >= 90 %)",
     )
-    for name, v in stream["variants"].items():
-        reid, blink = v["reid"], v.get("blink")
+    for name, v in stream.variants.items():
+        grant = v.reid["full_grant"]
         table.add_row(
             name,
-            f"{reid['full_grant']['eer']:.3f}",
-            f"{reid['full_grant']['rank1']:.3f}",
-            f"{reid['blendshapes']['eer']:.3f}",
-            f"{reid['face_map']['eer']:.3f}",
-            f"{reid['head_pose']['eer']:.3f}",
-            f"{v['smile']['auc']:.3f}",
+            f"{grant.eer:.3f}",
+            f"{grant.rank1:.3f}",
+            f"{v.reid['blendshapes'].eer:.3f}",
+            f"{v.reid['face_map'].eer:.3f}",
+            f"{v.reid['head_pose'].eer:.3f}",
+            f"{v.smile.auc:.3f}",
             "-"
-            if blink is None
-            else f"{blink['event_recall']:.1%} ({blink['matched']}/{blink['n_events']})",
-            "-" if blink is None else f"{blink['false_events_per_min']:.2f}",
+            if v.blink is None
+            else f"{v.blink.event_recall:.1%} ({v.blink.matched}/{v.blink.n_events})",
+            "-" if v.blink is None else f"{v.blink.false_events_per_min:.2f}",
         )
-    out.print(table)
-    out.print(f"wrote {path}", highlight=False)
+    return table
 
 
 @bench_app.command("track")

@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from facegate.biometrics.levels import SecurityLevel
-from facegate.cli.app import app, bench_app, err, friendly, out
+from facegate.cli.app import (
+    READ_FRAMES,
+    SourcesArgument,
+    UserArgument,
+    app,
+    bench_app,
+    err,
+    friendly,
+    out,
+)
+from facegate.cli.listing import print_rows, user_rows
 from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
     from facegate.biometrics.unlock import EnrolmentReport, Verdict
 
 
-READ_FRAMES = typer.Option("--read-frames", help="Frames to read per video or camera.")
-
-
 @app.command()
 @friendly
 def enroll(
-    user: Annotated[str, typer.Argument(metavar="USER")],
-    sources: Annotated[
-        list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
-    ],
+    user: UserArgument,
+    sources: SourcesArgument,
     replace: Annotated[bool, typer.Option(help="Replace an existing template.")] = False,
     read_frames: Annotated[int, READ_FRAMES] = 60,
 ) -> None:
@@ -47,10 +51,8 @@ def enroll(
 @app.command()
 @friendly
 def add(
-    user: Annotated[str, typer.Argument(metavar="USER")],
-    sources: Annotated[
-        list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
-    ],
+    user: UserArgument,
+    sources: SourcesArgument,
     read_frames: Annotated[int, READ_FRAMES] = 60,
 ) -> None:
     """Add captures of USER to their template; each must look like the enrolled face."""
@@ -77,10 +79,8 @@ def _print_report(done: str, report: EnrolmentReport) -> None:
 @app.command()
 @friendly
 def verify(
-    user: Annotated[str, typer.Argument(metavar="USER")],
-    sources: Annotated[
-        list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
-    ],
+    user: UserArgument,
+    sources: SourcesArgument,
     level: Annotated[SecurityLevel, typer.Option(help="Security level.")] = SecurityLevel.STANDARD,
     frames: Annotated[int, typer.Option(help="Usable frames fused per attempt.")] = 3,
     budget: Annotated[float, typer.Option(help="Seconds allowed for one attempt.")] = 3.0,
@@ -146,32 +146,7 @@ def users(
 
     with Session.open() as session:
         records = session.vault.users()
-    if as_json:
-        out.print_json(
-            json.dumps(
-                [
-                    {
-                        "user": r.name,
-                        "enrolled": r.created_at.isoformat(),
-                        "updated": r.updated_at.isoformat(),
-                        "failures": r.failures,
-                        "locked": r.locked,
-                    }
-                    for r in records
-                ]
-            )
-        )
-        return
-    table = Table("user", "enrolled", "updated", "failures", "locked")
-    for r in records:
-        table.add_row(
-            r.name,
-            f"{r.created_at:%Y-%m-%d %H:%M}",
-            f"{r.updated_at:%Y-%m-%d %H:%M}",
-            str(r.failures),
-            "yes" if r.locked else "no",
-        )
-    out.print(table if records else "no users enrolled")
+    print_rows(user_rows(records), as_json=as_json, empty="no users enrolled")
 
 
 @app.command()
@@ -237,13 +212,16 @@ def demo(
 def bench_stages(
     runs: Annotated[int, typer.Option(help="Timed repetitions per stage.")] = 30,
     baseline: Annotated[bool, typer.Option(help="Also time the dlib HOG pipeline.")] = True,
-    as_json: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Median latency of each stage on a 640x480 frame, and the dlib baseline."""
     from facegate.bench.stages import run_bench
     from facegate.bench.timing import machine_description
 
     result = run_bench(runs=runs, baseline=baseline)
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
     table = Table("stage", "median ms", "p90 ms", title=f"facegate bench stages ({runs} runs)")
     for row in result.rows:
         table.add_row(row.stage, f"{row.median_ms:.2f}", f"{row.p90_ms:.2f}")
@@ -251,8 +229,6 @@ def bench_stages(
     out.print(machine_description())
     if result.speedup is not None:
         out.print(f"FaceGate verify is {result.speedup:.1f}x faster than the dlib HOG pipeline")
-    if as_json:
-        as_json.write_text(json.dumps(result.as_dict(), indent=2))
 
 
 @bench_app.command("startup")

@@ -16,13 +16,38 @@
 refuses or ends the grant (revoked, expired, app banned). ``verify_notice`` checks a
 deletion notice POSTed to the app's webhook. ``facegate.client.osc`` forwards the
 stream to avatar software over OSC (VMC protocol). The protocol is in ``docs/apps.md``.
+
+The names are imported on first use, and the HTTP client when an ``AppClient`` is
+made, so an app that only imports the SDK does not pay for them at start-up
+(``facegate bench startup``).
 """
 
 from __future__ import annotations
 
-from facegate.client.app import AppClient, AppError, ConsentInfo, TokenInfo
-from facegate.client.notices import DeletionNotice, InvalidNotice, verify_notice
-from facegate.client.stream import StreamClosed, StreamFrame, stream
+from typing import TYPE_CHECKING
+
+from facegate.lazy_names import lazy_names
+
+if TYPE_CHECKING:
+    from facegate.client.app import AppClient, AppError, ConsentInfo, TokenInfo
+    from facegate.client.notices import DeletionNotice, InvalidNotice, verify_notice
+    from facegate.client.streaming import StreamClosed, StreamFrame, stream
+
+_LAZY = {
+    "AppClient": "facegate.client.app",
+    "AppError": "facegate.client.app",
+    "ConsentInfo": "facegate.client.app",
+    "TokenInfo": "facegate.client.app",
+    "DeletionNotice": "facegate.client.notices",
+    "InvalidNotice": "facegate.client.notices",
+    "verify_notice": "facegate.client.notices",
+    "StreamClosed": "facegate.client.streaming",
+    "StreamFrame": "facegate.client.streaming",
+    "stream": "facegate.client.streaming",
+}
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
+
 
 __all__ = [
     "AppClient",

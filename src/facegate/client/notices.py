@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from facegate.sharing.headers import KEY_ID_HEADER, NOTICE_TYPE, SIGNATURE_HEADER
 from facegate.sharing.keys import key_id
-from facegate.sharing.notices import KEY_ID_HEADER, NOTICE_TYPE, SIGNATURE_HEADER
 
 
 class InvalidNotice(Exception):

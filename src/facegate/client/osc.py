@@ -35,7 +35,7 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
-from facegate.client.stream import StreamClosed, StreamFrame, stream
+from facegate.client.streaming import StreamClosed, StreamFrame, stream
 from facegate.vision.blendshapes import NAMES
 
 BLEND_VAL = "/VMC/Ext/Blend/Val"

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from facegate.config import Settings
 from facegate.errors import UnreadableSource
+from facegate.models import ModelFiles
 from facegate.vision.blink import BlinkDetector, BlinkOptions, EyeState, blink_flags
 
 Event = tuple[int, int]
@@ -83,7 +83,7 @@ class BlinkCounts:
     def false_events_per_min(self) -> float:
         return self.false_events / self.minutes if self.minutes > 0 else 0.0
 
-    def report(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """The scores (fractions in [0, 1]; events per minute) with their counts."""
         return {
             "event_recall": self.event_recall,
@@ -175,6 +175,15 @@ def pool(counts: Iterable[BlinkCounts]) -> BlinkCounts:
     return total
 
 
+def labelled_videos(folder: Path) -> list[tuple[Path, Path]]:
+    """Each ``NAME.avi`` in ``folder`` with its per-frame labels ``NAME_ideal.csv`` beside it."""
+    return [
+        (v, v.with_name(f"{v.stem}_ideal.csv"))
+        for v in sorted(folder.glob("*.avi"))
+        if v.with_name(f"{v.stem}_ideal.csv").is_file()
+    ]
+
+
 def read_labels(path: Path) -> np.ndarray:
     """A per-frame 0/1 label file: one value per line (a UTF-8 BOM is tolerated).
 
@@ -213,7 +222,7 @@ class EyeTrack:
 
 def track_eyes(
     video: Path,
-    settings: Settings | None = None,
+    models: ModelFiles | None = None,
     progress: Callable[[], None] | None = None,
     max_frames: int | None = None,
 ) -> EyeTrack:
@@ -225,7 +234,7 @@ def track_eyes(
     states: list[EyeState | None] = []
     last_ms: int | None = None
     options = MeshOptions(running_mode=RunningMode.VIDEO)
-    with FaceMesher.create_from_options(options, settings) as mesher:
+    with FaceMesher.create_from_options(options, models) as mesher:
         for frame in iter_video(video, max_frames=max_frames):
             last_ms = next_timestamp_ms(frame.t, last_ms)
             mesh = mesher.detect_for_video(frame.image, last_ms)
@@ -292,41 +301,55 @@ def score_track(
     return score(flags[:n], aligned.labels, minutes=minutes, tolerance=tolerance), aligned
 
 
+BASELINE_RULE = "max(eyeBlinkLeft, eyeBlinkRight) >= 0.5"
+
+
+@dataclass(frozen=True)
+class BlinkReport:
+    """The detector's counts pooled over the videos, the same for :data:`BASELINE_RULE`
+    on the same frames, and each video's breakdown."""
+
+    pooled: BlinkCounts
+    baseline: BlinkCounts
+    tolerance: int
+    options: BlinkOptions
+    per_video: dict[str, dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.pooled.as_dict(),
+            "tolerance_frames": self.tolerance,
+            "options": asdict(self.options),
+            "baseline": {"rule": BASELINE_RULE, **self.baseline.as_dict()},
+            "per_video": self.per_video,
+        }
+
+
 def evaluate_videos(
     pairs: Sequence[tuple[Path, Path]],
     options: BlinkOptions | None = None,
-    settings: Settings | None = None,
+    models: ModelFiles | None = None,
     progress: Callable[[], None] | None = None,
     tolerance: int = 1,
-) -> dict[str, Any]:
-    """Score the blink detector on (video, labels) pairs, pooled over the videos.
-
-    The top-level scores are pooled from the counts; ``per_video`` breaks them down,
-    ``baseline`` scores max(eyeBlinkLeft, eyeBlinkRight) >= 0.5 on the same frames.
-    """
+) -> BlinkReport:
+    """Score the blink detector on (video, labels) pairs, pooled over the videos."""
     options = options or BlinkOptions()
-    per_video: dict[str, Any] = {}
+    per_video: dict[str, dict[str, Any]] = {}
     detected: list[BlinkCounts] = []
     naive: list[BlinkCounts] = []
     for video, labels_path in pairs:
         labels = read_labels(labels_path)
-        track = track_eyes(video, settings, progress)
+        track = track_eyes(video, models, progress)
         counts, aligned = score_track(track, labels, detect_blinks(track, options), tolerance)
         baseline, _ = score_track(track, labels, threshold_flags(track), tolerance)
         detected.append(counts)
         naive.append(baseline)
         per_video[str(video)] = {
-            **counts.report(),
+            **counts.as_dict(),
             "labels": str(labels_path),
             "frames_decoded": len(track.times),
             "frames_without_face": sum(s is None for s in track.states),
             "labels_dropped": aligned.labels_dropped,
             "frames_unlabelled": aligned.frames_unlabelled,
         }
-    return {
-        **pool(detected).report(),
-        "tolerance_frames": tolerance,
-        "options": asdict(options),
-        "baseline": {"rule": "max(eyeBlinkLeft, eyeBlinkRight) >= 0.5", **pool(naive).report()},
-        "per_video": per_video,
-    }
+    return BlinkReport(pool(detected), pool(naive), tolerance, options, per_video)

@@ -76,15 +76,6 @@ class Pooled:
             )
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
-    def subset(self, rows: np.ndarray) -> Pooled:
-        return Pooled(
-            self.embeddings[rows],
-            self.identities[rows],
-            self.populations[rows],
-            self.captures[rows],
-            self.masked[rows],
-        )
-
 
 @dataclass(frozen=True)
 class ImpostorDecisions:

@@ -45,11 +45,6 @@ class OperatingPoint:
     false_matches: int | None
     false_non_matches: int | None
 
-    @property
-    def supported(self) -> bool:
-        """Whether the data hold enough impostor comparisons to estimate this target."""
-        return self.threshold is not None
-
 
 @dataclass(frozen=True, eq=False)
 class DetCurve:

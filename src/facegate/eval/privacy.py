@@ -32,22 +32,30 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from facegate.config import Settings, load_settings
-from facegate.errors import UnreadableSource
-from facegate.eval.blink import EyeTrack, pool, read_labels, score_track, track_eyes
-from facegate.eval.reid import attack, dataset_images
+from facegate.eval.blink import (
+    BlinkCounts,
+    EyeTrack,
+    detect_blinks,
+    labelled_videos,
+    pool,
+    read_labels,
+    score_track,
+    track_eyes,
+)
+from facegate.eval.reid import AttackResult, MeshedImages, attack
 from facegate.eval.smile import NEGATIVE, POSITIVE, auc
+from facegate.models import ModelFiles
 from facegate.sharing.face_map import FaceMapModel
 from facegate.sharing.neutral import POSE_KEYS, as_shapes, coefficients, recentre
 from facegate.sharing.neutral import nanmedian_rows as _nanmedian
 from facegate.vision.blendshapes import NAMES, NOT_MEASURED, BlendShape
-from facegate.vision.blink import BlinkDetector, BlinkOptions, EyeState, blink_flags
-from facegate.vision.mesh import FaceMesher, Gaze, MeshOptions
-from facegate.vision.sources import read_image
+from facegate.vision.blink import BlinkOptions, EyeState
+from facegate.vision.mesh import Gaze
 
 QUANTA = (0.05, 0.1, 0.2)
 APP_BLINK_OPTIONS = BlinkOptions(blend_weight=1.0)
@@ -90,26 +98,69 @@ class Stills:
     n_offered: int
     n_no_face: int
 
+    @classmethod
+    def of(cls, meshed: MeshedImages) -> Stills:
+        """What a full grant sends for each meshed image: coefficients and head pose."""
+        return cls(
+            list(meshed.identities),
+            list(meshed.names),
+            np.array([coefficients(m.blendshapes) for m in meshed.meshes]),
+            np.array([[m.head_pose.as_dict()[k] for k in POSE_KEYS] for m in meshed.meshes]),
+            meshed.n_offered,
+            meshed.n_no_face,
+        )
 
-def mesh_stills(
-    images: Sequence[tuple[str, Path]], settings: Settings, progress: Callable[[], None] | None
-) -> Stills:
-    identities, names, shapes, poses, missed = [], [], [], [], 0
-    with FaceMesher.create_from_options(MeshOptions(num_faces=2), settings) as mesher:
-        for identity, path in images:
-            mesh = mesher.detect(read_image(path).image)
-            if mesh is None:
-                missed += 1
-            else:
-                identities.append(identity)
-                names.append(path.name)
-                shapes.append(coefficients(mesh.blendshapes))
-                poses.append([mesh.head_pose.as_dict()[k] for k in POSE_KEYS])
-            if progress is not None:
-                progress()
-    return Stills(
-        identities, names, np.array(shapes), np.array(poses, np.float64), len(images), missed
-    )
+
+@dataclass(frozen=True)
+class SmileSeparation:
+    """Smile AUC (fraction) over every happy x normal pair of Yale stills, as sent."""
+
+    auc: float
+    n_happy: int
+    n_normal: int
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """What one stream variant reveals and what it still lets an app do.
+
+    ``reid``: the attack on each part of a full grant's frame and on all of it;
+    ``blink``: app-side blink detection on the webcam videos (None without them).
+    """
+
+    variant: Variant
+    reid: dict[str, AttackResult]
+    smile: SmileSeparation
+    blink: BlinkCounts | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "variant": asdict(self.variant),
+            "reid": {name: asdict(result) for name, result in self.reid.items()},
+            "smile": asdict(self.smile),
+        }
+        if self.blink is not None:
+            record["blink"] = self.blink.as_dict()
+        return record
+
+
+@dataclass(frozen=True)
+class PrivacyReport:
+    """Each stream variant's re-identification, smile and blink figures, with the bars."""
+
+    n_images_offered: int
+    n_no_face: int
+    variants: dict[str, VariantResult]
+
+    BARS = MappingProxyType({"reid_eer": 0.40, "smile_auc": 0.95, "blink_recall": 0.90})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n_images_offered": self.n_images_offered,
+            "n_no_face": self.n_no_face,
+            "variants": {name: v.as_dict() for name, v in self.variants.items()},
+            "bars": dict(self.BARS),
+        }
 
 
 def _leave_one_out_medians(values: np.ndarray, identities: list[str]) -> np.ndarray:
@@ -149,7 +200,7 @@ def full_grant(shapes: np.ndarray, poses: np.ndarray, model: FaceMapModel) -> di
     return {**parts, "full_grant": np.hstack(list(parts.values()))}
 
 
-def smile_auc(stills: Stills, shapes: np.ndarray) -> dict[str, Any]:
+def smile_auc(stills: Stills, shapes: np.ndarray) -> SmileSeparation:
     happy, normal = [], []
     for name, row in zip(stills.names, shapes, strict=True):
         score = float(np.nansum(row[_SMILE]))
@@ -157,7 +208,7 @@ def smile_auc(stills: Stills, shapes: np.ndarray) -> dict[str, Any]:
             happy.append(score)
         elif f".{NEGATIVE}." in name:
             normal.append(score)
-    return {"auc": auc(happy, normal), "n_happy": len(happy), "n_normal": len(normal)}
+    return SmileSeparation(auc(happy, normal), len(happy), len(normal))
 
 
 def _causal_recentre(track: EyeTrack, rest: np.ndarray, quantum: float) -> EyeTrack:
@@ -176,43 +227,38 @@ def _causal_recentre(track: EyeTrack, rest: np.ndarray, quantum: float) -> EyeTr
     return EyeTrack(source=track.source, times=track.times, states=tuple(states))
 
 
-def _app_blinks(track: EyeTrack) -> np.ndarray:
-    detector = BlinkDetector(APP_BLINK_OPTIONS)
-    blinks = []
-    for t, state in zip(track.times, track.states, strict=True):
-        blinks.extend(detector.update(t, state))
-    blinks.extend(detector.flush())
-    return blink_flags(blinks, len(track.times))
-
-
 def blink_scores(
     videos: Sequence[tuple[Path, Path]],
     rest: np.ndarray,
-    settings: Settings,
+    models: ModelFiles,
     progress: Callable[[], None] | None,
-) -> dict[str, Any]:
-    tracks = [(track_eyes(v, settings, progress), read_labels(lab)) for v, lab in videos]
-    out: dict[str, Any] = {}
+) -> dict[str, BlinkCounts]:
+    """App-side blink counts per variant, pooled over the videos."""
+    tracks = [(track_eyes(v, models, progress), read_labels(lab)) for v, lab in videos]
+    out: dict[str, BlinkCounts] = {}
     for variant in VARIANTS:
         counts = []
         for track, labels in tracks:
             shown = _causal_recentre(track, rest, variant.quantum) if variant.recentred else track
-            counts.append(score_track(shown, labels, _app_blinks(shown))[0])
-        out[variant.name] = pool(counts).report()
+            counts.append(score_track(shown, labels, detect_blinks(shown, APP_BLINK_OPTIONS))[0])
+        out[variant.name] = pool(counts)
     return out
 
 
 def evaluate_privacy(
-    data: Path, settings: Settings | None = None, progress: Callable[[], None] | None = None
-) -> dict[str, Any]:
-    """All three measurements for every variant; see the module docstring."""
-    settings = settings or load_settings()
-    images = list(dataset_images(data))
-    if not images:
-        raise UnreadableSource(f"{data}: no orl_att_faces/ or yale_faces/ images")
-    model = FaceMapModel.load(settings)
+    data: Path,
+    meshed: MeshedImages,
+    models: ModelFiles,
+    progress: Callable[[], None] | None = None,
+) -> PrivacyReport:
+    """All three measurements for every variant; see the module docstring.
+
+    ``meshed``: ORL + Yale as :func:`facegate.eval.reid.mesh_images` meshed them;
+    the blink videos are read from ``data/blink_webcam_videos``.
+    """
+    model = FaceMapModel.load(models)
     rest = model.rest.astype(np.float64)
-    stills = mesh_stills(images, settings, progress)
+    stills = Stills.of(meshed)
     yale = [i for i, identity in enumerate(stills.identities) if identity.startswith("yale_")]
     yale_stills = Stills(
         [stills.identities[i] for i in yale],
@@ -222,31 +268,15 @@ def evaluate_privacy(
         0,
         0,
     )
-    report: dict[str, Any] = {
-        "n_images_offered": stills.n_offered,
-        "n_no_face": stills.n_no_face,
-        "variants": {},
-    }
+    videos = labelled_videos(data / "blink_webcam_videos")
+    blinks = blink_scores(videos, rest, models, progress) if videos else {}
+    variants: dict[str, VariantResult] = {}
     for variant in VARIANTS:
         shapes, poses = sent(stills, variant, rest)
         attacks = {
-            name: asdict(attack(name, vectors, stills.identities))
+            name: attack(name, vectors, stills.identities)
             for name, vectors in full_grant(shapes, poses, model).items()
         }
-        report["variants"][variant.name] = {
-            "variant": asdict(variant),
-            "reid": attacks,
-            "smile": smile_auc(yale_stills, sent(yale_stills, variant, rest)[0]),
-        }
-    blink_dir = data / "blink_webcam_videos"
-    videos = [
-        (v, v.with_name(f"{v.stem}_ideal.csv"))
-        for v in sorted(blink_dir.glob("*.avi"))
-        if v.with_name(f"{v.stem}_ideal.csv").is_file()
-    ]
-    if videos:
-        blinks = blink_scores(videos, rest, settings, progress)
-        for name, scores in blinks.items():
-            report["variants"][name]["blink"] = scores
-    report["bars"] = {"reid_eer": 0.40, "smile_auc": 0.95, "blink_recall": 0.90}
-    return report
+        smile = smile_auc(yale_stills, sent(yale_stills, variant, rest)[0])
+        variants[variant.name] = VariantResult(variant, attacks, smile, blinks.get(variant.name))
+    return PrivacyReport(stills.n_offered, stills.n_no_face, variants)

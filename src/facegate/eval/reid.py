@@ -32,10 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from facegate.config import Settings, load_settings
 from facegate.errors import UnreadableSource
 from facegate.eval.metrics import eer
-from facegate.models import resolve
+from facegate.models import ModelFiles
 from facegate.sharing.face_map import FaceMapModel, align_to_canonical
 from facegate.vision.blendshapes import NAMES, NOT_MEASURED
 from facegate.vision.canonical_face import load_canonical_face
@@ -43,7 +42,6 @@ from facegate.vision.mesh import FaceMesh, FaceMesher, MeshOptions
 from facegate.vision.sources import read_image
 
 MARGIN = 0.02
-REPRESENTATIONS = ("raw_landmarks", "aligned_landmarks", "blendshapes", "face_map")
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,44 @@ class AttackResult:
     rank1: float
 
 
+@dataclass(frozen=True)
+class ReidReport:
+    """Every representation's attack, and whether the face map passes its rule."""
+
+    attacks: dict[str, AttackResult]
+    n_images_offered: int
+    n_no_face: int
+
+    @property
+    def face_map_eer_bound(self) -> float:
+        return self.attacks["blendshapes"].eer - MARGIN
+
+    @property
+    def face_map_passes(self) -> bool:
+        return self.attacks["face_map"].eer >= self.face_map_eer_bound
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "attacks": {name: asdict(result) for name, result in self.attacks.items()},
+            "n_images_offered": self.n_images_offered,
+            "n_no_face": self.n_no_face,
+            "face_map_passes": self.face_map_passes,
+            "face_map_eer_bound": self.face_map_eer_bound,
+            "rule": f"face_map EER >= blendshapes EER - {MARGIN}",
+        }
+
+
+@dataclass(frozen=True)
+class MeshedImages:
+    """ORL + Yale meshed once: the attack here and the stream study both read it."""
+
+    identities: list[str]
+    names: list[str]
+    meshes: list[FaceMesh]
+    n_offered: int
+    n_no_face: int
+
+
 def dataset_images(data: Path) -> Iterator[tuple[str, Path]]:
     """(identity, path) for ORL (``orl_sNN``) and Yale (``yale_subjectNN``) images."""
     for path in sorted((data / "orl_att_faces").glob("s*/*.pgm")):
@@ -68,10 +104,10 @@ def dataset_images(data: Path) -> Iterator[tuple[str, Path]]:
         yield f"yale_{path.name.split('.')[0]}", path
 
 
-def representations(meshes: list[FaceMesh], settings: Settings) -> dict[str, np.ndarray]:
+def representations(meshes: list[FaceMesh], models: ModelFiles) -> dict[str, np.ndarray]:
     """Each representation as an (N, D) float64 matrix, rows in ``meshes`` order."""
-    canonical = load_canonical_face(resolve("face_landmarker", settings).path)
-    model = FaceMapModel.load(settings)
+    canonical = load_canonical_face(models.resolve("face_landmarker").path)
+    model = FaceMapModel.load(models)
     measured = [i for i, name in enumerate(NAMES) if name not in set(NOT_MEASURED)]
     return {
         "raw_landmarks": np.array([m.landmarks.reshape(-1) for m in meshes], np.float64),
@@ -112,37 +148,32 @@ def attack(name: str, vectors: np.ndarray, identities: list[str]) -> AttackResul
     )
 
 
-def evaluate_reid(
-    data: Path, settings: Settings | None = None, progress: Callable[[], None] | None = None
-) -> dict[str, Any]:
-    """Run the attack on ORL + Yale under ``data``; images without a face are counted."""
-    settings = settings or load_settings()
+def mesh_images(
+    data: Path, models: ModelFiles, progress: Callable[[], None] | None = None
+) -> MeshedImages:
+    """Mesh every ORL and Yale image under ``data`` once; images without a face are counted."""
     images = list(dataset_images(data))
     if not images:
         raise UnreadableSource(f"{data}: no orl_att_faces/ or yale_faces/ images")
-    meshes: list[FaceMesh] = []
     identities: list[str] = []
-    missed = 0
-    with FaceMesher.create_from_options(MeshOptions(num_faces=2), settings) as mesher:
+    names: list[str] = []
+    meshes: list[FaceMesh] = []
+    with FaceMesher.create_from_options(MeshOptions(num_faces=2), models) as mesher:
         for identity, path in images:
             mesh = mesher.detect(read_image(path).image)
-            if mesh is None:
-                missed += 1
-            else:
-                meshes.append(mesh)
+            if mesh is not None:
                 identities.append(identity)
+                names.append(path.name)
+                meshes.append(mesh)
             if progress is not None:
                 progress()
-    results = {
-        name: attack(name, vectors, identities)
-        for name, vectors in representations(meshes, settings).items()
+    return MeshedImages(identities, names, meshes, len(images), len(images) - len(meshes))
+
+
+def evaluate_reid(meshed: MeshedImages, models: ModelFiles) -> ReidReport:
+    """Run the attack on every representation of the meshed images."""
+    attacks = {
+        name: attack(name, vectors, meshed.identities)
+        for name, vectors in representations(meshed.meshes, models).items()
     }
-    bound = results["blendshapes"].eer - MARGIN
-    return {
-        "attacks": {name: asdict(result) for name, result in results.items()},
-        "n_images_offered": len(images),
-        "n_no_face": missed,
-        "face_map_passes": results["face_map"].eer >= bound,
-        "face_map_eer_bound": bound,
-        "rule": f"face_map EER >= blendshapes EER - {MARGIN}",
-    }
+    return ReidReport(attacks, meshed.n_offered, meshed.n_no_face)

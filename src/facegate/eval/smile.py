@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facegate.config import Settings
 from facegate.errors import UnreadableSource
+from facegate.models import ModelFiles
 from facegate.vision.blendshapes import BlendShape
 from facegate.vision.mesh import FaceMesher, MeshOptions
 from facegate.vision.sources import read_image
@@ -62,7 +62,7 @@ def smile_score(shapes: dict[str, float | None]) -> float:
 
 
 def evaluate_smile(
-    yale: Path, settings: Settings | None = None, progress: Callable[[], None] | None = None
+    yale: Path, models: ModelFiles | None = None, progress: Callable[[], None] | None = None
 ) -> SmileReport:
     """Score every ``subjectNN.happy.gif`` and ``subjectNN.normal.gif`` under ``yale``.
 
@@ -76,7 +76,7 @@ def evaluate_smile(
         raise UnreadableSource(f"{yale}: no subject*.{POSITIVE}.gif / .{NEGATIVE}.gif images")
     scores: dict[str, float] = {}
     missed = 0
-    with FaceMesher.create_from_options(MeshOptions(num_faces=2), settings) as mesher:
+    with FaceMesher.create_from_options(MeshOptions(num_faces=2), models) as mesher:
         for path in paths:
             mesh = mesher.detect(read_image(path).image)
             if mesh is None:

@@ -39,7 +39,8 @@ import cv2
 import numpy as np
 
 from facegate.errors import ChallengeIncomplete
-from facegate.liveness.eyelids import RIGID_POINTS, EyeChange, FaceCrop, eye_change
+from facegate.liveness.eyelids import EyeChange, FaceCrop, eye_change
+from facegate.vision import landmarks as lm
 from facegate.vision.blendshapes import BlendShape
 from facegate.vision.blink import Blink, BlinkDetector, BlinkOptions, EyeState
 from facegate.vision.mesh import FaceMesh
@@ -102,66 +103,41 @@ class ActionRule:
 
 @dataclass(frozen=True)
 class ChallengeOptions:
-    """timeout: seconds allowed for each action after its prompt; baseline_frames:
-    frames with a face that set the rest pose before the first prompt counts;
-    blink_max_seconds: a blink detected by :class:`BlinkDetector` must reopen within
-    this, measured over the detector's event (people blink in 0.1-0.4 s; a tilted
-    print "closes its eyes" for as long as it is held tilted). Blink detection itself
-    is set by :class:`BlinkOptions` (its own calibration), passed to the judge.
-
-    Geometry confirmation of an expression (each against the rest pose; moving any
-    limit away from 1 / 0 is stricter):
-
-    - eye_gap_ratio, min_blink_eye_change: blink, gap at most this share of rest
-      (labelled webcam blinks 0.23-0.69 for 35 of 40, 0.73-0.90 for 4 MediaPipe
-      barely sees, one not detected), and the eyes changed by at least
-      ``min_blink_eye_change`` (below). The gap alone is not enough: in 200
-      simulated moved prints, 45 of 352 detected "blinks" passed it with the pose
-      and rigid-point checks: 36 with the eyes placed beyond the frame, 4 whose
-      eyes could not be compared (crop beyond the frame, or edge-on), 5 changing
-      the eyes by 0.004-0.014, against at least 0.057 for every webcam blink;
-    - faint_eye_gap_ratio, min_eye_change, max_face_change: a fainter blink, gap at
-      most ``faint_eye_gap_ratio`` of rest (the 4 faint webcam blinks: <= 0.90),
-      also counts when, from the widest-open frame since the prompt to the peak,
-      the eyes changed by at least ``min_eye_change``. Every blink also needs the
-      rest of the face to change by at most ``max_face_change`` (:func:`eye_change`,
-      1 - NCC after alignment; no blink counts where the eyes' crops reach beyond
-      the frame). The 40 labelled webcam blinks: eyes 0.057-0.93, the faint ones
-      0.06-0.52 (0.21, 0.21, 0.52 for the 3 it admits); face <= 0.011. Moved
-      prints (200 simulated, another seed than the evaluation's), 411 aligned
-      frames with the faint-blink geometry: eyes median 0.008, max 0.038; prints
-      turned up to 40 degrees about their centre <= 0.015. Reproduce with
-      ``scripts/measure_eyelids.py``. Raising ``min_eye_change`` or lowering the
-      other two is stricter;
-    - mouth_width_ratio: smile (Yale happy 1.21-1.33);
-    - lip_gap_rise: open mouth (Yale surprised +0.36-0.87);
-    - brow_ratio: raise brows (Yale surprised 1.19-1.60);
-    - max_distortion: rigid points, share of the inter-ocular distance (Yale
-      expression pairs 0.02-0.17, webcam blinks <= 0.08, tilted prints median
-      0.10-0.16);
-    - max_pose_change: degrees of yaw and pitch allowed during an expression;
-    - turn_offset_per_degree: least nose shift per degree of yaw in a turn (NUAA
-      live faces: 0.0084 per degree; half of it is required).
-
-    Defaults were set from Yale normal / happy / surprised stills, labelled webcam
-    blinks and simulated prints (see ``facegate eval challenges`` and
-    docs/liveness.md).
-    """
+    """Limits of the active challenge. Ratios are against the rest pose (unitless);
+    moving one away from 1 (or 0) is stricter. The measurements behind each default
+    are in docs/liveness.md ("Where the challenge limits come from")."""
 
     timeout: float = 5.0
+    """Seconds allowed for each action after its prompt."""
     baseline_frames: int = 3
+    """Frames with a face that set the rest pose before the first prompt counts."""
     blink_max_seconds: float = 0.5
+    """A blink must reopen within this (people blink in 0.1-0.4 s; a tilted print
+    "closes its eyes" for as long as it is held tilted)."""
     eye_gap_ratio: float = 0.7
+    """A blink's lid gap is at most this share of rest (lower is stricter)."""
     faint_eye_gap_ratio: float = 0.92
+    """A fainter blink may reach this share of rest if the eyes changed by at least
+    ``min_eye_change`` (lower is stricter)."""
     min_eye_change: float = 0.15
+    """Eye-crop change (1 - NCC) a faint blink needs (higher is stricter)."""
     min_blink_eye_change: float = 0.03
+    """Eye-crop change every blink needs: the gap alone is passed by moved prints."""
     max_face_change: float = 0.05
+    """Change of the rest of the face allowed during a blink (lower is stricter)."""
     mouth_width_ratio: float = 1.12
+    """Smile: mouth width against rest (Yale happy 1.21-1.33)."""
     lip_gap_rise: float = 0.25
+    """Open mouth: rise of the lip gap (Yale surprised +0.36-0.87)."""
     brow_ratio: float = 1.25
+    """Raise brows: brow height against rest (Yale surprised 1.19-1.60)."""
     max_distortion: float = 0.12
+    """Rigid points may move this share of the inter-ocular distance (tilted prints
+    0.10-0.16 median, live expressions up to 0.17)."""
     max_pose_change: float = 12.0
+    """Degrees of yaw and pitch allowed during an expression."""
     turn_offset_per_degree: float = 0.0042
+    """Least nose shift per degree of yaw in a turn (live faces: 0.0084; half is asked)."""
     rules: dict[ChallengeKind, ActionRule] = field(
         default_factory=lambda: {
             ChallengeKind.SMILE: ActionRule(trigger=0.5, rise=0.25),
@@ -248,12 +224,13 @@ def signal(mesh: FaceMesh, kind: ChallengeKind) -> float:
             return -mesh.head_pose.yaw
 
 
-# MediaPipe face-mesh indices (subject's right eye appears on the image's left).
-_EYE_R_OUT, _EYE_R_IN, _EYE_L_IN, _EYE_L_OUT = 33, 133, 362, 263
-_LID_R, _LID_L = (159, 145), (386, 374)  # upper, lower lid
-_BROW_R, _BROW_L = 105, 334
-_NOSE_BRIDGE, _NOSE_TIP = 6, 1
-_MOUTH_R, _MOUTH_L, _LIP_UP, _LIP_DOWN = 61, 291, 13, 14
+# Mesh points by name (vision/landmarks.py); each lid is its centre (upper, lower) pair.
+_EYE_R_OUT, _EYE_R_IN = lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER
+_EYE_L_IN, _EYE_L_OUT = lm.LEFT_EYE_INNER, lm.LEFT_EYE_OUTER
+_LID_R, _LID_L = lm.RIGHT_LIDS[1], lm.LEFT_LIDS[1]
+_BROW_R, _BROW_L = lm.RIGHT_BROW, lm.LEFT_BROW
+_NOSE_BRIDGE, _NOSE_TIP = lm.NOSE_BRIDGE, lm.NOSE_TIP
+_MOUTH_R, _MOUTH_L, _LIP_UP, _LIP_DOWN = lm.MOUTH_RIGHT, lm.MOUTH_LEFT, lm.UPPER_LIP, lm.LOWER_LIP
 
 
 @dataclass(frozen=True)
@@ -302,8 +279,8 @@ def distortion(rest: FaceMesh, moved: FaceMesh) -> float:
     stable points after the best similarity transform (rotation, scale, shift) from
     ``rest``, as a share of the inter-ocular distance. A facial action leaves these
     points alone (~0.02 jitter); tilting a photo squashes them."""
-    src = rest.pixels()[list(RIGID_POINTS), :2].astype(np.float64)
-    dst = moved.pixels()[list(RIGID_POINTS), :2].astype(np.float64)
+    src = rest.pixels()[list(lm.RIGID), :2].astype(np.float64)
+    dst = moved.pixels()[list(lm.RIGID), :2].astype(np.float64)
     matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
     if matrix is None:
         return float("inf")

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-from facegate.config import Settings
 from facegate.liveness.attention import AttentionOptions, judge_attention
 from facegate.liveness.challenge import (
     Challenge,
@@ -40,6 +39,7 @@ from facegate.liveness.eyelids import FaceCrop
 from facegate.liveness.features import colourless
 from facegate.liveness.modes import LivenessMode
 from facegate.liveness.pad import PadDecision, PadModel
+from facegate.models import ModelFiles
 from facegate.vision.detect import FaceDetector, Faces
 from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
 from facegate.vision.pipeline import FacePipeline
@@ -100,14 +100,14 @@ class LivenessEngine:
 
     def __init__(
         self,
-        settings: Settings,
+        models: ModelFiles,
         pad_path: Path | None = None,
         *,
         pipeline: FacePipeline | None = None,
     ) -> None:
         """``pipeline``: the process's vision models, whose detector and landmarker are
         shared here rather than loaded a second time."""
-        self.settings = settings
+        self.models = models
         self._pad_path = pad_path
         self._pad: PadModel | None = None
         self._still_mesher: FaceMesher | None = None
@@ -129,7 +129,7 @@ class LivenessEngine:
         if self._pipeline is not None:
             return self._pipeline.mesher
         if self._still_mesher is None:
-            mesher = FaceMesher.create_from_options(MeshOptions(), self.settings)
+            mesher = FaceMesher.create_from_options(MeshOptions(), self.models)
             # Free MediaPipe's graph before interpreter teardown even if nobody calls
             # close() (its own finaliser fails once the runtime is half unloaded).
             weakref.finalize(self, mesher.close)
@@ -178,7 +178,7 @@ class LivenessAttempt:
         self._judge = ChallengeJudge(kinds, self.options.challenge)
         video = MeshOptions(running_mode=RunningMode.VIDEO)
         self._video = FaceMesher.create_from_options(
-            video, self.engine.settings, detector=self.engine.detector
+            video, self.engine.models, detector=self.engine.detector
         )
 
     def _decision(self) -> PadDecision | None:

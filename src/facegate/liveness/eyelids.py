@@ -21,19 +21,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from facegate.vision.landmarks import EYE_CORNERS, FACE_OVAL, RIGID
 from facegate.vision.mesh import N_LANDMARKS, FaceMesh
-
-# MediaPipe face-mesh indices. Points that no facial action moves: eye corners, nose,
-# temples, forehead.
-RIGID_POINTS = (33, 133, 362, 263, 6, 168, 1, 4, 234, 454, 10, 127, 356)
-# The two corners of the subject's right, then left eye.
-_EYE_CORNERS = ((33, 133), (362, 263))
-# The face outline, in order around the face.
-_FACE_OVAL = (
-    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
-    377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67,
-    109,
-)  # fmt: skip
 
 EYE_DISTANCE = 48.0  # pixels between the eye centres in a crop
 CROP_SIZE = (120, 96)  # (width, height) in pixels: 2.5 x 2 eye distances
@@ -82,8 +71,8 @@ class FaceCrop:
     def of(cls, image: np.ndarray, mesh: FaceMesh) -> FaceCrop:
         """The crop of ``image`` (H, W, 3) uint8 BGR around the face ``mesh`` found in it."""
         p = mesh.pixels()[:, :2].astype(np.float64)
-        right = (p[_EYE_CORNERS[0][0]] + p[_EYE_CORNERS[0][1]]) / 2
-        left = (p[_EYE_CORNERS[1][0]] + p[_EYE_CORNERS[1][1]]) / 2
+        right = (p[EYE_CORNERS[0][0]] + p[EYE_CORNERS[0][1]]) / 2
+        left = (p[EYE_CORNERS[1][0]] + p[EYE_CORNERS[1][1]]) / 2
         dx, dy = left - right
         scale = EYE_DISTANCE / max(math.hypot(dx, dy), 1e-6)
         angle = math.atan2(dy, dx)
@@ -137,7 +126,7 @@ def eye_change(reference: FaceCrop, current: FaceCrop) -> EyeChange | None:
     crops = (reference, current)
     if not all(c.in_frame for c in crops) or min(map(_narrowest_eye, crops)) < MIN_EYE_WIDTH:
         return None
-    rigid = list(RIGID_POINTS)
+    rigid = list(RIGID)
     start, _ = cv2.findHomography(current.points[rigid], reference.points[rigid], 0)
     if start is None:
         return None
@@ -150,9 +139,9 @@ def eye_change(reference: FaceCrop, current: FaceCrop) -> EyeChange | None:
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    boxes = [_eye_box(reference.points, *corners) for corners in _EYE_CORNERS]
+    boxes = [_eye_box(reference.points, *corners) for corners in EYE_CORNERS]
     face = np.zeros((height, width), np.uint8)
-    cv2.fillConvexPoly(face, np.round(reference.points[list(_FACE_OVAL)]).astype(np.int32), 255)
+    cv2.fillConvexPoly(face, np.round(reference.points[list(FACE_OVAL)]).astype(np.int32), 255)
     for x0, y0, x1, y1 in boxes:
         face[y0:y1, x0:x1] = 0
     # The landmarks already brought ``warped`` close to the reference, so the face mask
@@ -183,7 +172,7 @@ def eye_change(reference: FaceCrop, current: FaceCrop) -> EyeChange | None:
 
 def _narrowest_eye(crop: FaceCrop) -> float:
     """The smaller corner-to-corner width of the two eyes, crop pixels."""
-    return min(float(np.linalg.norm(crop.points[a] - crop.points[b])) for a, b in _EYE_CORNERS)
+    return min(float(np.linalg.norm(crop.points[a] - crop.points[b])) for a, b in EYE_CORNERS)
 
 
 def _eye_box(points: np.ndarray, corner_a: int, corner_b: int) -> tuple[int, int, int, int]:

@@ -19,12 +19,8 @@ from fastapi.responses import HTMLResponse
 from facegate.server.hub import MAX_STREAMS_PER_GRANT, CloseCode
 from facegate.server.pages import render
 from facegate.server.stream_ws import AUTH_SECONDS
-from facegate.sharing.signed_requests import (
-    MAX_SKEW_SECONDS,
-    NONCE_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-)
+from facegate.sharing.headers import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from facegate.sharing.signed_requests import MAX_SKEW_SECONDS
 
 router = APIRouter(include_in_schema=False)
 

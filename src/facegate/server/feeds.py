@@ -14,8 +14,8 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from facegate.config import Settings
 from facegate.errors import FaceGateError
+from facegate.models import ModelFiles
 
 Record = Mapping[str, Any]
 
@@ -38,11 +38,6 @@ class Feed(Protocol):
         ...
 
 
-def _camera_index(source: str) -> int | None:
-    text = source.removeprefix("camera:")
-    return int(text) if text.isdigit() else None
-
-
 class TrackerFeed:
     """The tracker over a camera (``"0"``) or a video file, paced to the source's own time.
 
@@ -51,10 +46,10 @@ class TrackerFeed:
     """
 
     def __init__(
-        self, source: str, settings: Settings, *, loop: bool = False, smoothing: bool = True
+        self, source: str, models: ModelFiles, *, loop: bool = False, smoothing: bool = True
     ) -> None:
         self.source = source
-        self.settings = settings
+        self.models = models
         self.loop = loop
         self.smoothing = smoothing
 
@@ -63,9 +58,9 @@ class TrackerFeed:
 
     def check(self) -> SourceStatus:
         """A camera must have its device; a file must decode at least one frame."""
-        from facegate.vision.sources import camera_exists, iter_video
+        from facegate.vision.sources import camera_exists, camera_index, iter_video
 
-        index = _camera_index(self.source)
+        index = camera_index(self.source)
         if index is not None:
             if camera_exists(index):
                 return SourceStatus(True, f"camera {index}")
@@ -88,7 +83,7 @@ class TrackerFeed:
         while not stop.is_set():
             start = time.monotonic()
             last_t = 0.0
-            for record in track([self.source], smoothing=self.smoothing, settings=self.settings):
+            for record in track([self.source], smoothing=self.smoothing, models=self.models):
                 if stop.is_set():
                     return
                 last_t = record.t

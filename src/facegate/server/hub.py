@@ -74,7 +74,6 @@ class Subscription:
     """The person watching their own stream: no grant in the database to watch."""
     queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_FRAMES))
     frames_sent: int = 0
-    frames_dropped: int = 0
     close_code: CloseCode | None = None
     close_reason: str = ""
 
@@ -88,7 +87,6 @@ class Subscription:
             return
         if self.queue.full():
             self.queue.get_nowait()
-            self.frames_dropped += 1
         self.queue.put_nowait(text)
 
     def end(self, code: CloseCode, reason: str) -> None:

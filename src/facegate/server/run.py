@@ -13,12 +13,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Self
 
 import uvicorn
 from fastapi import FastAPI
 
+from facegate.closing import Closing
 from facegate.errors import ConfigError
 from facegate.server.connections import ConnectionLimits, guarded_http_protocol
 from facegate.server.security import LOOPBACK_NAMES
@@ -96,7 +96,7 @@ def serve_forever(
     uvicorn.Server(_config(app, binding, log_level, limits or ConnectionLimits())).run()
 
 
-class BackgroundServer:
+class BackgroundServer(Closing):
     """The real service on a real socket, in a thread: for tests and the benchmark.
 
     ``port=0`` picks a free port; ``base_url`` gives the one chosen.
@@ -130,17 +130,10 @@ class BackgroundServer:
             time.sleep(0.01)
         return self
 
-    def stop(self) -> None:
+    def close(self) -> None:
+        """Stop serving and wait (up to 10 s) for the server's thread to end."""
         self._server.should_exit = True
         self._thread.join(10.0)
 
     def __enter__(self) -> Self:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from facegate.sharing.apps import MAX_RETENTION_DAYS, MAX_URL_CHARS, App
+from facegate.sharing.apps import MAX_RETENTION_DAYS, MAX_URL_CHARS, TEXT_LIMITS, App
 from facegate.sharing.audit import AuditEntry, ChainReport
 from facegate.sharing.consent import (
     DEFAULT_GRANT_SECONDS,
@@ -21,6 +21,7 @@ from facegate.sharing.consent import (
     ConsentRequest,
     Grant,
 )
+from facegate.sharing.keys import MAX_KEY_TEXT
 from facegate.sharing.scopes import Scope, to_names
 
 ScopeName = Annotated[
@@ -73,14 +74,16 @@ class ScopeOut(BaseModel):
 
 
 class AppRegistrationIn(Input):
-    name: str = Field(min_length=1, max_length=80)
-    developer: str = Field(min_length=1, max_length=120)
-    contact: str = Field(min_length=1, max_length=200, description="E-mail or URL.")
-    purpose: str = Field(min_length=1, max_length=1000)
+    name: str = Field(min_length=1, max_length=TEXT_LIMITS["name"])
+    developer: str = Field(min_length=1, max_length=TEXT_LIMITS["developer"])
+    contact: str = Field(
+        min_length=1, max_length=TEXT_LIMITS["contact"], description="E-mail or URL."
+    )
+    purpose: str = Field(min_length=1, max_length=TEXT_LIMITS["purpose"])
     retention_days: int = Field(ge=0, le=MAX_RETENTION_DAYS)
     webhook_url: str = Field(min_length=1, max_length=MAX_URL_CHARS)
     public_key: str = Field(
-        min_length=1, max_length=4096, description="Ed25519 public key: PEM, or raw base64."
+        min_length=1, max_length=MAX_KEY_TEXT, description="Ed25519 public key: PEM, or raw base64."
     )
 
 
@@ -102,22 +105,8 @@ class AppOut(BaseModel):
 
     @classmethod
     def of(cls, app: App) -> AppOut:
-        return cls(
-            id=app.id,
-            name=app.name,
-            developer=app.developer,
-            contact=app.contact,
-            purpose=app.purpose,
-            retention_days=app.retention_days,
-            webhook_url=app.webhook_url,
-            public_key=app.public_key,
-            registered_at=app.registered_at,
-            terms_version=app.terms_version,
-            terms_accepted_at=app.terms_accepted_at,
-            banned=app.banned,
-            banned_at=app.banned_at,
-            ban_reason=app.ban_reason,
-        )
+        """Every field of the stored app, ``banned`` included; nothing else."""
+        return cls.model_validate(app, from_attributes=True)
 
 
 class TermsAcceptanceIn(Input):
@@ -233,9 +222,4 @@ class ChainReportOut(BaseModel):
 
     @classmethod
     def of(cls, report: ChainReport) -> ChainReportOut:
-        return cls(
-            ok=report.ok,
-            entries=report.entries,
-            broken_seq=report.broken_seq,
-            problem=report.problem,
-        )
+        return cls.model_validate(report, from_attributes=True)

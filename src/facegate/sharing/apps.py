@@ -12,6 +12,7 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +24,8 @@ from facegate.sharing.terms import CURRENT_VERSION
 
 MAX_RETENTION_DAYS = 3650
 MAX_URL_CHARS = 2048
-_TEXT_LIMITS = {"name": 80, "developer": 120, "contact": 200, "purpose": 1000}
+TEXT_LIMITS = MappingProxyType({"name": 80, "developer": 120, "contact": 200, "purpose": 1000})
+"""Characters each declared text may hold: the API schema is generated from these."""
 _SHOWN_NAMES = ("name", "developer")
 """Fields the consent prompt shows as who is asking: held to ``app_names`` rules."""
 _COLUMNS = (
@@ -48,7 +50,7 @@ class AppRegistration:
 
     def validated(self) -> AppRegistration:
         """Check every field; the public key comes back as raw base64 whatever it was given as."""
-        texts = {field: _text(field, getattr(self, field)) for field in _TEXT_LIMITS}
+        texts = {field: _text(field, getattr(self, field)) for field in TEXT_LIMITS}
         for field in _SHOWN_NAMES:
             texts[field] = check_shown_name(field, texts[field])
         if "@" not in texts["contact"] and not texts["contact"].startswith(("https://", "http://")):
@@ -97,7 +99,7 @@ class App:
 
 def _text(field: str, value: object) -> str:
     """A one-line, printable, bounded string: what a consent prompt can show safely."""
-    limit = _TEXT_LIMITS[field]
+    limit = TEXT_LIMITS[field]
     if not isinstance(value, str):
         raise InvalidApp(f"{field} must be text")
     value = unicodedata.normalize("NFKC", value).strip()

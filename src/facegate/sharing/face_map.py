@@ -44,9 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facegate.config import Settings
 from facegate.errors import ModelError
-from facegate.models import resolve
+from facegate.models import ModelFiles
 from facegate.vision.blendshapes import NAMES
 from facegate.vision.canonical_face import CanonicalFace, load_canonical_face
 
@@ -95,13 +94,13 @@ class FaceMapModel:
             array.setflags(write=False)
 
     @classmethod
-    def load(cls, settings: Settings, basis_path: Path = BASIS_PATH) -> FaceMapModel:
+    def load(cls, models: ModelFiles, basis_path: Path = BASIS_PATH) -> FaceMapModel:
         """The canonical face from the verified landmarker model plus the shipped basis.
 
         Raises ModelMissing / ModelTampered for the model file and ModelError when the
         basis file is missing or malformed.
         """
-        canonical = load_canonical_face(resolve("face_landmarker", settings).path)
+        canonical = load_canonical_face(models.resolve("face_landmarker").path)
         try:
             with np.load(basis_path) as data:
                 vertices = data["vertices"].astype(np.int32)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from facegate.errors import ConfigError
+from facegate.private_files import create_private_file
 from facegate.sharing.errors import BadCredentials, InvalidApp
 
 RAW_KEY_BYTES = 32
@@ -110,26 +110,10 @@ def load_platform_key(home: Path) -> Ed25519PrivateKey:
 
 
 def _create_platform_key(path: Path) -> None:
-    """Write the key to a private temporary file, then link it into place.
-
-    The link fails if another process got there first, so readers never see a
-    half-written key and two processes never end up with different keys.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create the key file; when another process created it first, theirs is used."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, path)
-    except FileExistsError:
-        pass  # another process created it first: use theirs
-    finally:
-        tmp.unlink(missing_ok=True)
+    create_private_file(path, pem)

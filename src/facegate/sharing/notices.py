@@ -29,6 +29,12 @@ from facegate.sharing.apps import App
 from facegate.sharing.audit import Actor, AuditEvent, AuditLog
 from facegate.sharing.clock import Clock, iso, utc_now
 from facegate.sharing.consent import RevokeReason
+from facegate.sharing.headers import (
+    KEY_ID_HEADER,
+    NOTICE_ID_HEADER,
+    NOTICE_TYPE,
+    SIGNATURE_HEADER,
+)
 from facegate.sharing.keys import key_id, public_key_b64
 from facegate.sharing.store import SharingStore
 from facegate.sharing.tokens import new_id
@@ -42,12 +48,8 @@ from facegate.sharing.webhook_targets import (
 
 log = logging.getLogger(__name__)
 
-NOTICE_TYPE = "facegate.deletion_notice"
 MAX_ATTEMPTS = 6
 TIMEOUT_SECONDS = 3.0
-SIGNATURE_HEADER = "X-FaceGate-Signature"
-KEY_ID_HEADER = "X-FaceGate-Key-Id"
-NOTICE_ID_HEADER = "X-FaceGate-Notice-Id"
 
 
 @dataclass(frozen=True)

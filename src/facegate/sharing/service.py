@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from types import TracebackType
-from typing import Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from facegate.closing import Closing
 from facegate.config import Settings
 from facegate.sharing import apps as app_table
 from facegate.sharing import audit
@@ -82,7 +81,7 @@ class IssuedToken:
         return f"IssuedToken(grant={self.grant.id!r}, token=<hidden>)"
 
 
-class Sharing:
+class Sharing(Closing):
     """Apps, consent, grants and the audit log over one ``SharingStore``."""
 
     def __init__(
@@ -127,17 +126,6 @@ class Sharing:
         except SharingError:
             log.exception("could not write the last refused-stream counts")
         self.store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def platform_public_key(self) -> str:

@@ -33,11 +33,9 @@ from collections.abc import Mapping
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from facegate.sharing.errors import BadCredentials, RateLimited
+from facegate.sharing.headers import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from facegate.sharing.keys import verify_signature
 
-TIMESTAMP_HEADER = "X-FaceGate-Timestamp"
-NONCE_HEADER = "X-FaceGate-Nonce"
-SIGNATURE_HEADER = "X-FaceGate-Signature"
 MAX_SKEW_SECONDS = 120
 MAX_REMEMBERED_NONCES = 100_000
 """Far above what the call budgets let through in a window (120 a minute per app)."""

@@ -26,9 +26,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
+from facegate.closing import Closing
 from facegate.sharing.audit_head import HEAD_FILE, read_head_file
 from facegate.sharing.errors import SharingStoreError
 from facegate.sqlite_io import immediate_transaction, sql_errors
@@ -116,7 +115,7 @@ def _sql_errors(path: Path, doing: str) -> AbstractContextManager[None]:
     return sql_errors(SharingStoreError, f"the sharing database {path}", doing)
 
 
-class SharingStore:
+class SharingStore(Closing):
     """The open sharing database. Use ``read()`` / ``write()`` for every statement."""
 
     def __init__(self, path: Path) -> None:
@@ -163,17 +162,6 @@ class SharingStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _connect(path: Path) -> tuple[sqlite3.Connection, bool]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from facegate.config import Settings, load_settings
+from facegate.models import ModelFiles
 from facegate.sharing.face_map import FaceMapModel
 from facegate.sharing.one_euro import OneEuroFilter, OneEuroOptions
 from facegate.vision.blendshapes import NAMES, NOT_MEASURED
@@ -156,39 +156,40 @@ def _smoothed(t: float, mesh: FaceMesh, smoother: _Smoother) -> FaceMesh:
 
 
 def track(
-    sources: Sequence[str | Path], *, smoothing: bool = False, settings: Settings | None = None
+    sources: Sequence[str | Path], *, smoothing: bool = False, models: ModelFiles | None = None
 ) -> Iterator[ExpressionRecord]:
     """Records for every frame of every source, in order.
 
     ``sources``: image files (one record each), video files, or cameras (``"0"`` or
     ``"camera:0"``; endless until the caller stops iterating). Raises UnreadableSource
     for a missing, corrupt or empty source (the records of earlier sources have been
-    yielded by then), ModelMissing / ModelTampered for the model files.
+    yielded by then), ModelMissing / ModelTampered for the model files. ``models``:
+    where they are (default: the installed wheels).
     """
-    settings = settings or load_settings()
-    face_map = FaceMapModel.load(settings)
+    models = models or ModelFiles()
+    face_map = FaceMapModel.load(models)
     still_mesher: FaceMesher | None = None
     try:
         for source in sources:
             name = str(source)
             if source_kind(source) is SourceKind.STILL:
                 if still_mesher is None:
-                    still_mesher = FaceMesher.create_from_options(STILL_OPTIONS, settings)
+                    still_mesher = FaceMesher.create_from_options(STILL_OPTIONS, models)
                 for frame in iter_frames(name):
                     yield _record(0.0, name, still_mesher.detect(frame.image), face_map)
             else:
-                yield from _track_video(name, smoothing, settings, face_map)
+                yield from _track_video(name, smoothing, models, face_map)
     finally:
         if still_mesher is not None:
             still_mesher.close()
 
 
 def _track_video(
-    name: str, smoothing: bool, settings: Settings, face_map: FaceMapModel
+    name: str, smoothing: bool, models: ModelFiles, face_map: FaceMapModel
 ) -> Iterator[ExpressionRecord]:
     smoother = _Smoother() if smoothing else None
     last_ms: int | None = None
-    with FaceMesher.create_from_options(VIDEO_OPTIONS, settings) as mesher:
+    with FaceMesher.create_from_options(VIDEO_OPTIONS, models) as mesher:
         for frame in iter_frames(name):
             last_ms = next_timestamp_ms(frame.t, last_ms)
             mesh = mesher.detect_for_video(frame.image, last_ms)

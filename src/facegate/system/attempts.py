@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from facegate.errors import FaceGateError
+from facegate.private_files import make_private_dir
 from facegate.sqlite_io import sql_errors
-from facegate.vault.base import make_private_dir
 
 KEEP_ROWS = 10_000
 _FIELD_CHARS = 64

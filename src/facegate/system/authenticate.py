@@ -28,6 +28,7 @@ from facegate.errors import (
     UnreadableSource,
     VaultKeyError,
 )
+from facegate.models import ModelFiles
 from facegate.session import Session
 from facegate.system.camera import camera_frames, camera_kind
 from facegate.system.client import Outcome
@@ -59,7 +60,7 @@ def open_system_session(paths: SystemPaths) -> Session:
         )
     key = load_key(Settings(home=paths.config_dir, key_source=KeySource.KEYFILE))
     vault = SqliteVault(paths.vault_file, key)
-    return Session(settings=settings, pipeline=FacePipeline(settings), _vault=vault)
+    return Session(settings=settings, pipeline=FacePipeline(ModelFiles.of(settings)), _vault=vault)
 
 
 def warm_up(session: Session) -> None:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facegate.errors import ConfigError
+from facegate.private_files import make_private_dir
 from facegate.system.paths import SystemPaths
-from facegate.vault.base import make_private_dir
 
 MARK = "# facegate: face unlock; `facegate system uninstall` removes this line and the next"
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)

@@ -7,12 +7,10 @@ opaque, sealed payload per user and knows nothing about faces.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -77,18 +75,6 @@ def validate_name(name: object) -> str:
             f"invalid user name {name!r}: use 1-64 characters from letters, digits and . _ - @"
         )
     return name
-
-
-def make_private_dir(path: Path) -> None:
-    """Create a missing directory 0700 so the vault and its key are never group-visible.
-
-    An existing directory is left alone: tightening, say, a shared parent is not ours to do.
-    """
-    try:
-        path.mkdir(mode=0o700, parents=True)
-    except FileExistsError:
-        return
-    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
 
 
 class Vault(Protocol):

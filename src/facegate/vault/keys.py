@@ -34,7 +34,7 @@ from keyring.backends import fail
 
 from facegate.config import KeySource, Settings
 from facegate.errors import VaultKeyError
-from facegate.vault.base import make_private_dir
+from facegate.private_files import create_private_file
 from facegate.vault.sqlite import KEY_BYTES, is_sealed, passphrase_salt
 
 log = logging.getLogger(__name__)
@@ -132,30 +132,10 @@ def _read_key_file(path: Path) -> bytes:
 
 
 def _create_key_file(path: Path) -> bytes:
-    """Write the key whole under a temporary name, then link it into place.
-
-    The link fails if another process got there first, so two processes can never
-    end up with different keys, and a crash never leaves a truncated key file.
-    """
-    make_private_dir(path.parent)
+    """Create the key file, or read the one another process created first."""
     key = secrets.token_bytes(KEY_BYTES)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(key)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, path)
-    except FileExistsError:
+    if not create_private_file(path, key):
         return _read_key_file(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
     log.info("created a new vault key file at %s", path)
     return key
 

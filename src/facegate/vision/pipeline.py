@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facegate.config import Settings
 from facegate.errors import Reason
-from facegate.models import read_verified
+from facegate.models import ModelFiles
 from facegate.vision.align import align
 from facegate.vision.capture import CaptureClass, capture_class
 from facegate.vision.detect import DetectorOptions, FaceDetector, Faces
@@ -55,8 +54,8 @@ class Observation:
 class FacePipeline:
     """Detect -> align -> quality -> embed, with lazily loaded models."""
 
-    def __init__(self, settings: Settings, detector: DetectorOptions | None = None) -> None:
-        self.settings = settings
+    def __init__(self, models: ModelFiles, detector: DetectorOptions | None = None) -> None:
+        self.models = models
         self._detector_options = detector or DetectorOptions()
         self._detector: FaceDetector | None = None
         self._embedder: SFaceEmbedder | None = None
@@ -65,14 +64,14 @@ class FacePipeline:
     @property
     def detector(self) -> FaceDetector:
         if self._detector is None:
-            model = read_verified("yunet", self.settings)
+            model = self.models.read("yunet")
             self._detector = FaceDetector(model, self._detector_options)
         return self._detector
 
     @property
     def embedder(self) -> SFaceEmbedder:
         if self._embedder is None:
-            self._embedder = SFaceEmbedder(read_verified("sface", self.settings))
+            self._embedder = SFaceEmbedder(self.models.read("sface"))
         return self._embedder
 
     @property
@@ -80,7 +79,7 @@ class FacePipeline:
         """MediaPipe's landmarker, loaded only once a poorly lit frame needs it."""
         if self._mesher is None:
             self._mesher = FaceMesher.create_from_options(
-                MeshOptions(), self.settings, detector=self.detector
+                MeshOptions(), self.models, detector=self.detector
             )
         return self._mesher
 

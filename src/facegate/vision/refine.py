@@ -14,16 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from facegate.vision.detect import Faces
+from facegate.vision.landmarks import FIVE_POINTS
 from facegate.vision.mesh import FaceMesh
-
-# Mesh indices in detect.POINT_NAMES order: right iris centre (the image's left),
-# left iris centre, nose tip, mouth corners on the subject's right and left.
-MESH_POINTS = (468, 473, 1, 61, 291)
 
 
 def mesh_five_points(mesh: FaceMesh) -> np.ndarray:
     """The five alignment points of ``mesh`` in pixels, (5, 2) float32."""
-    return np.ascontiguousarray(mesh.pixels()[list(MESH_POINTS), :2], dtype=np.float32)
+    return np.ascontiguousarray(mesh.pixels()[list(FIVE_POINTS), :2], dtype=np.float32)
 
 
 def with_mesh_points(faces: Faces, mesh: FaceMesh | None, index: int = 0) -> Faces:

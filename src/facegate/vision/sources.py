@@ -211,15 +211,38 @@ def is_video(src: str | Path) -> bool:
     return Path(src).suffix.lower() in VIDEO_SUFFIXES
 
 
+def camera_index(source: str | Path) -> int | None:
+    """The camera a command-line source names (``0`` or ``camera:0``), else None."""
+    text = str(source).removeprefix("camera:")
+    return int(text) if text.isdigit() else None
+
+
 def source_kind(source: str | Path) -> SourceKind:
     """How a command-line source is read: ``0`` / ``camera:0``, a video suffix, or a still.
 
-    The one place that decides it: unlock's liveness policy and tracking both ask here.
+    The one place that decides it: unlock's liveness policy, tracking and the sharing
+    service's feed all ask here.
     """
-    text = str(source)
-    if text.removeprefix("camera:").isdigit():
+    if camera_index(source) is not None:
         return SourceKind.CAMERA
-    return SourceKind.VIDEO if is_video(text) else SourceKind.STILL
+    return SourceKind.VIDEO if is_video(source) else SourceKind.STILL
+
+
+def frame_count(source: str | Path) -> int | None:
+    """How many frames a source will give, for a progress bar: 1 for a still, the
+    container's count for a video, None for a camera (endless) or a video that does
+    not say. The count is the container's claim; decoding may give fewer."""
+    kind = source_kind(source)
+    if kind is SourceKind.STILL:
+        return 1
+    if kind is SourceKind.CAMERA:
+        return None
+    cap = cv2.VideoCapture(str(source))
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+    return count if count > 0 else None
 
 
 @dataclass(frozen=True)
@@ -263,8 +286,8 @@ def open_sources(sources: Iterable[str | Path]) -> SourceSet:
     if kind is SourceKind.STILL:
         return SourceSet(names, kind, tuple(read_image(n) for n in names))
     for name in names:
-        if kind is SourceKind.CAMERA:
-            index = int(name.removeprefix("camera:"))
+        index = camera_index(name)
+        if index is not None:
             if not camera_exists(index):
                 raise UnreadableSource(f"camera:{index}: no camera device /dev/video{index}")
         else:
@@ -289,10 +312,10 @@ def iter_frames(
     else is read as a single image.
     """
     text = str(src)
-    kind = source_kind(text)
-    if kind is SourceKind.CAMERA:
-        yield from iter_video(int(text.removeprefix("camera:")), max_frames=max_frames, step=step)
-    elif kind is SourceKind.VIDEO:
+    index = camera_index(text)
+    if index is not None:
+        yield from iter_video(index, max_frames=max_frames, step=step)
+    elif is_video(text):
         yield from iter_video(text, max_frames=max_frames, step=step)
     else:
         yield read_image(text)
