@@ -1,0 +1,238 @@
+"""Does a face's distance from its owner's own enrolment tell a replay from a live face
+on a camera no model has seen?
+
+    python scripts/explore_enrolment_pad.py [--labels out/pad-sources/labels.csv]
+        [--cache out/enrolment-pad] [--data ../shared/data] [--out out/liveness/enrolment-pad.json]
+        [--texture shipped|cues]
+
+Why: held out by source, no generic PAD feature separates an unfamiliar webcam's live
+faces from screen replays (``scripts/explore_pad_cues.py``): the direction of the
+live/replay difference changes from camera to camera. At unlock, though, the owner's
+enrolment came from the same camera, and a replay adds a screen between the face and
+that camera (gamut, contrast, moire, blockiness). So the cue measured here is the
+*distance of a probe from its owner's enrolment* in the shipped PAD's own feature
+space (its LBP histograms of the inner face, ``pad_features``) plus the colour moments
+of ``explore_pad_cues.py`` (chroma, saturation, white point, glare), standardised,
+divided per dimension by the enrolment's own spread (shrunk half-way to 1). Nothing
+is trained; only a distance threshold is chosen.
+
+Two measurements, both with the threshold chosen without what is measured:
+
+- ``crops``: every subject of the labels CSV is enrolled from the first half of its
+  live presentations (file order) and the rest, live and attack, are probes. Held
+  out by source: the threshold for a source is the largest distance at which every
+  *other* replay person keeps APCER <= 10 % and NUAA prints <= 2 %.
+- ``clips``: the whole clips of ``replay_attacks_dev`` (p03, p04, p10): each person
+  enrolled from every 3rd frame of the first half of their live clip (p04, without
+  one, from their live crops), every second half scored frame by frame; the
+  threshold is chosen as above on the crops of every source but those three people.
+
+Faces are found by YuNet as at unlock; the features of the labelled images are cached
+under ``--cache``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from explore_pad_cues import colour, lbp
+
+from facegate.liveness.features import FeatureSpec, face_crop, pad_features
+from facegate.liveness.pad import PadModel
+from facegate.session import Session
+from facegate.vision.sources import iter_video, read_image
+
+REPLAY_APCER = 0.10
+PRINT_APCER = 0.02
+CLIP_PEOPLE = ("replay_dev/p03", "replay_dev/p04", "replay_dev/p10")
+
+
+def describe(image: np.ndarray, box: np.ndarray, spec: FeatureSpec | None) -> np.ndarray:
+    """The colour moments of the face in ``box`` and its LBP histograms: the shipped
+    PAD's (``spec``), or with ``spec`` None those of ``explore_pad_cues.py`` (the
+    inner 0.62 of a 1.4x-context 128 px crop)."""
+    crop = face_crop(image, box, 1.4, 128)
+    texture = lbp(crop) if spec is None else pad_features(image, box, spec)
+    return np.concatenate([texture, colour(crop)])
+
+
+def labelled_features(
+    rows: list[dict[str, str]], base: Path, cache: Path, spec: FeatureSpec | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(features, row index) of every labelled image whose face YuNet finds, cached."""
+    path = cache / f"enrolment-features-{'cues' if spec is None else 'shipped'}.npz"
+    if path.is_file():
+        with np.load(path) as npz:
+            return npz["x"], npz["keep"]
+    rows_x, keep = [], []
+    with Session.open() as session:
+        for i, row in enumerate(rows):
+            image = read_image(base / row["path"]).image
+            faces = session.pipeline.detector.detect(image)
+            if len(faces):
+                rows_x.append(describe(image, faces.boxes[0], spec))
+                keep.append(i)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=np.array(rows_x), keep=np.array(keep))
+    return np.array(rows_x), np.array(keep)
+
+
+def distances(z: np.ndarray, enrol: np.ndarray) -> np.ndarray:
+    """Per-dimension spread-normalised RMS distance of each row of ``z`` from the mean
+    of ``z[enrol]``; the enrolment's variance is shrunk half-way to 1 (standardised
+    units), so a handful of frames cannot make the distance blow up."""
+    ref = z[enrol].mean(axis=0)
+    var = 0.5 * z[enrol].var(axis=0) + 0.5
+    return np.sqrt(((z - ref) ** 2 / var).mean(axis=1))
+
+
+def threshold(dist: np.ndarray, attack_source: np.ndarray, probe_attack: np.ndarray) -> float:
+    """The largest distance accepted as live that keeps every attack source within its
+    target (NUAA prints 2 %, each replay person 10 %): accept when ``dist <= it``."""
+    limit = np.inf
+    for source in np.unique(attack_source[probe_attack]):
+        scores = np.sort(dist[probe_attack & (attack_source == source)])
+        target = PRINT_APCER if source == "nuaa" else REPLAY_APCER
+        k = int(np.floor(target * scores.size))
+        limit = min(limit, float(np.nextafter(scores[k], -np.inf)))
+    return limit
+
+
+def enrolment_split(subject: np.ndarray, live: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """True for the first half (file order, at least one) of every subject's live rows."""
+    enrol = np.zeros(subject.size, bool)
+    for who in np.unique(subject):
+        rows = sorted(np.flatnonzero((subject == who) & live), key=lambda i: path[i])
+        enrol[rows[: max(1, len(rows) // 2)]] = True
+    return enrol
+
+
+def subject_distances(z: np.ndarray, subject: np.ndarray, enrol: np.ndarray) -> np.ndarray:
+    """Every row's distance from its own subject's enrolment (NaN without one)."""
+    out = np.full(subject.size, np.nan)
+    for who in np.unique(subject):
+        mine = subject == who
+        if (mine & enrol).any():
+            out[mine] = distances(z[mine], enrol[mine])
+    return out
+
+
+def standardise(x: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    return (x - x[fit].mean(axis=0)) / (x[fit].std(axis=0) + 1e-6)
+
+
+def crops_report(x: np.ndarray, rows: list[dict[str, str]], keep: np.ndarray) -> dict:
+    source = np.array([rows[i]["source"] for i in keep])
+    subject = np.array([rows[i]["subject"] for i in keep])
+    path = np.array([rows[i]["path"] for i in keep])
+    live = np.array([rows[i]["label"] == "live" for i in keep])
+    enrol = enrolment_split(subject, live, path)
+    report = {}
+    for held in np.unique(source):
+        train = source != held
+        dist = subject_distances(standardise(x, train), subject, enrol)
+        probe = ~enrol & np.isfinite(dist)
+        th = threshold(dist, source, probe & ~live & train)
+        mine = probe & (source == held)
+        entry: dict[str, object] = {"threshold": th}
+        for label, rows_ in (("live", mine & live), ("attack", mine & ~live)):
+            if rows_.any():
+                wrong = dist[rows_] > th if label == "live" else dist[rows_] <= th
+                entry[label] = {"n": int(rows_.sum()), "errors": int(wrong.sum())}
+        report[str(held)] = entry
+    return report
+
+
+def clips_report(
+    x: np.ndarray,
+    rows: list[dict[str, str]],
+    keep: np.ndarray,
+    data: Path,
+    spec: FeatureSpec | None,
+) -> list[dict]:
+    source = np.array([rows[i]["source"] for i in keep])
+    subject = np.array([rows[i]["subject"] for i in keep])
+    path = np.array([rows[i]["path"] for i in keep])
+    live = np.array([rows[i]["label"] == "live" for i in keep])
+    train = ~np.isin(source, CLIP_PEOPLE)
+    enrol = enrolment_split(subject, live, path)
+    dist = subject_distances(standardise(x, train), subject, enrol)
+    probe = ~enrol & np.isfinite(dist) & train
+    th = threshold(dist, source, probe & ~live)
+    mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
+    root = data / "replay_attacks_dev"
+    clips = list(csv.DictReader((root / "videos.csv").open(newline="")))
+    results = []
+    with Session.open() as session:
+        detector = session.pipeline.detector
+
+        def features(images: list[np.ndarray]) -> np.ndarray:
+            found = []
+            for image in images:
+                faces = detector.detect(image)
+                if len(faces):
+                    found.append(describe(image, faces.boxes[0], spec))
+            return (np.array(found) - mean) / std
+
+        for person in sorted({c["subject"] for c in clips}):
+            own = [c for c in clips if c["subject"] == person and c["label"] == "live"]
+            if own:
+                frames = [f.image for f in iter_video(root / own[0]["path"])]
+                enrolment = features(frames[: len(frames) // 2][::3])
+            else:
+                crops = sorted((root / person / "live").glob("*.jpg"))
+                enrolment = features([read_image(p).image for p in crops])
+            for clip in (c for c in clips if c["subject"] == person):
+                frames = [f.image for f in iter_video(root / clip["path"])]
+                probe = features(frames[len(frames) // 2 :])
+                both = np.vstack([enrolment, probe])
+                mask = np.arange(len(both)) < len(enrolment)
+                d = distances(both, mask)[~mask]
+                results.append(
+                    {
+                        "clip": clip["path"],
+                        "label": clip["label"],
+                        "enrolled_frames": len(enrolment),
+                        "probe_frames": len(d),
+                        "threshold": th,
+                        "mean_distance_first_3": float(d[:3].mean()),
+                        "frames_accepted": int((d <= th).sum()),
+                    }
+                )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--labels", type=Path, default=Path("out/pad-sources/labels.csv"))
+    parser.add_argument("--cache", type=Path, default=Path("out/enrolment-pad"))
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out", type=Path, default=Path("out/liveness/enrolment-pad.json"))
+    parser.add_argument(
+        "--texture",
+        choices=("shipped", "cues"),
+        default="shipped",
+        help="LBP of the shipped PAD, or of explore_pad_cues.py",
+    )
+    args = parser.parse_args()
+    rows = list(csv.DictReader(args.labels.open()))
+    spec = PadModel.load().spec if args.texture == "shipped" else None
+    x, keep = labelled_features(rows, args.labels.parent, args.cache, spec)
+    report = {
+        "crops": crops_report(x, rows, keep),
+        "clips": clips_report(x, rows, keep, args.data, spec),
+    }
+    for source, entry in report["crops"].items():
+        print(source, json.dumps(entry))
+    for clip in report["clips"]:
+        print(json.dumps(clip))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
