@@ -3,7 +3,7 @@ on a camera no model has seen?
 
     python scripts/explore_enrolment_pad.py [--labels out/pad-sources/labels.csv]
         [--cache out/enrolment-pad] [--data ../shared/data] [--out out/liveness/enrolment-pad.json]
-        [--texture shipped|cues]
+        [--texture shipped|cues] [--attempt-frames 1]
 
 Why: held out by source, no generic PAD feature separates an unfamiliar webcam's live
 faces from screen replays (``scripts/explore_pad_cues.py``): the direction of the
@@ -21,7 +21,9 @@ Two measurements, both with the threshold chosen without what is measured:
 - ``crops``: every subject of the labels CSV is enrolled from the first half of its
   live presentations (file order) and the rest, live and attack, are probes. Held
   out by source: the threshold for a source is the largest distance at which every
-  *other* replay person keeps APCER <= 10 % and NUAA prints <= 2 %.
+  *other* replay person keeps APCER <= 10 % and NUAA prints <= 2 %. With
+  ``--attempt-frames 3`` each decision is on the mean of 3 consecutive probes, as an
+  unlock averages its first 3 usable frames.
 - ``clips``: the whole clips of ``replay_attacks_dev`` (p03, p04, p10): each person
   enrolled from every 3rd frame of the first half of their live clip (whole frames)
   and, separately, from their tight live crops (a crop enrolment against whole-frame
@@ -127,24 +129,43 @@ def standardise(x: np.ndarray, fit: np.ndarray) -> np.ndarray:
     return (x - x[fit].mean(axis=0)) / (x[fit].std(axis=0) + 1e-6)
 
 
-def crops_report(x: np.ndarray, rows: list[dict[str, str]], keep: np.ndarray) -> dict:
+def attempts(
+    dist: np.ndarray, probe: np.ndarray, key: np.ndarray, path: np.ndarray, frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean distance, first row) of every run of ``frames`` consecutive probes (file
+    order) of one subject and label, as an unlock averages its first frames; with
+    ``frames`` 1, every probe alone."""
+    means, first = [], []
+    for group in np.unique(key[probe]):
+        rows = sorted(np.flatnonzero(probe & (key == group)), key=lambda i: path[i])
+        for k in range(0, len(rows) - frames + 1, frames):
+            means.append(dist[rows[k : k + frames]].mean())
+            first.append(rows[k])
+    return np.array(means), np.array(first, np.intp)
+
+
+def crops_report(x: np.ndarray, rows: list[dict[str, str]], keep: np.ndarray, frames: int) -> dict:
     source = np.array([rows[i]["source"] for i in keep])
     subject = np.array([rows[i]["subject"] for i in keep])
     path = np.array([rows[i]["path"] for i in keep])
-    live = np.array([rows[i]["label"] == "live" for i in keep])
+    label = np.array([rows[i]["label"] for i in keep])
+    live = label == "live"
+    key = np.char.add(np.char.add(subject, "|"), label)
     enrol = enrolment_split(subject, live, path)
     report = {}
     for held in np.unique(source):
         train = source != held
         dist = subject_distances(standardise(x, train), subject, enrol)
         probe = ~enrol & np.isfinite(dist)
-        th = threshold(dist, source, probe & ~live & train)
-        mine = probe & (source == held)
+        score, first = attempts(dist, probe, key, path, frames)
+        src, bona = source[first], live[first]
+        th = threshold(score, src, ~bona & (src != held))
+        mine = src == held
         entry: dict[str, object] = {"threshold": th}
-        for label, rows_ in (("live", mine & live), ("attack", mine & ~live)):
-            if rows_.any():
-                wrong = dist[rows_] > th if label == "live" else dist[rows_] <= th
-                entry[label] = {"n": int(rows_.sum()), "errors": int(wrong.sum())}
+        for name, chosen in (("live", mine & bona), ("attack", mine & ~bona)):
+            if chosen.any():
+                wrong = score[chosen] > th if name == "live" else score[chosen] <= th
+                entry[name] = {"n": int(chosen.sum()), "errors": int(wrong.sum())}
         report[str(held)] = entry
     return report
 
@@ -221,12 +242,18 @@ def main() -> None:
         default="shipped",
         help="LBP of the shipped PAD, or of explore_pad_cues.py",
     )
+    parser.add_argument(
+        "--attempt-frames",
+        type=int,
+        default=1,
+        help="decide the crops on the mean of this many consecutive probes",
+    )
     args = parser.parse_args()
     rows = list(csv.DictReader(args.labels.open()))
     spec = PadModel.load().spec if args.texture == "shipped" else None
     x, keep = labelled_features(rows, args.labels.parent, args.cache, spec)
     report = {
-        "crops": crops_report(x, rows, keep),
+        "crops": crops_report(x, rows, keep, args.attempt_frames),
         "clips": clips_report(x, rows, keep, args.data, spec),
     }
     for source, entry in report["crops"].items():
