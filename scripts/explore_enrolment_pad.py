@@ -16,7 +16,7 @@ of ``explore_pad_cues.py`` (chroma, saturation, white point, glare), standardise
 divided per dimension by the enrolment's own spread (shrunk half-way to 1). Nothing
 is trained; only a distance threshold is chosen.
 
-Two measurements, both with the threshold chosen without what is measured:
+Three measurements, each with the threshold chosen without what is measured:
 
 - ``crops``: every subject of the labels CSV is enrolled from the first half of its
   live presentations (file order) and the rest, live and attack, are probes. Held
@@ -24,6 +24,10 @@ Two measurements, both with the threshold chosen without what is measured:
   *other* replay person keeps APCER <= 10 % and NUAA prints <= 2 %. With
   ``--attempt-frames 3`` each decision is on the mean of 3 consecutive probes, as an
   unlock averages its first 3 usable frames.
+- ``sessions``: NUAA's people filmed on several sessions, enrolled from their first
+  session and probed with the others, as they are and with a few frames of their
+  second session added (pooled, or as a second reference), as a reference refreshed
+  by unlocks would have them.
 - ``clips``: the whole clips of ``replay_attacks_dev`` (p03, p04, p10): each person
   enrolled from every 3rd frame of the first half of their live clip (whole frames)
   and, separately, from their tight live crops (a crop enrolment against whole-frame
@@ -53,6 +57,7 @@ from facegate.vision.sources import iter_video, read_image
 REPLAY_APCER = 0.10
 PRINT_APCER = 0.02
 CLIP_PEOPLE = ("replay_dev/p03", "replay_dev/p04", "replay_dev/p10")
+REFRESH_FRAMES = 5
 
 
 def describe(image: np.ndarray, box: np.ndarray, spec: FeatureSpec | None) -> np.ndarray:
@@ -170,6 +175,61 @@ def crops_report(x: np.ndarray, rows: list[dict[str, str]], keep: np.ndarray, fr
     return report
 
 
+def sessions_report(x: np.ndarray, rows: list[dict[str, str]], keep: np.ndarray) -> dict:
+    """NUAA people filmed in several sessions: enrolled from their first session, their
+    later sessions' live faces probed as they are, after a *refresh* (the first
+    ``REFRESH_FRAMES`` frames of their second session pooled into the enrolment, as
+    unlocks that passed a challenge could add them), and with those frames kept as a
+    *second reference* (the nearer of the two counts). Their prints are probed too.
+    The threshold is the crops' one with NUAA held out."""
+    source = np.array([rows[i]["source"] for i in keep])
+    subject = np.array([rows[i]["subject"] for i in keep])
+    path = np.array([rows[i]["path"] for i in keep])
+    live = np.array([rows[i]["label"] == "live" for i in keep])
+    train = source != "nuaa"
+    z = standardise(x, train)
+    halves = enrolment_split(subject, live, path)
+    dist = subject_distances(z, subject, halves)
+    probe = ~halves & np.isfinite(dist)
+    th = threshold(dist, source, probe & ~live & train)
+    # NUAA names: subject_glasses_position_session_picture
+    parts = [Path(p).stem.split("_") for p in path]
+    session = np.array([int(q[3]) if len(q) == 5 else -1 for q in parts])
+    picture = np.array([int(q[4]) if len(q) == 5 else -1 for q in parts])
+    totals = {
+        name: {"live": 0, "live_too_far": 0, "prints": 0, "prints_accepted": 0}
+        for name in ("first session only", "refreshed", "second reference")
+    }
+    people = []
+    for who in np.unique(subject[source == "nuaa"]):
+        own = (subject == who) & live
+        sessions = sorted(set(session[own].tolist()))
+        if len(sessions) < 2:
+            continue
+        people.append(str(who))
+        first = own & (session == sessions[0])
+        second = sorted(np.flatnonzero(own & (session == sessions[1])), key=lambda i: picture[i])
+        added = np.zeros(subject.size, bool)
+        added[second[:REFRESH_FRAMES]] = True
+        later = own & (session != sessions[0])
+        prints = (subject == who) & ~live
+        for name, d, probes in (
+            ("first session only", distances(z, first), later),
+            ("refreshed", distances(z, first | added), later & ~added),
+            (
+                "second reference",
+                np.minimum(distances(z, first), distances(z, added)),
+                later & ~added,
+            ),
+        ):
+            entry = totals[name]
+            entry["live"] += int(probes.sum())
+            entry["live_too_far"] += int((d[probes] > th).sum())
+            entry["prints"] += int(prints.sum())
+            entry["prints_accepted"] += int((d[prints] <= th).sum())
+    return {"threshold": th, "people": people, "refresh_frames": REFRESH_FRAMES, **totals}
+
+
 def clips_report(
     x: np.ndarray,
     rows: list[dict[str, str]],
@@ -254,10 +314,12 @@ def main() -> None:
     x, keep = labelled_features(rows, args.labels.parent, args.cache, spec)
     report = {
         "crops": crops_report(x, rows, keep, args.attempt_frames),
+        "sessions": sessions_report(x, rows, keep),
         "clips": clips_report(x, rows, keep, args.data, spec),
     }
     for source, entry in report["crops"].items():
         print(source, json.dumps(entry))
+    print("sessions", json.dumps(report["sessions"]))
     for clip in report["clips"]:
         print(json.dumps(clip))
     args.out.parent.mkdir(parents=True, exist_ok=True)
