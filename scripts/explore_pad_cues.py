@@ -194,7 +194,7 @@ def crops_and_native(rows: list[dict[str, str]], base: Path, cache: Path) -> dic
     if path.is_file():
         return dict(np.load(path))
     crops, keep, nat = [], [], []
-    with Session.open(vault=False) as session:
+    with Session.open() as session:
         for i, row in enumerate(rows):
             image = read_image(base / row["path"]).image
             faces = session.pipeline.detector.detect(image)
