@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,9 +16,39 @@ from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
     from facegate.biometrics.unlock import EnrolmentReport, Verdict
+    from facegate.session import Session
 
 
 READ_FRAMES = typer.Option("--read-frames", help="Frames to read per video or camera.")
+VaultOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--system/--personal",
+        help="The login service's vault, or your own (default: system for root, unless "
+        "FACEGATE_HOME is set).",
+        show_default=False,
+    ),
+]
+SystemRootOption = Annotated[
+    Path, typer.Option("--root", help="Prefix for the system paths (tests).", hidden=True)
+]
+
+
+def _enrolment_session(system: bool | None, root: Path) -> tuple[Session, str]:
+    """The session ``enroll`` / ``add`` write to, and where that is, for the summary line
+    (rule: ``facegate.system.paths.wants_system_vault``)."""
+    from facegate.session import Session
+    from facegate.system.paths import SystemPaths, wants_system_vault
+
+    if not wants_system_vault(system, os.geteuid(), os.environ):
+        return Session.open(), ""
+    if os.geteuid() != 0:
+        err.print("[bold red]error:[/] the system vault needs root: run it with sudo")
+        raise typer.Exit(2)
+    from facegate.system.authenticate import open_system_session
+
+    paths = SystemPaths(root=root)
+    return open_system_session(paths), f" in the system vault {paths.state_dir} (login)"
 
 
 @app.command()
@@ -29,13 +60,16 @@ def enroll(
     ],
     replace: Annotated[bool, typer.Option(help="Replace an existing template.")] = False,
     read_frames: Annotated[int, READ_FRAMES] = 60,
+    system: VaultOption = None,
+    root: SystemRootOption = Path("/"),
 ) -> None:
-    """Enrol USER from several images, a video or a camera session."""
-    from facegate.session import Session
+    """Enrol USER from several images, a video or a camera session.
 
-    with Session.open() as session:
+    Run as root (sudo), USER is enrolled for login, in the login service's vault."""
+    session, where = _enrolment_session(system, root)
+    with session:
         report = session.enroll(user, sources, replace=replace, max_frames=read_frames)
-    _print_report("enrolled", report)
+    _print_report("enrolled", report, where)
     if report.kept == 1:
         err.print(
             f"[yellow]warning:[/] {user} was enrolled from one capture; unlock is more reliable "
@@ -52,20 +86,23 @@ def add(
         list[str], typer.Argument(metavar="SOURCE...", help="Images, a video, or a camera index.")
     ],
     read_frames: Annotated[int, READ_FRAMES] = 60,
+    system: VaultOption = None,
+    root: SystemRootOption = Path("/"),
 ) -> None:
-    """Add captures of USER to their template; each must look like the enrolled face."""
-    from facegate.session import Session
+    """Add captures of USER to their template; each must look like the enrolled face.
 
-    with Session.open() as session:
+    Run as root (sudo), USER's login template is the one changed."""
+    session, where = _enrolment_session(system, root)
+    with session:
         report = session.add(user, sources, max_frames=read_frames)
-    _print_report("added to", report)
+    _print_report("added to", report, where)
 
 
-def _print_report(done: str, report: EnrolmentReport) -> None:
+def _print_report(done: str, report: EnrolmentReport, where: str = "") -> None:
     """The summary line, then each refused capture by name so it can be retaken."""
     rejected = ", ".join(f"{r.value}: {n}" for r, n in report.rejected.items()) or "none"
     out.print(
-        f"{done} [bold]{report.user}[/]: kept {report.kept} of {report.seen} capture(s); "
+        f"{done} [bold]{report.user}[/]{where}: kept {report.kept} of {report.seen} capture(s); "
         f"rejected: {rejected}",
         soft_wrap=True,
     )
