@@ -32,7 +32,6 @@ def camera_kind(camera: str) -> SourceKind:
     return SourceKind.VIDEO if is_video(Path(camera).resolve()) else SourceKind.STILL
 
 
-
 def device_index(camera: str) -> int | None:
     """The V4L2 index a camera name points at, following links such as
     ``/dev/v4l/by-id/...``; None for a file."""
