@@ -285,7 +285,7 @@ def bench_stages(
     for row in result.rows:
         table.add_row(row.stage, f"{row.median_ms:.2f}", f"{row.p90_ms:.2f}")
     out.print(table)
-    out.print(machine_description())
+    out.print(f"{machine_description()}; load average {os.getloadavg()[0]:.1f} (1 min)")
     if result.speedup is not None:
         out.print(f"FaceGate verify is {result.speedup:.1f}x faster than the dlib HOG pipeline")
     if as_json:

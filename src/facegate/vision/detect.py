@@ -12,10 +12,10 @@ where the last frame says where the face is (``vision.follow``): ``detect_coarse
 downscaled frame, and ``detect_near`` on a window around a known box, downscaled so the
 face spans about ``near_face_px``. The downscale is bounded by the face, not the frame,
 because YuNet's five points move with the scale and the context it sees: with a window
-0.4 face sides wide and the face at 160 px, the embeddings agree with a full search's
-about as closely as a full search agrees with itself after a 3-pixel shift of the frame;
-at 128 px or a 0.5 margin they agreed less (``scripts/compare_face_follow.py``, notes of
-issue 13).
+0.4 face sides wide and the face at 160 px, the embeddings of webcam frames agree with a
+full search's nearly as closely as a full search agrees with itself after a 3-pixel
+shift of the frame; at 128 px and a 0.5 margin they agreed less
+(``scripts/compare_face_follow.py``, docs/benchmarks.md).
 """
 
 from __future__ import annotations
