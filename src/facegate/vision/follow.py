@@ -6,9 +6,10 @@ face spans about 160 px, a fraction of a full search's work. The whole frame is
 searched again on the first frame, when the face is lost or jumps, and every
 ``full_every`` frames, so a second face that walks in is seen within that many
 frames (the pipeline refuses a frame with two comparable faces only on a full
-search). A full search in video mode runs on a downscaled frame first and keeps its
-result when the largest face is big enough to be found there; otherwise it is the
-still search of ``FaceDetector.detect``.
+search). Where the last frame had a face, a full search runs on a downscaled frame
+first and keeps its result when the largest face is big enough to be found there;
+otherwise, and while no face is in view (where a downscaled pass would only add work
+to every empty frame), it is the still search of ``FaceDetector.detect``.
 
 Stills never take this path: every still, enrolment capture and calibration image
 is searched whole, so this mode changes nothing they measure.
@@ -78,12 +79,13 @@ class FaceFollower:
                 self._box = near.boxes[0]
                 self._since_full += 1
                 return near[0]
-        faces = self._full(frame)
+        faces = self._full(frame) if self._box is not None else self.detector.detect(frame.image)
         self._box = faces.boxes[0] if len(faces) and frame.kind.moving else None
         self._since_full = 1
         return faces
 
     def _full(self, frame: Frame) -> Faces:
+        """A full search where the last frame had a face: on the downscaled frame first."""
         if not frame.kind.moving:
             return self.detector.detect(frame.image)
         coarse = self.detector.detect_coarse(frame.image)
