@@ -73,6 +73,7 @@ def _login_service() -> list[Check]:
     """The login service's configuration, key and the cameras it could use."""
     from facegate.system.cameras import list_cameras
     from facegate.system.config import load_config
+    from facegate.system.key_protection import available_sealing, describe_key_protection
     from facegate.system.paths import SystemPaths
 
     paths = SystemPaths()
@@ -83,9 +84,8 @@ def _login_service() -> list[Check]:
         checks.append(Check("login config", True, f"{where}: camera {config.camera}"))
     except FaceGateError as exc:
         checks.append(Check("login config", False, str(exc)))
-    checks.append(
-        Check("login vault key", True, f"key file {paths.key_file} (no systemd-creds / TPM)")
-    )
+    protection = describe_key_protection(str(paths.key_file), available_sealing())
+    checks.append(Check("login vault key", True, protection))
     cameras = list_cameras()
     for cam in cameras:
         detail = f"/dev/video{cam.index} {cam.name!r}" + (

@@ -1,7 +1,9 @@
 """Stage latencies on one 640x480 frame, against the dlib HOG pipeline Howdy uses.
 
 Each stage is timed ``runs`` times after a warm-up; the table reports the median and
-the 90th percentile. The frame is the public-domain astronaut photo from
+the 90th percentile. The video rows time the same frame as a video frame, so detection
+follows the face from the previous frame (``vision.follow``), as an unlock from a
+camera does after its first frame. The frame is the public-domain astronaut photo from
 scikit-image, placed on a 640x480 canvas, so every machine times the same pixels.
 """
 
@@ -17,14 +19,19 @@ import cv2
 import numpy as np
 
 from facegate.bench.frames import sample_frame, side_lit
-from facegate.bench.timing import StageTiming, machine_description, time_call
+from facegate.bench.timing import (
+    StageTiming,
+    machine_description,
+    time_alternating,
+    time_call,
+)
 from facegate.biometrics.match import template_score
 from facegate.biometrics.template import build_template
 from facegate.config import load_settings
 from facegate.models import ModelFiles, resolve
 from facegate.vision.align import align
 from facegate.vision.pipeline import FacePipeline
-from facegate.vision.sources import Frame
+from facegate.vision.sources import Frame, SourceKind
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,18 @@ def run_bench(runs: int = 30, baseline: bool = True) -> BenchResult:
             return template_score(template, seen.embedding)
 
         dark = Frame(image=side_lit(image), source="bench-side-lit")
-        verify_row = _named(
-            "verify one frame (all of the above)", time_call(lambda: verify(frame), runs)
-        )
+        video = Frame(image=image, source="bench-video", kind=SourceKind.VIDEO)
+        follower = pipeline.follower()
+
+        def verify_video() -> float:
+            seen = pipeline.observe(video, follower=follower)
+            if seen.embedding is None:
+                raise RuntimeError(f"benchmark video frame was refused: {seen.reason}")
+            return template_score(template, seen.embedding)
+
+        still_timing, video_timing = time_alternating(lambda: verify(frame), verify_video, runs)
+        verify_row = _named("verify one frame (all of the above)", still_timing)
+        box = faces.boxes[0]
 
         rows = [
             _named("detect (YuNet)", time_call(lambda: pipeline.detector.detect(image), runs)),
@@ -82,6 +98,17 @@ def run_bench(runs: int = 30, baseline: bool = True) -> BenchResult:
                 time_call(lambda: template_score(template, embedding), runs),
             ),
             verify_row,
+            _named(
+                "video: verify one frame, face followed (taken in turn with verify)", video_timing
+            ),
+            _named(
+                "video: detect near the last box",
+                time_call(lambda: pipeline.detector.detect_near(image, box), runs),
+            ),
+            _named(
+                "video: detect on the downscaled frame",
+                time_call(lambda: pipeline.detector.detect_coarse(image), runs),
+            ),
             _named("verify one side-lit frame (slow path)", time_call(lambda: verify(dark), runs)),
             _named("unlock attempt (+ lockout slot, 2 vault writes)", _attempt(frame, runs)),
         ]

@@ -44,3 +44,21 @@ def time_call(func: Callable[[], object], runs: int) -> StageTiming:
         func()
         samples.append((time.perf_counter() - start) * 1000.0)
     return StageTiming("", float(np.median(samples)), float(np.percentile(samples, 90)))
+
+
+def time_alternating(
+    first: Callable[[], object], second: Callable[[], object], runs: int
+) -> tuple[StageTiming, StageTiming]:
+    """``time_call`` for two calls taken in turn, ``runs`` times each after one warm-up
+    each: on a shared machine both see the same load, so their ratio holds even when
+    the absolute figures drift with it."""
+    first()
+    second()
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for func, out in ((first, samples[0]), (second, samples[1])):
+            start = time.perf_counter()
+            func()
+            out.append((time.perf_counter() - start) * 1000.0)
+    a, b = (StageTiming("", float(np.median(x)), float(np.percentile(x, 90))) for x in samples)
+    return a, b

@@ -318,11 +318,12 @@ class Unlocker:
         check = self.liveness.attempt(
             LivenessOptions(mode, opts.require_attention, opts.challenges), on_challenge
         )
+        follower = self.pipeline.follower()
         start = time.monotonic()
         try:
             for frame in frames:
                 seen += 1
-                obs = self.pipeline.observe(frame)
+                obs = self.pipeline.observe(frame, follower=follower)
                 wanted = obs.embedding is not None and len(embeddings) < opts.max_frames
                 check.add(frame, obs.faces, wanted)
                 if wanted and obs.embedding is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -24,6 +26,38 @@ from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
     from facegate.biometrics.unlock import EnrolmentReport, Verdict
+    from facegate.session import Session
+
+
+VaultOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--system/--personal",
+        help="The login service's vault, or your own (default: system for root, unless "
+        "FACEGATE_HOME is set).",
+        show_default=False,
+    ),
+]
+SystemRootOption = Annotated[
+    Path, typer.Option("--root", help="Prefix for the system paths (tests).", hidden=True)
+]
+
+
+def _enrolment_session(system: bool | None, root: Path) -> tuple[Session, str]:
+    """The session ``enroll`` / ``add`` write to, and where that is, for the summary line
+    (rule: ``facegate.system.paths.wants_system_vault``)."""
+    from facegate.session import Session
+    from facegate.system.paths import SystemPaths, wants_system_vault
+
+    if not wants_system_vault(system, os.geteuid(), os.environ):
+        return Session.open(), ""
+    if os.geteuid() != 0:
+        err.print("[bold red]error:[/] the system vault needs root: run it with sudo")
+        raise typer.Exit(2)
+    from facegate.system.authenticate import open_system_session
+
+    paths = SystemPaths(root=root)
+    return open_system_session(paths), f" in the system vault {paths.state_dir} (login)"
 
 
 @app.command()
@@ -33,13 +67,16 @@ def enroll(
     sources: SourcesArgument,
     replace: Annotated[bool, typer.Option(help="Replace an existing template.")] = False,
     read_frames: Annotated[int, READ_FRAMES] = 60,
+    system: VaultOption = None,
+    root: SystemRootOption = Path("/"),
 ) -> None:
-    """Enrol USER from several images, a video or a camera session."""
-    from facegate.session import Session
+    """Enrol USER from several images, a video or a camera session.
 
-    with Session.open() as session:
+    Run as root (sudo), USER is enrolled for login, in the login service's vault."""
+    session, where = _enrolment_session(system, root)
+    with session:
         report = session.enroll(user, sources, replace=replace, max_frames=read_frames)
-    _print_report("enrolled", report)
+    _print_report("enrolled", report, where)
     if report.kept == 1:
         err.print(
             f"[yellow]warning:[/] {user} was enrolled from one capture; unlock is more reliable "
@@ -54,20 +91,23 @@ def add(
     user: UserArgument,
     sources: SourcesArgument,
     read_frames: Annotated[int, READ_FRAMES] = 60,
+    system: VaultOption = None,
+    root: SystemRootOption = Path("/"),
 ) -> None:
-    """Add captures of USER to their template; each must look like the enrolled face."""
-    from facegate.session import Session
+    """Add captures of USER to their template; each must look like the enrolled face.
 
-    with Session.open() as session:
+    Run as root (sudo), USER's login template is the one changed."""
+    session, where = _enrolment_session(system, root)
+    with session:
         report = session.add(user, sources, max_frames=read_frames)
-    _print_report("added to", report)
+    _print_report("added to", report, where)
 
 
-def _print_report(done: str, report: EnrolmentReport) -> None:
+def _print_report(done: str, report: EnrolmentReport, where: str = "") -> None:
     """The summary line, then each refused capture by name so it can be retaken."""
     rejected = ", ".join(f"{r.value}: {n}" for r, n in report.rejected.items()) or "none"
     out.print(
-        f"{done} [bold]{report.user}[/]: kept {report.kept} of {report.seen} capture(s); "
+        f"{done} [bold]{report.user}[/]{where}: kept {report.kept} of {report.seen} capture(s); "
         f"rejected: {rejected}",
         soft_wrap=True,
     )
@@ -89,7 +129,8 @@ def verify(
         LivenessMode | None,
         typer.Option(
             help="Liveness check. Default by level: standard = passive; high = active "
-            "(random blink / smile / mouth prompts) for a camera or video, else passive. "
+            "(random blink / smile / mouth prompts; a camera or video only, and high "
+            "accepts nothing weaker). "
             "'off' is never a default, and such a match never updates the template."
         ),
     ] = None,
@@ -226,7 +267,7 @@ def bench_stages(
     for row in result.rows:
         table.add_row(row.stage, f"{row.median_ms:.2f}", f"{row.p90_ms:.2f}")
     out.print(table)
-    out.print(machine_description())
+    out.print(f"{machine_description()}; load average {os.getloadavg()[0]:.1f} (1 min)")
     if result.speedup is not None:
         out.print(f"FaceGate verify is {result.speedup:.1f}x faster than the dlib HOG pipeline")
 

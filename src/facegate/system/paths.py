@@ -12,6 +12,7 @@ The key lives apart from the vault, so a copy of ``/var/lib`` (a backup) holds n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +71,18 @@ class SystemPaths:
     @property
     def unit_file(self) -> Path:
         return self._at("/etc/systemd/system") / UNIT_NAME
+
+
+def wants_system_vault(asked: bool | None, euid: int, environ: Mapping[str, str]) -> bool:
+    """Whether ``facegate enroll`` / ``facegate add`` write to the system vault (the one
+    the login service reads) rather than the caller's own.
+
+    ``asked`` (``--system`` / ``--personal``) decides when given. Otherwise root gets the
+    system vault, unless ``FACEGATE_HOME`` names a personal one: root enrols faces to
+    log in with, and ``sudo`` may keep the invoking user's ``HOME``, where a root-owned
+    personal vault would only be in the way. ``sudo`` drops ``FACEGATE_HOME``, so
+    ``sudo facegate enroll alice 0`` enrols alice for login.
+    """
+    if asked is not None:
+        return asked
+    return euid == 0 and not environ.get("FACEGATE_HOME")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import glob
 import os
+import pty
 import secrets
+import select
 import shutil
 import subprocess
 import sys
@@ -80,11 +82,14 @@ def point_camera(link: Path, target: Path) -> None:
 
 @dataclass(frozen=True)
 class PamResult:
-    """One ``pamtester`` run: exit code, everything it printed, wall-clock seconds."""
+    """One ``pamtester`` run: exit code, everything it printed, wall-clock seconds, and
+    when ``watched`` text first appeared (seconds from the start; None when it never did
+    or nobody watched)."""
 
     rc: int
     output: str
     seconds: float
+    watched_at: float | None = None
 
     @property
     def reached_password(self) -> bool:
@@ -155,6 +160,46 @@ class PamService:
             env={**os.environ, **env},
         )
         return PamResult(done.returncode, done.stdout + done.stderr, time.monotonic() - started)
+
+    def authenticate_watching(self, user: str, typed: str, watch: str) -> PamResult:
+        """``authenticate`` on a terminal, noting when ``watch`` is first printed.
+
+        pamtester buffers its output when it goes to a pipe, so the lines pam_exec passes
+        on (a challenge's prompt) would all arrive at exit; on a pseudo-terminal each
+        arrives as it is printed, as a user at the prompt sees it."""
+        primary, secondary = pty.openpty()
+        started = time.monotonic()
+        process = subprocess.Popen(
+            ["pamtester", self.name, user, "authenticate"],
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+            close_fds=True,
+        )
+        os.close(secondary)
+        output, watched_at, answered = b"", None, False
+        try:
+            while True:
+                ready, _, _ = select.select([primary], [], [], 60)
+                if not ready:
+                    break
+                try:
+                    chunk = os.read(primary, 4096)
+                except OSError:  # the terminal closed: pamtester exited
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                if watched_at is None and watch.encode() in output:
+                    watched_at = time.monotonic() - started
+                if not answered and b"Password:" in output:
+                    os.write(primary, typed.encode() + b"\n")
+                    answered = True
+        finally:
+            rc = process.wait(timeout=60)
+            os.close(primary)
+        text = output.decode(errors="replace")
+        return PamResult(rc, text, time.monotonic() - started, watched_at)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from facegate.vision.align import align
 from facegate.vision.capture import CaptureClass, capture_class
 from facegate.vision.detect import DetectorOptions, FaceDetector, Faces
 from facegate.vision.embed import SFaceEmbedder
+from facegate.vision.follow import FaceFollower
 from facegate.vision.illumination import is_poorly_lit, lift_frame, variants
 from facegate.vision.mesh import FaceMesher, MeshOptions
 from facegate.vision.quality import Quality, QualityOptions, assess
@@ -83,15 +84,30 @@ class FacePipeline:
             )
         return self._mesher
 
+    def follower(self) -> FaceFollower:
+        """Detection in video mode for one stream of frames (see ``vision.follow``)."""
+        return FaceFollower(self.detector)
+
     def embed_crop(self, crop: np.ndarray) -> np.ndarray:
         """Unit embedding of an aligned crop, averaged over its lighting variants."""
         total = sum(self.embedder.embed(v) for v in variants(crop))
         vec = np.asarray(total, dtype=np.float32)
         return vec / np.float32(np.linalg.norm(vec))
 
-    def observe(self, frame: Frame, quality: QualityOptions | None = None) -> Observation:
-        """Run the whole chain on one frame; a refusal is a reason, not an exception."""
-        faces = self.detector.detect(frame.image)
+    def observe(
+        self,
+        frame: Frame,
+        quality: QualityOptions | None = None,
+        follower: FaceFollower | None = None,
+    ) -> Observation:
+        """Run the whole chain on one frame; a refusal is a reason, not an exception.
+
+        ``follower`` (from :meth:`follower`, one per stream) finds the face near where
+        the stream's last frame had it; without one the whole frame is searched.
+        """
+        faces = (
+            follower.detect(frame) if follower is not None else self.detector.detect(frame.image)
+        )
         crop = align(frame.image, faces, 0) if len(faces) else None
         if crop is None or is_poorly_lit(crop):
             # A badly lit face is located again on a shadow-lifted copy of the frame,
