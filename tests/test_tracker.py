@@ -246,6 +246,7 @@ def test_cli_writes_one_record_per_line(files: dict[str, Path], tmp_path: Path) 
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [tuple(r) for r in lines] == [RECORD_KEYS, RECORD_KEYS]
     assert [r["face_found"] for r in lines] == [True, False]
+    assert out.stat().st_mode & 0o777 == 0o600, "the raw stream can identify its person"
     missing = CliRunner().invoke(app, ["track", str(tmp_path / "nope.png"), "--jsonl", str(out)])
     assert missing.exit_code == 2 and "UnreadableSource" in missing.output
 

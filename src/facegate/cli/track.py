@@ -10,6 +10,7 @@ facegate bench track [VIDEO] --out DIR      tracking speed (median of runs)
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -51,7 +52,11 @@ def track_command(
     jsonl: Annotated[Path, typer.Option("--jsonl", help="Output file, one record a line.")],
     smooth: Annotated[bool, typer.Option(help="One Euro smoothing on video.")] = False,
 ) -> None:
-    """Track expressions in SOURCE... and write shareable records (no identity data)."""
+    """Track expressions in SOURCE... and write raw per-frame records for your own use.
+
+    The raw stream (resting face, head distance) can identify a person (docs/privacy.md),
+    so the file is private to you; apps receive it only through `facegate serve`, which
+    re-centres it first."""
     from facegate.config import load_settings
     from facegate.models import ModelFiles
     from facegate.sharing.tracker import track
@@ -61,7 +66,8 @@ def track_command(
     counts = [frame_count(s) for s in sources]
     try:
         jsonl.parent.mkdir(parents=True, exist_ok=True)
-        handle = jsonl.open("w", encoding="utf-8")
+        fd = os.open(jsonl, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        handle = os.fdopen(fd, "w", encoding="utf-8")
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {jsonl}: {exc.strerror}") from None
     n = found = 0
