@@ -36,11 +36,12 @@ from facegate.vault import SqliteVault, UserRecord, Vault, load_key, open_vault
 from facegate.vault.base import Outcome
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-VALID_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}", re.ASCII)
+VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
 valid_names = st.from_regex(VALID_NAME, fullmatch=True)
 invalid_names = (
     st.text(max_size=80).filter(lambda s: not VALID_NAME.fullmatch(s))
     | st.text(alphabet="abc._-@1", min_size=65, max_size=90)
+    | st.sampled_from(["-x", "--help", ".hidden", "@a", "_", "Ålice"])  # read as options
     | st.none()
     | st.integers()
     | st.binary(min_size=1, max_size=8)
@@ -430,6 +431,19 @@ def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     with pytest.raises(VaultKeyError, match="chmod 600"):
         load_key(cfg)
     cfg.key_path.chmod(0o600)
+    assert len(load_key(cfg)) == 32
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_key_file_another_user_owns_is_refused(tmp_path: Path) -> None:
+    """The attack: in a folder others can write to, swap in your own key and vault with
+    your face enrolled under the victim's name; a run as root would then let you in."""
+    cfg = home_settings(tmp_path, KeySource.KEYFILE)
+    load_key(cfg)
+    os.chown(cfg.key_path, 65534, 65534)
+    with pytest.raises(VaultKeyError, match="belongs to uid 65534"):
+        load_key(cfg)
+    os.chown(cfg.key_path, os.geteuid(), os.getegid())
     assert len(load_key(cfg)) == 32
 
 

@@ -19,7 +19,8 @@ from facegate.errors import InputError
 DEFAULT_MAX_FAILURES = 5
 
 # ASCII only: Unicode look-alikes would let two different names appear identical.
-_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}", re.ASCII)
+# A leading letter or digit, so that a name is never read as an option (``-x``).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
 
 
 class Outcome(StrEnum):
@@ -72,7 +73,8 @@ def validate_name(name: object) -> str:
     """Reject a name before it reaches storage, so bad input never becomes a row."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InputError(
-            f"invalid user name {name!r}: use 1-64 characters from letters, digits and . _ - @"
+            f"invalid user name {name!r}: use 1-64 characters from ASCII letters, digits "
+            "and . _ - @, starting with a letter or digit"
         )
     return name
 

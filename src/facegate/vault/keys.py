@@ -119,6 +119,13 @@ def _read_key_file(path: Path) -> bytes:
             f"the key file {path} is not a regular file; move it aside and restore the key file"
         )
     with os.fdopen(fd, "rb") as fh:
+        if info.st_uid != os.geteuid():
+            # A key someone else owns may have been planted beside a vault of theirs,
+            # enrolling their face as this user's.
+            raise VaultKeyError(
+                f"the key file {path} belongs to uid {info.st_uid}, not to you "
+                f"(uid {os.geteuid()}); a key others own cannot be trusted: check the folder"
+            )
         if info.st_mode & 0o077:
             raise VaultKeyError(
                 f"the key file {path} is accessible to other users "
