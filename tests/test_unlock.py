@@ -202,6 +202,13 @@ def test_replace_rewrites_the_template(enrolled: Session, astronaut_bgr: np.ndar
     assert len(before) == 5
 
 
+def test_replace_enrols_a_user_not_yet_enrolled(
+    session: Session, astronaut_bgr: np.ndarray
+) -> None:
+    report = session.unlocker.enroll(USER, _captures(astronaut_bgr, "astronaut"), replace=True)
+    assert report.kept >= 3 and [r.name for r in session.vault.users()] == [USER]
+
+
 def test_enrolling_from_a_cat_stores_nothing(session: Session) -> None:
     with pytest.raises(EnrolmentError, match="no_face"):
         session.unlocker.enroll("kitty", cat())

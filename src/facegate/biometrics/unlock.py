@@ -51,6 +51,7 @@ from facegate.errors import (
     EnrolmentError,
     FaceGateError,
     InputError,
+    NotEnrolled,
     Reason,
 )
 from facegate.liveness.challenge import Challenge
@@ -182,10 +183,14 @@ class Unlocker:
             if i not in keep
         ]
         template = build_template([captures.embeddings[i] for i in keep], time.time())
-        if replace:
-            self.vault.replace_template(user, template.to_bytes())
+        payload = template.to_bytes()
+        if not replace:
+            self.vault.create_user(user, payload)
         else:
-            self.vault.create_user(user, template.to_bytes())
+            try:
+                self.vault.replace_template(user, payload)
+            except NotEnrolled:
+                self.vault.create_user(user, payload)  # --replace of someone new enrols them
         return _report(user, captures.seen, len(template), refusals)
 
     def add(self, user: str, frames: Iterable[Frame], *, max_frames: int = 200) -> EnrolmentReport:
