@@ -209,6 +209,9 @@ def test_a_photo_is_refused_for_liveness_by_default(enrolled: Invoke, image_file
     result = enrolled("verify", USER, image_files["probe"], "--json")
     assert result.exit_code == 1, result.output
     assert json.loads(result.stdout)["reason"] == "liveness"
+    text = enrolled("verify", USER, image_files["probe"])
+    assert "reason=liveness" in text.stdout
+    assert "counts toward the lockout" in text.stderr and "camera or video" in text.stderr
 
 
 def test_one_image_enrolment_warns_and_add_names_refusals(

@@ -22,6 +22,7 @@ from facegate.cli.app import (
     out,
 )
 from facegate.cli.listing import print_rows, user_rows
+from facegate.errors import Reason
 from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
@@ -175,6 +176,12 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
         + (" [bold red]LOCKED[/] (clear with `facegate reset USER`)" if verdict.locked else ""),
         soft_wrap=True,
     )
+    if verdict.reason is Reason.LIVENESS and not verdict.locked:
+        err.print(
+            "hint: liveness was not proven, and this counts toward the lockout. A still "
+            "photo rarely proves it: verify from a camera or video and answer the prompts.",
+            soft_wrap=True,
+        )
 
 
 @app.command()
