@@ -178,8 +178,8 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
     )
     if verdict.reason is Reason.LIVENESS and not verdict.locked:
         err.print(
-            "hint: liveness was not proven, and this counts toward the lockout. A still "
-            "photo rarely proves it: verify from a camera or video and answer the prompts.",
+            "hint: liveness was not proven, and this counts toward the lockout. On a "
+            "camera or video, answer the prompts; a still photo rarely proves it.",
             soft_wrap=True,
         )
 
