@@ -26,6 +26,8 @@ from facegate.vision.occlusion import (
     OcclusionMap,
     Region,
     RegionModels,
+    hog,
+    quartiles,
     region_features,
 )
 from facegate.vision.occlusion_draw import ALPHA, heat_colour
@@ -153,3 +155,22 @@ def test_occlusion_map_keeps_every_region_in_unit_range(values: list[float]) -> 
 def test_region_boxes_lie_inside_the_aligned_crop() -> None:
     for x0, y0, x1, y1 in REGION_BOXES.values():
         assert 0 <= x0 < x1 <= CROP_SIZE and 0 <= y0 < y1 <= CROP_SIZE
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 700), st.integers(0, 2**31 - 1))
+def test_quartiles_are_numpys_percentiles(n: int, seed: int) -> None:
+    """The one-sort quartiles the region features use equal ``np.percentile``'s."""
+    values = np.random.default_rng(seed).normal(size=(n, 4)).astype(np.float32) * 50
+    expected = np.percentile(values, [25, 50, 75], axis=0)
+    np.testing.assert_allclose(quartiles(values), expected, rtol=0, atol=1e-5)
+
+
+def test_hog_sums_each_cells_orientations() -> None:
+    """A vertical edge inside the first column of cells puts all of their gradient in one
+    orientation bin and leaves every other cell empty."""
+    patch = np.zeros((24, 32), np.float32)
+    patch[:, :4] = 100.0
+    cells = hog(patch).reshape(3, 4, 8)
+    assert (cells[:, 0].argmax(axis=1) == 0).all() and (cells[:, 0, 0] > 0.9).all()
+    assert np.allclose(cells[:, 1:], 0)
