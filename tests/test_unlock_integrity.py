@@ -275,5 +275,6 @@ def test_verify_output_holds_no_score(enrolled_astronaut: str, astronaut_probe_p
     record = json.loads(result.output)
     assert set(record) == {
         "user", "matched", "reason", "level", "liveness",
-        "frames_used", "frames_seen", "failures", "locked",
+        "frames_used", "frames_seen", "failures", "locked", "mask",
     }  # fmt: skip
+    assert record["mask"] in (True, False, None)

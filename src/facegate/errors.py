@@ -44,6 +44,8 @@ class Reason(StrEnum):
     LOCKED_OUT = "locked_out"
     LIVENESS = "liveness"  # a presentation attack was suspected; counts toward lockout
     NO_ATTENTION = "no_attention"  # eyes closed or looking away; does not count
+    EYES_COVERED = "eyes_covered"  # a non-match with sunglasses or a hand over the eyes; counts
+    MASK_NOT_ALLOWED = "mask_not_allowed"  # a mask at a level without masked unlock; counts
 
 
 class FaceGateError(Exception):

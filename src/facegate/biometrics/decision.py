@@ -5,18 +5,30 @@ and every caller shares it. The order of the rules matters:
 
 1. No usable frame: the most common capture refusal; says nothing about who is
    there, so it does not count toward the lockout.
-2. The mean score of the usable frames below the threshold: ``not_matched`` (a
-   failure). Averaging steadies a genuine user's score across blinks and motion,
-   while an impostor's mean is no likelier to cross the threshold than one frame's.
-3. A match that fails liveness: ``liveness`` (a failure, as an attack should be).
-4. A live match with eyes closed or looking away: ``no_attention`` (not a failure).
-5. A match with liveness off (which a caller must ask for): ``match``, but neutral on
+2. A mask at a level that allows no masked unlock (``high``): ``mask_not_allowed``,
+   whatever the score, and counted. The reason depends on the occlusion map alone, so
+   it tells an attacker nothing about the score; counting it means a masked impostor
+   gets no free tries.
+3. The mean score of the usable frames below the threshold: a counted failure. The
+   threshold is the bare one for a bare face and the larger of the masked and the bare
+   one for a masked face (or a face whose cover was not assessed), so a mask never
+   loosens it (:func:`identity_threshold`, which unlock also uses to settle identity
+   before any liveness challenge). The reason is ``eyes_covered`` when the eyes were
+   covered, else ``not_matched``: identity is settled first and the occlusion only
+   names the failure, so covering the eyes buys an impostor no uncounted tries.
+   Averaging steadies a genuine user's score across blinks and motion, while an
+   impostor's mean is no likelier to cross the threshold than one frame's.
+4. A match that fails liveness: ``liveness`` (a failure, as an attack should be).
+5. A live match with eyes closed or looking away: ``no_attention`` (not a failure).
+6. A match with liveness off (which a caller must ask for): ``match``, but neutral on
    the lockout. It proves nobody is there, so it may not wipe the failures: a printed
    photo would otherwise buy unlimited tries at the liveness check.
-6. Otherwise ``match``. The best frame may refresh the template only when a challenge
-   was answered (a passive PAD alone can be fooled by a doctored still) and the mean
+7. Otherwise ``match``. The best frame may refresh the template only when a challenge
+   was answered (a passive PAD alone can be fooled by a doctored still), the mean
    similarity to the *enrolled* entries clears the stricter adaptation threshold, so a
-   learnt frame never vouches for the next one and morphs cannot walk the template.
+   learnt frame never vouches for the next one and morphs cannot walk the template,
+   and the face was assessed and seen whole (a masked or half-hidden face never
+   teaches the template).
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facegate.biometrics.masked import Cover
 from facegate.errors import Reason
 from facegate.liveness.check import LivenessMode
 from facegate.vault.base import Outcome
@@ -38,7 +51,9 @@ class Evidence:
     the template (higher = more alike); they never leave the decision. ``anchors`` are
     the same frames' similarities to the enrolled entries alone, which decide whether
     one may be learnt. ``captures`` are the usable frames' lighting classes, which chose
-    the threshold. ``challenged``: a liveness challenge was asked and answered."""
+    the threshold. ``challenged``: a liveness challenge was asked and answered.
+    ``cover`` is what the occlusion maps of the usable frames showed, or None when they
+    were not assessed (an evaluation without maps; judged as masked, never looser)."""
 
     frames_seen: int
     scores: tuple[float, ...] = field(repr=False)
@@ -49,16 +64,39 @@ class Evidence:
     captures: tuple[CaptureClass, ...] = ()
     anchors: tuple[float, ...] = field(default=(), repr=False)
     challenged: bool = False
+    cover: Cover | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The cosine thresholds one attempt is held to (accept when score >= threshold).
+
+    bare: the level's threshold for the attempt's capture classes.
+    masked: the level's masked threshold, or None when the level allows no masked unlock.
+    adapt: the similarity to the enrolled entries a match needs before it may refresh
+    the template.
+    """
+
+    bare: float
+    masked: float | None
+    adapt: float
+
+    @property
+    def covered(self) -> float:
+        """The threshold of a masked face: never looser than the bare one."""
+        return self.bare if self.masked is None else max(self.masked, self.bare)
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The reason given, what it does to the lockout, and which usable frame (by index
-    into ``Evidence.scores``) may refresh the template, if any."""
+    """The reason given, what it does to the lockout, which usable frame (by index into
+    ``Evidence.scores``) may refresh the template, if any, and whether the face was
+    masked (None: no usable frame, or the cover was not assessed)."""
 
     reason: Reason
     outcome: Outcome
     adapt_frame: int | None = None
+    mask: bool | None = None
 
     @property
     def matched(self) -> bool:
@@ -70,23 +108,47 @@ def dominant_refusal(refusals: tuple[Reason, ...]) -> Reason:
     return Counter(refusals).most_common(1)[0][0] if refusals else Reason.NO_FACE
 
 
-def decide(evidence: Evidence, threshold: float, adapt_threshold: float) -> Decision:
-    """Apply the rules in the module docstring. Accept when mean score >= threshold."""
+def identity_threshold(thresholds: Thresholds, cover: Cover | None) -> float | None:
+    """The score a face with this cover must reach (accept when mean >= it), or None when
+    the level refuses it whatever the score (a mask where masks are not allowed). An
+    unassessed face (None) is held to the masked face's threshold; at a level without
+    masked unlock it cannot be judged at all (ValueError)."""
+    if thresholds.masked is None:
+        if cover is None:
+            raise ValueError("a level that allows no masked unlock needs the cover assessed")
+        if cover.masked:
+            return None
+    whole = cover is not None and not cover.masked
+    return thresholds.bare if whole else thresholds.covered
+
+
+def decide(evidence: Evidence, thresholds: Thresholds) -> Decision:
+    """Apply the rules in the module docstring."""
     if not evidence.scores:
         return Decision(dominant_refusal(evidence.refusals), Outcome.NEUTRAL)
+    cover = evidence.cover
+    mask = None if cover is None else cover.masked
+    limit = identity_threshold(thresholds, cover)
+    if limit is None:
+        return Decision(Reason.MASK_NOT_ALLOWED, Outcome.FAILURE, mask=True)
     score = float(np.mean(evidence.scores))
-    if score < threshold:
-        return Decision(Reason.NOT_MATCHED, Outcome.FAILURE)
+    if score < limit:
+        eyes = cover is not None and cover.eyes_covered
+        reason = Reason.EYES_COVERED if eyes else Reason.NOT_MATCHED
+        return Decision(reason, Outcome.FAILURE, mask=mask)
     if not evidence.live:
-        return Decision(Reason.LIVENESS, Outcome.FAILURE)
+        return Decision(Reason.LIVENESS, Outcome.FAILURE, mask=mask)
     if evidence.attentive is False:
-        return Decision(Reason.NO_ATTENTION, Outcome.NEUTRAL)
+        return Decision(Reason.NO_ATTENTION, Outcome.NEUTRAL, mask=mask)
     if evidence.liveness is LivenessMode.OFF:
-        return Decision(Reason.MATCH, Outcome.NEUTRAL)
+        return Decision(Reason.MATCH, Outcome.NEUTRAL, mask=mask)
     learns = (
         evidence.challenged
         and bool(evidence.anchors)
-        and float(np.mean(evidence.anchors)) >= adapt_threshold
+        and float(np.mean(evidence.anchors)) >= thresholds.adapt
+        and cover is not None
+        and not cover.masked
+        and not cover.eyes_covered
     )
     best = int(np.argmax(evidence.anchors)) if learns else None
-    return Decision(Reason.MATCH, Outcome.SUCCESS, best)
+    return Decision(Reason.MATCH, Outcome.SUCCESS, best, mask)

@@ -1,13 +1,15 @@
-"""Unlock with a mask: when the occlusion map says a mask is worn, and how strictly to match.
+"""Unlock with a mask: what the occlusion map says is covered, and the masked thresholds.
 
 A mask is a *mode*, not a failure: the probe is matched with the same SFace score as
-always (see ``docs/masks.md`` for the masked-matching options that were measured and
-did not help), but against a threshold calibrated on *masked* impostor decisions.
-Masked faces look more alike than bare ones (the lower face is one piece of cloth), so
-a threshold calibrated on bare faces would not hold its false-match rate on them.
+always (``docs/masks.md`` lists the masked-matching options that were measured), but
+held to a threshold calibrated on *masked* impostor decisions. Masked faces look more
+alike than bare ones (the lower face is one piece of cloth), so a threshold calibrated
+on bare faces would not hold its false-match rate on them. The decision
+(:mod:`facegate.biometrics.decision`) never lets a mask loosen a threshold: a masked
+attempt needs the larger of the masked and the bare threshold.
 
-Eyes covered (sunglasses, a hand) is a refusal with its own reason, not a false
-non-match: too little of the face is visible to say who it is.
+Covered eyes (sunglasses, a hand) are named in a non-match's reason, ``eyes_covered``,
+so the person knows what to change; the attempt still counts, like any non-match.
 
 All thresholds live in ``masked_calibration.json``, produced by
 ``scripts/calibrate_masked.py`` (its command is recorded inside), tuned on half of
@@ -17,8 +19,8 @@ the RMFRD people and reported on the other half.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -30,20 +32,6 @@ from facegate.vision.occlusion import OcclusionMap, Region
 CALIBRATION_FILE = "masked_calibration.json"
 
 
-class FaceMode(StrEnum):
-    """What the occlusion map says about a probe.
-
-    BARE: match as usual. MASKED: mouth covered; match against the masked threshold of
-    the level (refused at levels that allow no masked unlock). EYES_COVERED: refuse
-    with reason ``eyes_covered`` (takes precedence over a mask: eyes are what a masked
-    match relies on).
-    """
-
-    BARE = "bare"
-    MASKED = "masked"
-    EYES_COVERED = "eyes_covered"
-
-
 @dataclass(frozen=True)
 class MaskedCalibration:
     """Thresholds for the masked mode, with the command that produced them.
@@ -51,20 +39,23 @@ class MaskedCalibration:
     thresholds   per level, cosine similarity (accept when score >= threshold; higher
                  is stricter), or None where the level allows no masked unlock.
     target_fmr   per level, the false-match rate each threshold was set to (None likewise).
-    mask_mouth   mouth occlusion value (in [0, 1]) at or above which a face is masked.
+    mask_mouth   mouth occlusion value (in [0, 1]) at or above which the mouth is covered.
+    mask_nose    nose occlusion value at or above which the nose is covered; a face is
+                 masked when both are (a mask covers mouth and nose).
     eyes_covered the larger eye occlusion value at or above which the eyes are covered.
     """
 
     thresholds: MappingProxyType[SecurityLevel, float | None]
     target_fmr: MappingProxyType[SecurityLevel, float | None]
     mask_mouth: float
+    mask_nose: float
     eyes_covered: float
     command: str
 
     def __post_init__(self) -> None:
         if set(self.thresholds) != set(SecurityLevel):
             raise ValueError("MaskedCalibration needs a threshold (or None) for every level")
-        for name in ("mask_mouth", "eyes_covered"):
+        for name in ("mask_mouth", "mask_nose", "eyes_covered"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"MaskedCalibration.{name} must be in [0, 1]")
 
@@ -85,6 +76,7 @@ def parse_masked_calibration(raw: dict[str, Any]) -> MaskedCalibration:
                 {lvl: _optional(levels[lvl.value]["target_fmr"]) for lvl in SecurityLevel}
             ),
             mask_mouth=float(raw["occlusion"]["mask_mouth"]),
+            mask_nose=float(raw["occlusion"]["mask_nose"]),
             eyes_covered=float(raw["occlusion"]["eyes_covered"]),
             command=str(raw["command"]),
         )
@@ -106,67 +98,38 @@ def _optional(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def face_mode(occlusion: OcclusionMap, calibration: MaskedCalibration) -> FaceMode:
-    """BARE, MASKED or EYES_COVERED for one probe's occlusion map."""
-    eyes = max(occlusion[Region.LEFT_EYE], occlusion[Region.RIGHT_EYE])
-    if eyes >= calibration.eyes_covered:
-        return FaceMode.EYES_COVERED
-    if occlusion[Region.MOUTH] >= calibration.mask_mouth:
-        return FaceMode.MASKED
-    return FaceMode.BARE
-
-
-class Outcome(StrEnum):
-    """What :func:`judge` decides; ``eyes_covered`` and ``mask_not_allowed`` are
-    refusals that say nothing about who is there, so they must not count toward the
-    lockout (like ``no_face``)."""
-
-    MATCH = "match"
-    NOT_MATCHED = "not_matched"
-    EYES_COVERED = "eyes_covered"
-    MASK_NOT_ALLOWED = "mask_not_allowed"
-
-
 @dataclass(frozen=True)
-class Judgement:
-    """The masked mode's verdict on one probe: ``mask`` is the verdict's ``mask: yes``."""
+class Cover:
+    """What the occlusion maps of one attempt's usable frames say is covered.
 
-    outcome: Outcome
-    mode: FaceMode
-    threshold: float | None
+    masked: mouth and nose are covered on at least one frame (a mask); the attempt
+        is then held to the level's masked threshold, never a looser one, and a level
+        without masked unlock refuses it. Both regions are asked for because the mouth
+        alone also flags a few bare grey or side-lit faces (ORL, Yale), which ``high``
+        would then refuse.
+    eyes_covered: an eye is covered on at least one frame (sunglasses, a hand); a
+        non-match then says ``eyes_covered``, so the person knows what to change.
 
-    @property
-    def matched(self) -> bool:
-        return self.outcome is Outcome.MATCH
-
-    @property
-    def mask(self) -> bool:
-        return self.mode is FaceMode.MASKED
-
-
-def judge(
-    score: float,
-    mode: FaceMode,
-    level: SecurityLevel,
-    bare_threshold: float,
-    calibration: MaskedCalibration,
-) -> Judgement:
-    """The pure decision for one probe's SFace score (cosine, higher = more alike).
-
-    BARE: today's rule, ``score >= bare_threshold``.
-    MASKED: ``score >=`` the level's masked threshold; a level without one refuses
-    with MASK_NOT_ALLOWED (``high``: payments need the whole face).
-    EYES_COVERED: a probe that matches the bare threshold anyway is a match (the face
-    was recognised despite sunglasses); otherwise EYES_COVERED instead of NOT_MATCHED,
-    since too little of the face was visible to say it is someone else.
+    The two are independent on purpose: sunglasses worn with a mask must not take a
+    masked face back to the bare threshold.
     """
-    if mode is FaceMode.MASKED:
-        limit = calibration.threshold(level)
-        if limit is None:
-            return Judgement(Outcome.MASK_NOT_ALLOWED, mode, None)
-        outcome = Outcome.MATCH if score >= limit else Outcome.NOT_MATCHED
-        return Judgement(outcome, mode, limit)
-    if score >= bare_threshold:
-        return Judgement(Outcome.MATCH, mode, bare_threshold)
-    refusal = Outcome.EYES_COVERED if mode is FaceMode.EYES_COVERED else Outcome.NOT_MATCHED
-    return Judgement(refusal, mode, bare_threshold)
+
+    masked: bool
+    eyes_covered: bool
+
+
+def cover_of(maps: Sequence[OcclusionMap], calibration: MaskedCalibration) -> Cover:
+    """The :class:`Cover` of an attempt from its usable frames' occlusion maps (any
+    frame covered counts: an attacker chooses the frames, so one masked frame among
+    bare ones still makes the attempt masked)."""
+    if not maps:
+        raise ValueError("cover_of needs the occlusion map of at least one frame")
+    return Cover(
+        masked=any(
+            m[Region.MOUTH] >= calibration.mask_mouth and m[Region.NOSE] >= calibration.mask_nose
+            for m in maps
+        ),
+        eyes_covered=any(
+            max(m[Region.LEFT_EYE], m[Region.RIGHT_EYE]) >= calibration.eyes_covered for m in maps
+        ),
+    )

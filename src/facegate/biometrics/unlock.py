@@ -8,6 +8,9 @@
    fails with an error, never a match;
 3. collects evidence from up to ``max_frames`` usable frames within the budget,
    with liveness judged on the same frames (:mod:`facegate.liveness`);
+   The occlusion map of each usable frame (:mod:`facegate.vision.occlusion`) says what
+   covers the face: a mask sets the threshold, also for settling identity before
+   liveness, and the verdict's ``mask``; covered eyes name a non-match;
 4. decides with :func:`facegate.biometrics.decision.decide`;
 5. settles the slot (``finish_attempt``): a match decided after the lock closed
    behind it is refused with ``locked_out``;
@@ -25,11 +28,18 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from facegate.biometrics.decision import Decision, Evidence, decide
+from facegate.biometrics.decision import (
+    Decision,
+    Evidence,
+    Thresholds,
+    decide,
+    identity_threshold,
+)
+from facegate.biometrics.masked import MaskedCalibration, cover_of, load_masked_calibration
 from facegate.biometrics.match import (
     Calibration,
     SecurityLevel,
@@ -64,6 +74,7 @@ from facegate.liveness.check import (
 from facegate.vault import Vault
 from facegate.vault.base import Attempt, Outcome
 from facegate.vision.capture import CaptureClass
+from facegate.vision.occlusion import OcclusionAssessor, OcclusionMap
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import ENROL_QUALITY
 from facegate.vision.sources import Frame
@@ -77,6 +88,8 @@ class Verdict:
 
     liveness: the mode the attempt ran under (``off`` only when a caller asked).
     failures / locked: the user's lockout state after the attempt.
+    mask: the face wore a mask (True) or not (False) by the occlusion map; None when no
+    frame was usable (or the attempt was refused at the door).
     """
 
     user: str
@@ -88,6 +101,7 @@ class Verdict:
     frames_used: int
     failures: int
     locked: bool
+    mask: bool | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -100,6 +114,7 @@ class Verdict:
             "frames_seen": self.frames_seen,
             "failures": self.failures,
             "locked": self.locked,
+            "mask": self.mask,
         }
 
 
@@ -157,6 +172,7 @@ class Unlocker:
         pipeline: FacePipeline,
         calibration: Calibration,
         liveness: LivenessEngine | None = None,
+        masked: MaskedCalibration | None = None,
     ) -> None:
         if calibration.embedding_model != EMBEDDING_MODEL:
             raise ConfigError(
@@ -167,6 +183,15 @@ class Unlocker:
         self.pipeline = pipeline
         self.calibration = calibration
         self.liveness = liveness or LivenessEngine(pipeline.models, pipeline=pipeline)
+        self.masked = masked or load_masked_calibration()
+        self._occlusion: OcclusionAssessor | None = None
+
+    @property
+    def occlusion(self) -> OcclusionAssessor:
+        """The occlusion models, loaded when an attempt first needs a map."""
+        if self._occlusion is None:
+            self._occlusion = OcclusionAssessor(self.pipeline)
+        return self._occlusion
 
     def enroll(
         self, user: str, frames: Iterable[Frame], *, max_frames: int = 200, replace: bool = False
@@ -268,7 +293,8 @@ class Unlocker:
         attempt = self.vault.begin_attempt(user)
         if not attempt.admitted:
             record = attempt.record
-            return _verdict(attempt, opts, mode, Reason.LOCKED_OUT, None, record.failures, True)
+            locked_out = Decision(Reason.LOCKED_OUT, Outcome.FAILURE)
+            return _verdict(attempt, opts, mode, locked_out, None, record.failures, True)
         try:
             collected = self._collect(
                 itertools.chain([first], stream), template, opts, mode, on_challenge
@@ -278,26 +304,21 @@ class Unlocker:
             # the slot back. Anything else (a crash) leaves it counted, failing closed.
             self._settle_quietly(attempt, Outcome.NEUTRAL)
             raise
-        captures = list(collected.evidence.captures)
-        threshold = self._threshold(opts.level, captures)
-        adapt_threshold = self._threshold(SecurityLevel.HIGH, captures) + ADAPT_MARGIN
-        decision = decide(collected.evidence, threshold, adapt_threshold)
+        evidence = collected.evidence
+        decision = decide(evidence, self._thresholds(opts.level, list(evidence.captures)))
         if decision.outcome is Outcome.NEUTRAL:
             failures, locked = self._settle_quietly(attempt, Outcome.NEUTRAL)
             # A liveness-off match is neutral, so no success moves the lock: it still
             # may not be a match once failures made while it ran have closed it.
-            reason = Reason.LOCKED_OUT if locked and decision.matched else decision.reason
-            evidence = collected.evidence
-            return _verdict(attempt, opts, mode, reason, evidence, failures, locked)
+            if locked and decision.matched:
+                decision = replace(decision, reason=Reason.LOCKED_OUT, adapt_frame=None)
+            return _verdict(attempt, opts, mode, decision, evidence, failures, locked)
         record, accepted = self.vault.finish_attempt(attempt, decision.outcome)
-        reason = decision.reason
         if decision.outcome is Outcome.SUCCESS and not accepted:
-            reason = Reason.LOCKED_OUT
+            decision = replace(decision, reason=Reason.LOCKED_OUT, adapt_frame=None)
         elif accepted and opts.adaptive_update:
             self._adapt(user, template, stored.version, decision, collected)
-        return _verdict(
-            attempt, opts, mode, reason, collected.evidence, record.failures, record.locked
-        )
+        return _verdict(attempt, opts, mode, decision, evidence, record.failures, record.locked)
 
     def _collect(
         self,
@@ -312,9 +333,13 @@ class Unlocker:
         Identity is settled first: once the usable frames are in and their mean score
         misses the threshold, the attempt ends as a non-match (a counted failure) without
         waiting for a liveness challenge, which an impostor could otherwise let run out
-        so that the attempt ends as unfinished input and never counts.
+        so that the attempt ends as unfinished input and never counts. The threshold is
+        the one the decision will use for the frames' cover, so a masked face below the
+        masked threshold (or any masked face where masks are refused) is never asked
+        for a challenge either.
         """
         embeddings: list[np.ndarray] = []
+        maps: list[OcclusionMap] = []
         scores: list[float] = []
         anchors: list[float] = []
         captures: list[CaptureClass] = []
@@ -333,6 +358,9 @@ class Unlocker:
                 check.add(frame, obs.faces, wanted)
                 if wanted and obs.embedding is not None:
                     embeddings.append(obs.embedding)
+                    occlusion = self.occlusion.assess_faces(frame, obs.faces).map
+                    if occlusion is not None:
+                        maps.append(occlusion)
                     scores.append(template_score(template, obs.embedding))
                     anchors.append(enrolled_score(template, obs.embedding))
                     if obs.capture is not None:
@@ -343,7 +371,7 @@ class Unlocker:
                 # evidence extends it by the challenge's own time.
                 limit = max(opts.budget_seconds, check.time_limit)
                 enough = len(embeddings) >= opts.max_frames or time.monotonic() - start > limit
-                if enough and (check.settled or not self._matches(scores, captures, opts)):
+                if enough and (check.settled or not self._matches(scores, captures, maps, opts)):
                     break
         except FaceGateError:
             # A source that fails part-way ends the stream, and what was seen still
@@ -353,11 +381,12 @@ class Unlocker:
                 check.abandon()
                 raise
             log.info("a source failed part-way; deciding on the %d frame(s) read", seen)
-        if not embeddings or not self._matches(scores, captures, opts):
+        if not embeddings or not self._matches(scores, captures, maps, opts):
             check.abandon()  # no face, or not this person: liveness has nothing to add
             live, attentive, challenged = False, None, False
         else:
             live, attentive, challenged = _judge_liveness(check)
+        cover = cover_of(maps, self.masked) if maps else None
         evidence = Evidence(
             seen,
             tuple(scores),
@@ -368,6 +397,7 @@ class Unlocker:
             tuple(captures),
             tuple(anchors),
             challenged,
+            cover,
         )
         return _Collected(evidence, tuple(embeddings))
 
@@ -376,10 +406,29 @@ class Unlocker:
         classes: a dark frame is never judged at the even-light threshold."""
         return self.calibration.decision_threshold(level, captures)
 
+    def _thresholds(self, level: SecurityLevel, captures: list[CaptureClass]) -> Thresholds:
+        """The attempt's thresholds: bare and masked at ``level``, and the stricter
+        adaptation one (HIGH plus a margin), all for these capture classes."""
+        return Thresholds(
+            bare=self._threshold(level, captures),
+            masked=self.masked.threshold(level),
+            adapt=self._threshold(SecurityLevel.HIGH, captures) + ADAPT_MARGIN,
+        )
+
     def _matches(
-        self, scores: list[float], captures: list[CaptureClass], opts: UnlockOptions
+        self,
+        scores: list[float],
+        captures: list[CaptureClass],
+        maps: list[OcclusionMap],
+        opts: UnlockOptions,
     ) -> bool:
-        return bool(scores) and float(np.mean(scores)) >= self._threshold(opts.level, captures)
+        """Whether the usable frames so far match, by the threshold the decision will
+        use for their cover (:func:`facegate.biometrics.decision.identity_threshold`)."""
+        if not scores or not maps:
+            return False
+        cover = cover_of(maps, self.masked)
+        limit = identity_threshold(self._thresholds(opts.level, captures), cover)
+        return limit is not None and float(np.mean(scores)) >= limit
 
     def _adapt(
         self,
@@ -425,7 +474,7 @@ def _verdict(
     attempt: Attempt,
     opts: UnlockOptions,
     mode: LivenessMode,
-    reason: Reason,
+    decision: Decision,
     evidence: Evidence | None,
     failures: int,
     locked: bool,
@@ -433,12 +482,13 @@ def _verdict(
     """The one place a Verdict is built (``evidence`` is None when refused at the door)."""
     return Verdict(
         user=attempt.user,
-        matched=reason is Reason.MATCH,
-        reason=reason,
+        matched=decision.matched,
+        reason=decision.reason,
         level=opts.level,
         liveness=mode,
         frames_seen=evidence.frames_seen if evidence else 0,
         frames_used=len(evidence.scores) if evidence else 0,
         failures=failures,
         locked=locked,
+        mask=decision.mask,
     )

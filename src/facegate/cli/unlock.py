@@ -172,7 +172,8 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
     out.print(
         f"[{colour}]{'MATCH' if verdict.matched else 'NO MATCH'}[/] {verdict.user}: "
         f"reason={verdict.reason.value} level={verdict.level.value} "
-        f"liveness={verdict.liveness.value} frames={verdict.frames_used}/{verdict.frames_seen}"
+        f"liveness={verdict.liveness.value} mask={_mask_text(verdict.mask)} "
+        f"frames={verdict.frames_used}/{verdict.frames_seen}"
         + (" [bold red]LOCKED[/] (clear with `facegate reset USER`)" if verdict.locked else ""),
         soft_wrap=True,
     )
@@ -182,6 +183,11 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
             "camera or video, answer the prompts; a still photo rarely proves it.",
             soft_wrap=True,
         )
+
+
+def _mask_text(mask: bool | None) -> str:
+    """``yes`` / ``no``, or ``-`` when no frame was usable."""
+    return "-" if mask is None else ("yes" if mask else "no")
 
 
 @app.command()
