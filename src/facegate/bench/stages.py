@@ -30,6 +30,7 @@ from facegate.biometrics.template import build_template
 from facegate.config import load_settings
 from facegate.models import ModelFiles, resolve
 from facegate.vision.align import align
+from facegate.vision.occlusion import RegionModels
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import Frame, SourceKind
 
@@ -65,6 +66,7 @@ def run_bench(runs: int = 30, baseline: bool = True) -> BenchResult:
         if embedding is None:
             raise RuntimeError(f"benchmark frame was refused: {obs.reason}")
         template = build_template([embedding] * 5, time.time())
+        occlusion = RegionModels.load()
 
         def verify(target: Frame) -> float:
             seen = pipeline.observe(target)
@@ -110,7 +112,14 @@ def run_bench(runs: int = 30, baseline: bool = True) -> BenchResult:
                 time_call(lambda: pipeline.detector.detect_coarse(image), runs),
             ),
             _named("verify one side-lit frame (slow path)", time_call(lambda: verify(dark), runs)),
-            _named("unlock attempt (+ lockout slot, 2 vault writes)", _attempt(frame, runs)),
+            _named(
+                "occlusion map (per usable frame of an unlock)",
+                time_call(lambda: occlusion.map(crop), runs),
+            ),
+            _named(
+                "unlock attempt (+ lockout slot, 2 vault writes, occlusion map)",
+                _attempt(frame, runs),
+            ),
         ]
     speedup = None
     if baseline:
