@@ -533,7 +533,7 @@ def test_verify_json_with_liveness_shows_no_template(
     assert record["reason"] == "liveness"
     assert set(record) == {
         "user", "matched", "reason", "level", "liveness", "frames_used",
-        "frames_seen", "failures", "locked",
+        "frames_seen", "failures", "locked", "mask",
     }  # fmt: skip
     template = nuaa_session.vault.get_template("n1")
     assert template[:16].hex() not in result.output
