@@ -268,7 +268,12 @@ def eval_challenges(
             "failures": dict(failures),
             "actions_answered": dict(sorted(actions.items())),
         }
-    pooled = [t for t in trials if t.attack and t.group != "moved_photo_turn_first"]
+    # The pooled figure is the random simulation's; turns and slideshows are apart.
+    pooled = [
+        t
+        for t in trials
+        if t.attack and t.group != "moved_photo_turn_first" and not t.group.startswith("slide")
+    ]
     attacks_passed = sum(t.passed for t in pooled)
     record = {
         "groups": groups,
@@ -283,8 +288,9 @@ def eval_challenges(
         },
         "skipped": skipped,
         "options": {
-            **{k: v for k, v in vars(options).items() if k != "rules"},
+            **{k: v for k, v in vars(options).items() if k not in ("rules", "continuity")},
             "rules": {k.value: [r.trigger, r.rise] for k, r in options.rules.items()},
+            "continuity": vars(options.continuity) if options.continuity else None,
         },
         "command": command_line(),
         "machine": machine_description(),

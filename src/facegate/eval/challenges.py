@@ -8,7 +8,10 @@ Genuine trials are built from labelled recordings, never synthesised faces:
   The judge's blink detector sees only the clip (its lead-in is the detector's whole
   history), as a judge started at the prompt would.
 - smile / open mouth: Yale ``normal`` then ``happy`` (or ``surprised``) stills of
-  one person, at 10 frames per second.
+  one person, at 10 frames per second. These test the expression rules only: a cut
+  between two stills is exactly what the continuity rule refuses (it is the
+  slideshow attack below), so they are judged without it. No labelled video of
+  smiles or open mouths is at hand.
 
 Attack trials (each must fail), with a random 2-3 step sequence each:
 
@@ -18,7 +21,11 @@ Attack trials (each must fail), with a random 2-3 step sequence each:
 - moved photo against a turn: as above, the sequence starting with a turn, which
   the default pool leaves out (reported apart: it is a known weakness);
 - wrong-order replay: genuine clips of the asked-for actions played in another order,
-  the last frame then held until the deadline has passed.
+  the last frame then held until the deadline has passed (judged without the
+  continuity rule, as its smile and open-mouth clips are stills: the order rule alone);
+- slideshow: each Yale subject's normal, sleepy, happy and surprised photos shown as
+  the outside tester did (blink, smile, open mouth, 15 fps), cut and crossfaded with
+  noise, each judged against every 2- and 3-step draw of the default pool.
 
 Every frame goes through the real :class:`facegate.vision.mesh.FaceMesher`, and the
 judge is given each face's :class:`facegate.liveness.eyelids.FaceCrop` as a camera
@@ -30,14 +37,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import permutations
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from facegate.errors import ChallengeIncomplete, InputError
+from facegate.eval.slideshow import Slideshow, slideshow_frames
 from facegate.liveness.attention import judge_attention
 from facegate.liveness.challenge import (
     DEFAULT_POOL,
@@ -47,7 +56,13 @@ from facegate.liveness.challenge import (
     ChallengeResult,
 )
 from facegate.liveness.eyelids import FaceCrop
-from facegate.vision.mesh import FaceMesh, FaceMesher, MeshOptions, RunningMode
+from facegate.vision.mesh import (
+    FaceMesh,
+    FaceMesher,
+    MeshOptions,
+    RunningMode,
+    next_timestamp_ms,
+)
 from facegate.vision.sources import iter_video, read_image
 
 FPS = 10.0
@@ -261,6 +276,39 @@ def photo_trial(
     return Trial("moved_photo" if moved else "static_photo", True, kinds, result, incomplete)
 
 
+_SLIDES = ("normal", "sleepy", "happy", "surprised")
+SLIDESHOWS = {
+    "slideshow_cut": Slideshow(),
+    "slideshow_crossfade_noise": Slideshow(fade_frames=3, noise=6.0),
+}
+"""The slideshow variants tried: as the tester made them, and with the two cheap
+disguises of the cuts together."""
+
+
+def slideshow_trials(yale: Path, options: ChallengeOptions) -> list[Trial]:
+    """Every Yale subject with all four photos, as each :data:`SLIDESHOWS` variant,
+    against every ordered draw of 2 or 3 kinds of the default pool."""
+    draws = [d for n in (2, 3) for d in permutations(DEFAULT_POOL, n)]
+    trials = []
+    for normal in sorted(yale.glob("subject*.normal.gif")):
+        subject = normal.name.split(".")[0]
+        if not all((yale / f"{subject}.{n}.gif").is_file() for n in _SLIDES):
+            continue
+        for group, show in SLIDESHOWS.items():
+            frames, _ = slideshow_frames(yale, subject, "bsm", show)
+            track: Track = []
+            last: int | None = None
+            with FaceMesher.create_from_options(
+                MeshOptions(running_mode=RunningMode.VIDEO)
+            ) as mesher:
+                for t, image in frames:
+                    last = next_timestamp_ms(t, last)
+                    track.append(seen(t, image, mesher.detect_for_video(image, last)))
+            for kinds in draws:
+                trials.append(Trial(group, True, kinds, *judge(kinds, iter(track), options)))
+    return trials
+
+
 def draw_kinds(
     rng: np.random.Generator, first: ChallengeKind | None = None
 ) -> tuple[ChallengeKind, ...]:
@@ -332,25 +380,29 @@ def run_trials(
     say("yale expressions")
     with FaceMesher.create_from_options(MeshOptions()) as still:
         yale = yale_tracks(data / "yale_faces", still)
+    # Pairs of stills: the expression rules alone (see the module docstring).
+    stills = replace(options, continuity=None)
     for kind, tracks in yale.items():
         trials += [
-            Trial(f"genuine_{kind.value}", False, (kind,), *judge((kind,), iter(c), options))
+            Trial(f"genuine_{kind.value}", False, (kind,), *judge((kind,), iter(c), stills))
             for c in tracks
         ]
     say("photo attacks")
-    stills = attack_stills(data)
+    photos = attack_stills(data)
     per_kind = n_attacks // 3
     for moved in (False, True):
         for i in range(per_kind):
             kinds = draw_kinds(rng)
-            trials.append(photo_trial(stills[i % len(stills)], kinds, rng, moved, options))
+            trials.append(photo_trial(photos[i % len(photos)], kinds, rng, moved, options))
     say("tilted photos against turn challenges (not in the default pool)")
     for i in range(n_turn_trials):
         turn = (ChallengeKind.TURN_LEFT, ChallengeKind.TURN_RIGHT)[i % 2]
         kinds = (turn, draw_kinds(rng)[0])
-        trial = photo_trial(stills[i % len(stills)], kinds, rng, True, options)
+        trial = photo_trial(photos[i % len(photos)], kinds, rng, True, options)
         trials.append(Trial("moved_photo_turn_first", True, kinds, trial.result, trial.incomplete))
     say("replays")
     clips = {ChallengeKind.BLINK: blinks, **yale}
-    trials += replay_trials(clips, rng, n_attacks - 2 * per_kind, options)
+    trials += replay_trials(clips, rng, n_attacks - 2 * per_kind, stills)
+    say("slideshows")
+    trials += slideshow_trials(data / "yale_faces", options)
     return trials, attention, skipped

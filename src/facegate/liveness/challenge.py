@@ -11,6 +11,10 @@ Why it stops what it stops:
   landmarks barely see counts only when the eyes' appearance changed while the rest
   of the face did not (:mod:`facegate.liveness.eyelids`); a print's eyes only warp
   with it.
+- A **slideshow** of the owner's photos (neutral, eyes shut, smiling) shows real
+  expressions, but arrives at each by a cut: the whole face jumps in one frame (or a
+  crossfade's few) between frames held still. Each action's run-up must show the
+  face moving on its own (:mod:`facegate.liveness.continuity`).
 - A **replayed clip** was recorded before the sequence was drawn. Each action must
   start *after* its prompt, from rest, before its deadline, and no other prompted
   kind of action may come first, so a clip whose actions come in another order fails.
@@ -39,6 +43,7 @@ import cv2
 import numpy as np
 
 from facegate.errors import ChallengeIncomplete
+from facegate.liveness.continuity import ContinuityOptions, Pose, continuous
 from facegate.liveness.eyelids import EyeChange, FaceCrop, eye_change
 from facegate.vision import landmarks as lm
 from facegate.vision.blendshapes import BlendShape
@@ -74,6 +79,7 @@ class ChallengeFailure(StrEnum):
     DEADLINE = "deadline"  # the action did not come in time (static photo, no response)
     WRONG_ACTION = "wrong_action"  # another prompted kind of action came first
     PLANAR = "planar"  # the face moved like a flat picture, not like a face
+    CUT = "cut"  # the action came by a cut between stills, not a face moving
     NO_FACE = "no_face"  # no face in any frame
 
 
@@ -138,6 +144,10 @@ class ChallengeOptions:
     """Degrees of yaw and pitch allowed during an expression."""
     turn_offset_per_degree: float = 0.0042
     """Least nose shift per degree of yaw in a turn (live faces: 0.0084; half is asked)."""
+    continuity: ContinuityOptions | None = field(default_factory=ContinuityOptions)
+    """How each action\'s run-up must show a face moving, not a cut between stills
+    (:mod:`facegate.liveness.continuity`). None skips it: only to evaluate the
+    expression rules on pairs of stills, which no camera gives."""
     rules: dict[ChallengeKind, ActionRule] = field(
         default_factory=lambda: {
             ChallengeKind.SMILE: ActionRule(trigger=0.5, rise=0.25),
@@ -325,6 +335,8 @@ class ChallengeJudge:
         self._blinks = BlinkDetector(blink_options)
         # Recent frames by detector index, to find a reported blink's frames.
         self._frames: deque[_Seen] = deque()
+        # Recent frames' rigid points (None without a face), for continuity.
+        self._poses: deque[tuple[float, Pose | None]] = deque()
         self._count = 0
         self._answered: list[Challenge] = []
         self._current: Challenge | None = None
@@ -334,6 +346,8 @@ class ChallengeJudge:
         self._at_rest: set[ChallengeKind] = set()
         self._peak: FaceMesh | None = None
         self._planar = False
+        self._cut = False
+        self._onset: float | None = None
         self._failure: ChallengeFailure | None = None
         self._failed_on: ChallengeKind | None = None
         self._last_t: float | None = None
@@ -359,6 +373,8 @@ class ChallengeJudge:
         self._at_rest = set()
         self._peak = None
         self._planar = False
+        self._cut = False
+        self._onset = None
 
     def _fail(self, failure: ChallengeFailure) -> None:
         self._failure = failure
@@ -381,7 +397,7 @@ class ChallengeJudge:
             if not self._faces:
                 self._fail(ChallengeFailure.NO_FACE)
             else:
-                self._fail(ChallengeFailure.PLANAR if self._planar else ChallengeFailure.DEADLINE)
+                self._fail(self._why_late())
             return
         if self._judge_blinks(t, blinks) or mesh is None:
             return
@@ -393,14 +409,25 @@ class ChallengeJudge:
             return
         self._judge(t, mesh)
 
+    def _why_late(self) -> ChallengeFailure:
+        """The failure at a deadline: what refused the action last seen, if any."""
+        if self._cut:
+            return ChallengeFailure.CUT
+        return ChallengeFailure.PLANAR if self._planar else ChallengeFailure.DEADLINE
+
     def _track_blinks(self, t: float, mesh: FaceMesh | None, crop: FaceCrop | None) -> list[Blink]:
         """Feed the blink detector; keep the frames a pending blink may still span."""
         self._frames.append(_Seen(self._count, t, mesh, crop if mesh is not None else None))
+        self._poses.append((t, None if mesh is None else Pose.of(mesh)))
         self._count += 1
         o = self._blinks.options
         keep = 2 * (o.peak_window_seconds + o.max_duration_seconds)
         while self._frames and self._frames[0].t < t - keep:
             self._frames.popleft()
+        # A blink is reported after its peak: keep a continuity window before that.
+        window = self.options.continuity.window_seconds if self.options.continuity else 0.0
+        while self._poses and self._poses[0][0] < t - keep - window:
+            self._poses.popleft()
         return self._blinks.update(t, None if mesh is None else EyeState.from_mesh(mesh))
 
     def _judge_blinks(self, t: float, blinks: list[Blink]) -> bool:
@@ -443,7 +470,7 @@ class ChallengeJudge:
             )
             self._peak = peak.mesh
             before = len(self._answered)
-            self._accept(t, eyes)
+            self._accept(t, blink.start_t, eyes)
             if len(self._answered) > before:
                 return True
         return False
@@ -471,11 +498,10 @@ class ChallengeJudge:
         assert self._current is not None and self._rest_mesh is not None
         kind = self._current.kind
         values = {k: signal(mesh, k) for k in ChallengeKind}
-        wanted = (
-            kind is not ChallengeKind.BLINK
-            and kind in self._at_rest
-            and self._active(kind, values[kind])
-        )
+        active = kind is not ChallengeKind.BLINK and self._active(kind, values[kind])
+        # The first frame of the run of active frames this one belongs to.
+        self._onset = (t if self._onset is None else self._onset) if active else None
+        wanted = active and kind in self._at_rest
         if not wanted:
             for other in self.kinds:
                 if (
@@ -489,18 +515,25 @@ class ChallengeJudge:
                     return
         if wanted:
             self._peak = mesh
-            self._accept(t)
+            assert self._onset is not None
+            self._accept(t, self._onset)
             if self.done or self._current is None or self._current.kind is not kind:
                 return
         self._note_rest(mesh)
 
-    def _accept(self, t: float, eyes: EyeChange | None = None) -> None:
+    def _accept(self, t: float, onset_t: float, eyes: EyeChange | None = None) -> None:
+        """Answer the current prompt with the action begun at ``onset_t`` if it shows
+        as a face's motion and its run-up as a face moving, not a cut."""
         assert self._current is not None and self._peak is not None
         assert self._rest_mesh is not None
         if not self._face_like(self._current.kind, self._rest_mesh, self._peak, eyes):
             # Keep watching: a later frame may show the whole action. If none does
             # before the deadline, the failure says the motion looked like a print's.
             self._planar = True
+            return
+        rule = self.options.continuity
+        if rule is not None and not continuous(self._poses, onset_t, rule):
+            self._cut = True
             return
         self._answered.append(self._current)
         if not self.done:
