@@ -22,7 +22,12 @@ from facegate.biometrics.unlock import UnlockOptions
 from facegate.errors import Reason
 from facegate.eval.challenges import Track, judge, seen
 from facegate.eval.slideshow import Slideshow, slideshow_frames
-from facegate.liveness.challenge import ChallengeFailure, ChallengeKind, ChallengeOptions
+from facegate.liveness.challenge import (
+    ChallengeFailure,
+    ChallengeKind,
+    ChallengeOptions,
+    ChallengeResult,
+)
 from facegate.liveness.continuity import ContinuityOptions, Pose, continuous
 from facegate.liveness.modes import LivenessMode
 from facegate.session import Session
@@ -32,8 +37,10 @@ from facegate.vision.sources import iter_video, read_image
 B, S, M = ChallengeKind.BLINK, ChallengeKind.SMILE, ChallengeKind.OPEN_MOUTH
 SUBJECT = "subject09"
 OPTIONS = ChallengeOptions()
-STANDARD_DRAWS = [(B, S), (S, B)]
-HIGH_DRAWS = [d for n in (2, 3) for d in permutations((B, S, M), n)]
+HIGH_DRAWS: list[tuple[ChallengeKind, ...]] = [
+    d for n in (2, 3) for d in permutations((B, S, M), n)
+]
+STANDARD_DRAWS: list[tuple[ChallengeKind, ...]] = [(B, S), (S, B)]
 
 
 def write_video(data_dir: Path, order: str, show: Slideshow, out: Path) -> Path:
@@ -58,8 +65,11 @@ def track(data_dir: Path, order: str, show: Slideshow, folder: Path) -> Track:
     return out
 
 
-def outcomes(clip: Track, draws: list, options: ChallengeOptions) -> list:
-    results = []
+def outcomes(
+    clip: Track, draws: list[tuple[ChallengeKind, ...]], options: ChallengeOptions
+) -> list[ChallengeResult | None]:
+    """Each draw judged on the clip; None where the clip ended first."""
+    results: list[ChallengeResult | None] = []
     for kinds in draws:
         result, incomplete = judge(kinds, iter(clip), options)
         results.append(None if incomplete or result is None else result)

@@ -145,7 +145,7 @@ class ChallengeOptions:
     turn_offset_per_degree: float = 0.0042
     """Least nose shift per degree of yaw in a turn (live faces: 0.0084; half is asked)."""
     continuity: ContinuityOptions | None = field(default_factory=ContinuityOptions)
-    """How each action\'s run-up must show a face moving, not a cut between stills
+    """How each action's run-up must show a face moving, not a cut between stills
     (:mod:`facegate.liveness.continuity`). None skips it: only to evaluate the
     expression rules on pairs of stills, which no camera gives."""
     rules: dict[ChallengeKind, ActionRule] = field(
