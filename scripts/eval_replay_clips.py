@@ -106,20 +106,9 @@ def main() -> None:
 
 
 def verify(session: Session, person: str, probe: list[Frame]) -> dict:
-    try:
-        verdict = session.unlocker.verify(
-            person, probe, UnlockOptions(liveness=LivenessMode.PASSIVE)
-        )
-    except ChallengeIncomplete:
-        return {"unlocked": False, "reason": "challenge incomplete (clip ended)"}
-    live = verdict.liveness
-    return {
-        "unlocked": verdict.matched,
-        "reason": str(verdict.reason),
-        "pad_score": live.pad_score if live else None,
-        "pad_decision": str(live.pad_decision) if live else None,
-        "fallback": live.fallback if live else None,
-    }
+    """The default unlock's verdict; the PAD's own view is in ``liveness_only``."""
+    verdict = session.unlocker.verify(person, probe, UnlockOptions(liveness=LivenessMode.PASSIVE))
+    return {"unlocked": verdict.matched, "reason": str(verdict.reason)}
 
 
 if __name__ == "__main__":
