@@ -25,14 +25,16 @@ train_app = typer.Typer(help="Train FaceGate's own models from labelled data.")
 app.add_typer(train_app, name="train")
 
 
-def _features(images: list[Any], spec: Any, cache: Path | None) -> Any:
+def _features(images: list[Any], spec: Any, cache: Path | None, augment: Any = None) -> Any:
     from facegate.eval.pad_train import extract_cached
     from facegate.session import Session
 
     with Session.open() as session, progress_bar() as progress:
         task = progress.add_task("PAD features", total=len(images))
         detector = session.pipeline.detector
-        return extract_cached(images, detector, spec, cache, lambda: progress.advance(task))
+        return extract_cached(
+            images, detector, spec, cache, lambda: progress.advance(task), augment
+        )
 
 
 CacheOption = Annotated[
@@ -94,20 +96,38 @@ def train_pad(
         list[str] | None,
         typer.Option(help="Leave this source out of training entirely (repeatable)."),
     ] = None,
+    augment: Annotated[
+        bool,
+        typer.Option(
+            help="Also train on noised copies of every presentation and grey-tinted "
+            "copies of attacks (see facegate.eval.pad_augment)."
+        ),
+    ] = True,
 ) -> None:
     """Fit the passive PAD; set its live / uncertain / attack band on held-out groups."""
+    from facegate.eval.pad_augment import Augmentation
     from facegate.eval.pad_data import read_labels
-    from facegate.eval.pad_train import TrainOptions, repo_relative, train
+    from facegate.eval.pad_train import TrainOptions, provenance_command, repo_relative, train
 
-    options = TrainOptions(l2=l2, target_bpcer=bpcer, target_apcer=apcer, by=by, folds=folds)
+    options = TrainOptions(
+        l2=l2,
+        target_bpcer=bpcer,
+        target_apcer=apcer,
+        by=by,
+        folds=folds,
+        augment=Augmentation() if augment else None,
+    )
     images = read_labels(labels, root)
-    data = _features(images, options.spec, cache)
+    data = _features(images, options.spec, cache, options.augment)
     if exclude_source:
         data = data.without_sources(exclude_source)
-    result = train(data, options, command=command_line(), dataset=repo_relative(labels))
+    command = provenance_command(command_line())
+    result = train(data, options, command=command, dataset=repo_relative(labels))
     result.model.save(out_file)
     cv = result.model.meta["cv"]
     out.print(_decisions_table(result.by_group, f"held out ({cv})"))
+    if result.augmented_by_group:
+        out.print(_decisions_table(result.augmented_by_group, f"augmented copies, held out ({cv})"))
     out.print(
         f"band: attack below {result.band.refuse_below:.4f}, live from "
         f"{result.band.accept_at:.4f}; pooled held-out {_rates(result.at_threshold)}"
@@ -122,6 +142,7 @@ def train_pad(
                 "protocol": f"cross-validation, {cv}",
                 "refuse_below": result.band.refuse_below,
                 "decisions_by_group": result.by_group,
+                "augmented_decisions_by_group": result.augmented_by_group,
             },
         )
     out.print(f"wrote {out_file} ({out_file.stat().st_size:,} bytes)")
@@ -181,6 +202,7 @@ def eval_liveness(
     with --by, the live / uncertain / attack decisions of every source or subject."""
     from facegate.errors import InputError
     from facegate.eval.pad import PadBand
+    from facegate.eval.pad_augment import Augmentation
     from facegate.eval.pad_data import from_folders, read_labels
     from facegate.eval.pad_train import (
         decisions_by_group,
@@ -199,11 +221,16 @@ def eval_liveness(
         raise InputError("--leave-one-out needs --by source or --by subject")
     images = read_labels(labels, root) if labels is not None else from_folders(live, attack)  # type: ignore[arg-type]
     model = PadModel.load(weights)
-    data = _features(images, model.spec, cache)
+    # Refit folds train as the weights were, with their augmented copies.
+    augment = model.meta.get("augment") if leave_one_out else None
+    data = _features(
+        images, model.spec, cache, Augmentation.from_dict(augment) if augment else None
+    )
     groups = group_keys(data.images, by) if by is not None else None
     if leave_one_out and groups is not None:
         l2 = float(model.meta.get("l2", 0.01))
-        scores = held_out_scores(data, group_folds(groups.tolist(), 0), l2, model.spec)
+        held = held_out_scores(data, group_folds(groups.tolist(), 0), l2, model.spec)
+        data, groups, scores = data.originals, groups[~data.augmented], held[~data.augmented]
         protocol = f"leave one {by} out: each group scored by a model fit without it"
     else:
         scores = model.score_features(data.features)

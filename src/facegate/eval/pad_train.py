@@ -12,6 +12,11 @@ a new user brings a new camera) or of one subject. The shipped band (see
 *every* group keeps within the targets: at most ``target_bpcer`` of each bona fide
 group refused outright and at most ``target_apcer`` of each attack group accepted on
 the PAD alone; the rest is UNCERTAIN. The final weights are then fit on all the data.
+
+With an :class:`~facegate.eval.pad_augment.Augmentation`, every presentation also
+gives noised (and, for attacks, grey-tinted) copies that join the training folds of
+its group; the band and the per-group figures are measured on the original
+presentations only, and the copies' held-out decisions are reported beside them.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +37,15 @@ import facegate
 from facegate.errors import InputError
 from facegate.eval.groups import GroupBy
 from facegate.eval.pad import PadBand, PadSummary, band_per_group, outcomes, pad_summary
+from facegate.eval.pad_augment import Augmentation, copies
 from facegate.eval.pad_data import LabelledImage
-from facegate.liveness.features import FeatureSpec, colourless, pad_features
+from facegate.liveness.features import (
+    CHROMA_SMOOTH,
+    COLOURLESS_SPREAD,
+    FeatureSpec,
+    colourless,
+    pad_features,
+)
 from facegate.liveness.pad import PadModel
 from facegate.vision.detect import FaceDetector
 from facegate.vision.sources import read_image
@@ -43,7 +56,8 @@ class TrainOptions:
     """l2: weight penalty on standardised features (higher = simpler model);
     target_bpcer / target_apcer: the most of any held-out bona fide group refused
     outright, and of any attack group accepted on the PAD alone (fractions);
-    by: what a fold holds out; folds: group-disjoint folds, 0 = leave one group out."""
+    by: what a fold holds out; folds: group-disjoint folds, 0 = leave one group out;
+    augment: the copies added to training (None: the presentations alone)."""
 
     spec: FeatureSpec = field(default_factory=lambda: FeatureSpec(context=0.9))
     l2: float = 0.01
@@ -51,29 +65,42 @@ class TrainOptions:
     target_apcer: float = 0.02
     by: GroupBy = GroupBy.SOURCE
     folds: int = 0
+    augment: Augmentation | None = field(default_factory=Augmentation)
 
 
 @dataclass(frozen=True)
 class FeatureSet:
     """features (N, D) float32; images: the N presentations whose face was found;
     no_face: presentations where the detector found no face (left out); colourless:
-    (N,) faces without colour, never LIVE on the PAD alone."""
+    (N,) faces without colour, never LIVE on the PAD alone; augmented: (N,) True for
+    an augmented copy (its image is the presentation it was made from)."""
 
     features: np.ndarray = field(repr=False)
     images: list[LabelledImage]
     no_face: list[LabelledImage]
     colourless: np.ndarray = field(repr=False)
+    augmented: np.ndarray = field(repr=False)
+
+    def subset(self, keep: np.ndarray) -> FeatureSet:
+        """The rows where ``keep`` (N,) is True; ``no_face`` is kept whole."""
+        return FeatureSet(
+            self.features[keep],
+            [i for i, k in zip(self.images, keep, strict=True) if k],
+            self.no_face,
+            self.colourless[keep],
+            self.augmented[keep],
+        )
 
     def without_sources(self, sources: Sequence[str]) -> FeatureSet:
         """The presentations of every source but ``sources`` (e.g. the people whose
         whole clips are evaluated, so the model never saw them)."""
-        keep = np.array([i.source not in sources for i in self.images], bool)
-        return FeatureSet(
-            self.features[keep],
-            [i for i, k in zip(self.images, keep, strict=True) if k],
-            [i for i in self.no_face if i.source not in sources],
-            self.colourless[keep],
-        )
+        kept = self.subset(np.array([i.source not in sources for i in self.images], bool))
+        return replace(kept, no_face=[i for i in self.no_face if i.source not in sources])
+
+    @property
+    def originals(self) -> FeatureSet:
+        """The presentations as captured, without augmented copies."""
+        return self.subset(~self.augmented)
 
     @property
     def bona_fide(self) -> np.ndarray:
@@ -86,8 +113,9 @@ class FeatureSet:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """The fitted model, the held-out scores behind its figures, their summary at the
-    shipped LIVE threshold, and each held-out group's decisions under the band."""
+    """The fitted model, the held-out scores behind its figures (of ``data``'s original
+    presentations), their summary at the shipped LIVE threshold, each held-out group's
+    decisions under the band, and the same for the augmented copies (empty without)."""
 
     model: PadModel
     oof_scores: np.ndarray = field(repr=False)
@@ -96,6 +124,7 @@ class TrainResult:
     band: PadBand
     at_threshold: PadSummary
     by_group: dict[str, dict[str, dict[str, int]]]
+    augmented_by_group: dict[str, dict[str, dict[str, int]]]
 
 
 def extract(
@@ -103,22 +132,47 @@ def extract(
     detector: FaceDetector,
     spec: FeatureSpec,
     progress: Callable[[], None] | None = None,
+    augment: Augmentation | None = None,
 ) -> FeatureSet:
-    """PAD features of the largest face of every image (unreadable files raise)."""
-    rows, kept, no_face, grey = [], [], [], []
-    for item in images:
+    """PAD features of the largest face of every image (unreadable files raise), and
+    of its augmented copies (the face box found on the original)."""
+    rows, kept, no_face, grey, extra = [], [], [], [], []
+    for index, item in enumerate(images):
         frame = read_image(item.path)
         faces = detector.detect(frame.image)
         if len(faces):
-            rows.append(pad_features(frame.image, faces.boxes[0], spec))
-            grey.append(colourless(frame.image, faces.boxes[0], spec))
-            kept.append(item)
+            box = faces.boxes[0]
+            variants = [frame.image]
+            if augment is not None:
+                variants += copies(frame.image, item.bona_fide, index, augment)
+            for n, image in enumerate(variants):
+                rows.append(pad_features(image, box, spec))
+                grey.append(colourless(image, box, spec))
+                kept.append(item)
+                extra.append(n > 0)
         else:
             no_face.append(item)
         if progress is not None:
             progress()
     feats = np.array(rows, np.float32).reshape(len(rows), spec.dim)
-    return FeatureSet(feats, kept, no_face, np.array(grey, bool))
+    return FeatureSet(feats, kept, no_face, np.array(grey, bool), np.array(extra, bool))
+
+
+def cache_key(
+    images: Sequence[LabelledImage], spec: FeatureSpec, augment: Augmentation | None
+) -> str:
+    """What a feature cache was written for: image paths, feature spec, colour rule
+    and augmentation; a cache with another key is recomputed, never reused."""
+    return hashlib.sha256(
+        json.dumps(
+            [
+                spec.as_dict(),
+                [str(i.path) for i in images],
+                augment.as_dict() if augment is not None else None,
+                [COLOURLESS_SPREAD, CHROMA_SMOOTH],
+            ]
+        ).encode()
+    ).hexdigest()
 
 
 def extract_cached(
@@ -127,23 +181,25 @@ def extract_cached(
     spec: FeatureSpec,
     cache: Path | None,
     progress: Callable[[], None] | None = None,
+    augment: Augmentation | None = None,
 ) -> FeatureSet:
-    """:func:`extract`, reusing ``cache`` (an ``.npz`` under out/) when it was written
-    for the same image paths and feature spec; otherwise extract and write it."""
-    key = hashlib.sha256(
-        json.dumps([spec.as_dict(), [str(i.path) for i in images]]).encode()
-    ).hexdigest()
+    """:func:`extract`, reusing ``cache`` (an ``.npz`` outside the repository's
+    tracked files) when it was written for the same image paths, feature spec,
+    colour rule and augmentation; otherwise extract and write it."""
+    key = cache_key(images, spec, augment)
     if cache is not None and cache.is_file():
         with np.load(cache, allow_pickle=False) as npz:
-            if str(npz["key"]) == key and "colourless" in npz.files:
-                kept = set(npz["kept"].tolist())
+            if str(npz["key"]) == key:
+                rows = npz["kept"].tolist()
+                found = set(rows)
                 return FeatureSet(
                     npz["features"],
-                    [i for n, i in enumerate(images) if n in kept],
-                    [i for n, i in enumerate(images) if n not in kept],
+                    [images[n] for n in rows],
+                    [i for n, i in enumerate(images) if n not in found],
                     npz["colourless"],
+                    npz["augmented"],
                 )
-    data = extract(images, detector, spec, progress)
+    data = extract(images, detector, spec, progress, augment)
     if cache is not None:
         index = {id(i): n for n, i in enumerate(images)}
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +209,7 @@ def extract_cached(
             features=data.features,
             kept=np.array([index[id(i)] for i in data.images], np.int64),
             colourless=data.colourless,
+            augmented=data.augmented,
         )
     return data
 
@@ -250,6 +307,23 @@ def repo_relative(path: Path) -> str:
     return os.path.relpath(target, base)
 
 
+def provenance_command(command: str) -> str:
+    """``command`` as a shipped file records it: every path relative to the repository
+    and no ``--cache`` (a local speed-up that never changes the model, often in /tmp),
+    so the file names no machine's folders and reads as a command to re-run."""
+    words: list[str] = []
+    skip = False
+    for word in shlex.split(command):
+        if skip or word == "--cache" or word.startswith("--cache="):
+            skip = word == "--cache"
+            continue
+        option, eq, value = word.partition("=") if word.startswith("--") else ("", "", word)
+        if "/" in value:
+            value = repo_relative(Path(value))
+        words.append(f"{option}{eq}{value}")
+    return shlex.join(words)
+
+
 def _model(
     spec: FeatureSpec,
     fit: tuple[np.ndarray, np.ndarray, np.ndarray, float],
@@ -282,10 +356,13 @@ def train(
         raise InputError("training needs both bona fide and attack presentations")
     groups = group_keys(data.images, options.by)
     fold = group_folds(groups.tolist(), options.folds)
-    oof = held_out_scores(data, fold, options.l2, options.spec)
-    band = band_per_group(oof, live, groups, options.target_bpcer, options.target_apcer)
-    at_threshold = summarise(oof, data, band.accept_at)
-    by_group = decisions_by_group(oof, data, groups, band)
+    oof_all = held_out_scores(data, fold, options.l2, options.spec)
+    orig = ~data.augmented
+    originals, oof = data.originals, oof_all[orig]
+    band = band_per_group(oof, live[orig], groups[orig], options.target_bpcer, options.target_apcer)
+    at_threshold = summarise(oof, originals, band.accept_at)
+    by_group = decisions_by_group(oof, originals, groups[orig], band)
+    augmented_by_group = decisions_by_group(oof_all[~orig], data.subset(~orig), groups[~orig], band)
     meta: dict[str, object] = {
         "command": command,
         "dataset": dataset,
@@ -300,9 +377,13 @@ def train(
         "n_no_face": len(data.no_face),
         "cv_at_threshold": at_threshold.as_dict(),
         "cv_decisions_by_group": by_group,
+        "augment": options.augment.as_dict() if options.augment is not None else None,
+        "cv_augmented_decisions_by_group": augmented_by_group,
         "licence": "derived from research-only data (NUAA Photograph Imposter Database, "
         "replay_attacks_dev and other research face sets); research use only",
     }
     final = fit_logistic(data.features, live, options.l2)
     model = _model(options.spec, final, band.accept_at, band.refuse_below, meta)
-    return TrainResult(model, oof, data, groups, band, at_threshold, by_group)
+    return TrainResult(
+        model, oof, originals, groups[orig], band, at_threshold, by_group, augmented_by_group
+    )

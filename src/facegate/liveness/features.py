@@ -117,19 +117,44 @@ def pad_features(image: np.ndarray, box: np.ndarray, spec: FeatureSpec) -> np.nd
     return np.concatenate(parts).astype(np.float32)
 
 
-# Largest |Cr - 128| or |Cb - 128| (8-bit YCrCb) of a face crop counted as no colour:
-# grey files and infrared cameras give exactly 0, JPEG of a grey image at most 1-2.
-COLOURLESS_CHROMA = 3
+# Chroma spread (8-bit YCrCb units, after CHROMA_SMOOTH) below which a face counts as
+# having no colour. A grey image or an IR camera gives 0 (JPEG of it up to 0.9); a grey
+# image tinted by scaling its channels gives chroma that is a function of luminance:
+# up to 1.4 with a 7 % tint and noise of sigma 10 on top, where colour faces of every
+# source gave at least 2.0 (``scripts/measure_colour_spread.py``, docs/liveness.md).
+COLOURLESS_SPREAD = 1.7
+# Gaussian sigma (crop pixels) that smooths chroma before its spread is measured, so
+# added pixel noise, which a tint cannot hide behind otherwise, does not count as colour.
+CHROMA_SMOOTH = 2.0
+
+
+def chroma_spread(crop: np.ndarray) -> float:
+    """Spread of a BGR crop's chroma that a cubic in its luminance cannot explain.
+
+    Why not the chroma itself: a grey print tinted by a few percent has chroma far from
+    neutral, but every pixel's chroma follows from its brightness alone; a live face's
+    lips, eyes, skin and hair differ in hue at the same brightness. Smoothing first
+    removes pixel noise, which would otherwise count as colour.
+    """
+    ycc = cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb).astype(np.float32)
+    smooth = cv2.GaussianBlur(ycc, (0, 0), CHROMA_SMOOTH)
+    luma = smooth[:, :, 0].ravel() / 255.0
+    basis = np.stack([luma**power for power in range(4)], axis=1)
+    spreads = []
+    for channel in (1, 2):
+        chroma = smooth[:, :, channel].ravel()
+        coef, *_ = np.linalg.lstsq(basis, chroma, rcond=None)
+        spreads.append(float(np.std(chroma - basis @ coef)))
+    return max(spreads)
 
 
 def colourless(image: np.ndarray, box: np.ndarray, spec: FeatureSpec) -> bool:
-    """True when the face crop has no colour at all (a grey image or an IR camera).
+    """True when the face's colour says nothing: a grey image, an IR camera, or a grey
+    image given a uniform tint (:func:`chroma_spread` below COLOURLESS_SPREAD).
 
     Colour (a display's gamut and white point, ink) is half of what separates a live
     face from a screen or print, and every grey face the PAD was trained on was live,
     so on a colourless frame its score is no evidence: a colour photo turned grey
-    would otherwise look live.
+    would otherwise look live, and a faint tint must not be enough to hide that.
     """
-    crop = face_crop(image, box, spec.context, spec.side)
-    chroma = cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb)[:, :, 1:].astype(np.int16) - 128
-    return int(np.abs(chroma).max()) < COLOURLESS_CHROMA
+    return chroma_spread(face_crop(image, box, spec.context, spec.side)) < COLOURLESS_SPREAD
