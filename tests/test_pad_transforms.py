@@ -142,7 +142,9 @@ def test_noise_does_not_change_how_live_faces_are_decided(
     name: str, data_dir: Path, detector: FaceDetector
 ) -> None:
     frames = _frames(data_dir, "ClientRaw")
+    # Noise must be no cue either way: the weights before this test existed called
+    # every live frame with noise of sigma 6 LIVE and the same frames as captured
+    # UNCERTAIN; a model that refused noised live faces would be as wrong.
     before = Counter(_decisions(frames, detector, None))
     after = Counter(_decisions(frames, detector, TRANSFORMS[name]))
-    assert after[PadDecision.ATTACK] <= before[PadDecision.ATTACK], (before, after)
-    assert after[PadDecision.LIVE] >= before[PadDecision.LIVE], (before, after)
+    assert after == before

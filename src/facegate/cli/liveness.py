@@ -136,7 +136,7 @@ def train_pad(
         _write_pad_report(
             report,
             result.oof_scores,
-            data,
+            result.data,
             result.at_threshold,
             {
                 "protocol": f"cross-validation, {cv}",
