@@ -4,6 +4,7 @@ the unlock flow refusing attacks. Real models throughout (YuNet, SFace, MediaPip
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -65,7 +66,14 @@ def test_corrupted_weights_are_refused(tmp_path: Path) -> None:
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(bytes(raw[: len(raw) // 2]))
     flipped = tmp_path / "flipped.npz"
-    raw[len(raw) // 2] ^= 0xFF
+    # A byte of the stored weights themselves: a flip in a zip header's copy of a
+    # size, which the reader ignores, would leave the model unchanged.
+    with zipfile.ZipFile(SHIPPED) as archive:
+        member = archive.getinfo("weights.npy")
+    names = int.from_bytes(raw[member.header_offset + 26 : member.header_offset + 28], "little")
+    extra = int.from_bytes(raw[member.header_offset + 28 : member.header_offset + 30], "little")
+    data_at = member.header_offset + 30 + names + extra
+    raw[data_at + member.compress_size // 2] ^= 0xFF
     flipped.write_bytes(bytes(raw))
     text = tmp_path / "text.npz"
     text.write_text("not weights")
