@@ -60,13 +60,16 @@ def main() -> None:
             for name, copy in zip(TRANSFORMS, variants(image, rng), strict=True):
                 crop = face_crop(copy, faces.boxes[0], spec.context, spec.side)
                 spreads[(name, str(item.source), item.label)].append(chroma_spread(crop))
-    print(f"colourless below {COLOURLESS_SPREAD}; columns: n, min, 2nd pct, median, colourless")
+    print(
+        f"colourless below {COLOURLESS_SPREAD}; columns: n, min, 2nd pct, median, max, colourless"
+    )
     for (name, source, label), values in sorted(spreads.items()):
         arr = np.array(values)
         below = int(np.count_nonzero(arr < COLOURLESS_SPREAD))
         print(
             f"{name:24s} {source:16s} {label:13s} {arr.size:5d} {arr.min():6.2f} "
-            f"{np.percentile(arr, 2):6.2f} {np.median(arr):6.2f} {below:5d}/{arr.size}"
+            f"{np.percentile(arr, 2):6.2f} {np.median(arr):6.2f} {arr.max():6.2f} "
+            f"{below:5d}/{arr.size}"
         )
 
 

@@ -118,10 +118,12 @@ def pad_features(image: np.ndarray, box: np.ndarray, spec: FeatureSpec) -> np.nd
 
 
 # Chroma spread (8-bit YCrCb units, after CHROMA_SMOOTH) below which a face counts as
-# having no colour. A grey image or an IR camera gives 0 (JPEG of it up to 0.9); a grey
-# image tinted by scaling its channels gives chroma that is a function of luminance:
-# up to 1.4 with a 7 % tint and noise of sigma 10 on top, where colour faces of every
-# source gave at least 2.0 (``scripts/measure_colour_spread.py``, docs/liveness.md).
+# having no colour. A grey image or an IR camera gives 0; a grey image tinted by
+# scaling its channels gives chroma that is a function of luminance: at most 1.55
+# with a 7 % tint (clipping bends it), noise of sigma 10 on top included, where colour
+# faces of every source gave at least 2.01 (``scripts/measure_colour_spread.py``,
+# docs/liveness.md). The margin is thin on both sides; the training copies
+# (:mod:`facegate.eval.pad_augment`) are the second line against tints.
 COLOURLESS_SPREAD = 1.7
 # Gaussian sigma (crop pixels) that smooths chroma before its spread is measured, so
 # added pixel noise, which a tint cannot hide behind otherwise, does not count as colour.
