@@ -7,9 +7,10 @@ folds' people only; then the held-out people are enrolled (first ``--enroll`` im
 of each, enrolment gates; RMFRD: unmasked photos) and every other image of theirs is
 a genuine probe, while every image of a held-out person is an impostor probe against
 every other held-out person's template, across populations. Nobody in a fold's test
-was seen by its calibration, on either side of a decision. A single pooled threshold
-per level (the old scheme), calibrated on the same people, is reported beside the
-per-class one.
+was seen by its calibration, on either side of a decision. The shipped rule (a
+threshold per template from its cohort statistics, the cohort fitted on the fold's
+calibration people only) is reported beside the per-class cosine thresholds and a
+single pooled threshold per level (the older schemes), calibrated on the same people.
 
     python scripts/held_out_folds.py --data ../shared/data --folds 2 --out out/folds
 
@@ -34,13 +35,15 @@ from facegate.eval.calibrate import (
     CONSISTENCY_FMR,
     Pooled,
     class_thresholds,
+    cohort_decisions,
+    fit_cohort,
     impostor_decisions,
     impostor_pairs,
 )
 from facegate.eval.dataset import EmbeddedSet, embed_cached
 from facegate.eval.metrics import rule_of_three, threshold_at_fmr
 from facegate.eval.populations import Population, PopulationSet, load_population
-from facegate.eval.protocols import split_enrolment, unlock_decisions
+from facegate.eval.protocols import decision_cohort, split_enrolment, unlock_decisions
 from facegate.models import ModelFiles
 from facegate.vision.capture import CaptureClass
 from facegate.vision.pipeline import FacePipeline
@@ -88,6 +91,9 @@ def evaluate_fold(
     names = [p.population.value for p in pops]
     per_class = class_thresholds(decisions, names, per_population=args.rule == "strict")
     single = {lvl: threshold_at_fmr(decisions.scores, lvl.target_fmr) for lvl in SecurityLevel}
+    z_dec = cohort_decisions(pooled, template_size=args.template_size, subsets=args.subsets)
+    z_class = class_thresholds(z_dec, names)
+    cohort = fit_cohort(pooled)
     # Held-out people of every population, enrolled and probed as one group.
     enrol_parts, probe_parts, masked_parts, pop_parts = [], [], [], []
     for k, (p, v, e) in enumerate(zip(pops, verify, enrol_gated, strict=True)):
@@ -113,9 +119,14 @@ def evaluate_fold(
     gen_pop = probe_pop[d.genuine_probe]
     gen_masked = masked[d.genuine_probe]
     owner_pop = np.array([o.split("/")[0] for o in d.impostor_owner])
+    g_ref, i_ref = decision_cohort(d, probes, cohort)
 
-    def thr(level: SecurityLevel, classes: np.ndarray) -> np.ndarray:
+    def cos(level: SecurityLevel, classes: np.ndarray) -> np.ndarray:
         return np.array([per_class[level][CaptureClass(c)] for c in classes])
+
+    def thr(level: SecurityLevel, classes: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        z = np.array([z_class[level][CaptureClass(c)] for c in classes])
+        return np.asarray(ref[:, 0] + z * ref[:, 1])
 
     rows: dict[str, Any] = {}
     for pop in names:
@@ -145,14 +156,18 @@ def evaluate_fold(
                 },
                 "impostor_same_population": int((i & (owner_pop == pop)).sum()),
             }
+            same = i & (owner_pop == pop)
             for level in SecurityLevel:
                 row[level.value] = {
-                    "fnmr": rates(d.genuine[g] < thr(level, gen_cls[g])),
-                    "fmr": rates(d.impostor[i] >= thr(level, imp_cls[i])),
+                    "fnmr": rates(d.genuine[g] < thr(level, gen_cls[g], g_ref[g])),
+                    "fmr": rates(d.impostor[i] >= thr(level, imp_cls[i], i_ref[i])),
                     "fmr_same_population": rates(
-                        d.impostor[i & (owner_pop == pop)]
-                        >= thr(level, imp_cls[i & (owner_pop == pop)])
+                        d.impostor[same] >= thr(level, imp_cls[same], i_ref[same])
                     ),
+                    "per_class_cosine": {
+                        "fnmr": rates(d.genuine[g] < cos(level, gen_cls[g])),
+                        "fmr": rates(d.impostor[i] >= cos(level, imp_cls[i])),
+                    },
                     "single_threshold": {
                         "threshold": single[level],
                         "fnmr": rates(d.genuine[g] < single[level]),
@@ -162,8 +177,22 @@ def evaluate_fold(
             row["by_class"] = {
                 c.value: {
                     level.value: {
-                        "fnmr": rates(d.genuine[g & (gen_cls == c.value)] < per_class[level][c]),
-                        "fmr": rates(d.impostor[i & (imp_cls == c.value)] >= per_class[level][c]),
+                        "fnmr": rates(
+                            d.genuine[g & (gen_cls == c.value)]
+                            < thr(
+                                level,
+                                gen_cls[g & (gen_cls == c.value)],
+                                g_ref[g & (gen_cls == c.value)],
+                            )
+                        ),
+                        "fmr": rates(
+                            d.impostor[i & (imp_cls == c.value)]
+                            >= thr(
+                                level,
+                                imp_cls[i & (imp_cls == c.value)],
+                                i_ref[i & (imp_cls == c.value)],
+                            )
+                        ),
                     }
                     for level in SecurityLevel
                 }
@@ -180,8 +209,12 @@ def evaluate_fold(
             lvl.value: {c.value: round(t, 6) for c, t in by.items()}
             for lvl, by in per_class.items()
         },
+        "cohort_z_thresholds": {
+            lvl.value: {c.value: round(t, 6) for c, t in by.items()} for lvl, by in z_class.items()
+        },
         "single_thresholds": {lvl.value: round(t, 6) for lvl, t in single.items()},
         "calibration_decisions": len(decisions.scores),
+        "cohort_calibration_decisions": len(z_dec.scores),
         "results": rows,
     }
 
@@ -244,14 +277,15 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "folds.json").write_text(json.dumps(report, indent=1) + "\n")
     for f in folds:
-        print(f"fold {f['fold']}: thresholds {f['thresholds']} single {f['single_thresholds']}")
+        print(f"fold {f['fold']}: z {f['cohort_z_thresholds']} cosine {f['thresholds']}")
         for name, row in f["results"].items():
-            s = row["standard"]
-            same, single = s["fmr_same_population"], s["single_threshold"]
+            s, h = row["standard"], row["high"]
+            cos = s["per_class_cosine"]
             print(
-                f"  {name:18s} FTA {_n(row['fta'])} FNMR {_n(s['fnmr'])} FMR {_n(s['fmr'])} "
-                f"(same population {_n(same)}) | one threshold: FNMR "
-                f"{_n(single['fnmr'])} FMR {_n(single['fmr'])}"
+                f"  {name:16s} FTA {_n(row['fta'])} | standard FNMR {_n(s['fnmr'])} FMR "
+                f"{_n(s['fmr'])} (same population {_n(s['fmr_same_population'])}) | high FNMR "
+                f"{_n(h['fnmr'])} FMR {_n(h['fmr'])} | per-class cosine: standard FNMR "
+                f"{_n(cos['fnmr'])} FMR {_n(cos['fmr'])}"
             )
     print(f"wrote {args.out / 'folds.json'}")
 

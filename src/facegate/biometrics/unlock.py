@@ -305,7 +305,7 @@ class Unlocker:
             self._settle_quietly(attempt, Outcome.NEUTRAL)
             raise
         evidence = collected.evidence
-        decision = decide(evidence, self._thresholds(opts.level, list(evidence.captures)))
+        decision = decide(evidence, self._thresholds(opts.level, list(evidence.captures), template))
         if decision.outcome is Outcome.NEUTRAL:
             failures, locked = self._settle_quietly(attempt, Outcome.NEUTRAL)
             # A liveness-off match is neutral, so no success moves the lock: it still
@@ -371,7 +371,9 @@ class Unlocker:
                 # evidence extends it by the challenge's own time.
                 limit = max(opts.budget_seconds, check.time_limit)
                 enough = len(embeddings) >= opts.max_frames or time.monotonic() - start > limit
-                if enough and (check.settled or not self._matches(scores, captures, maps, opts)):
+                if enough and (
+                    check.settled or not self._matches(scores, captures, maps, template, opts)
+                ):
                     break
         except FaceGateError:
             # A source that fails part-way ends the stream, and what was seen still
@@ -381,7 +383,7 @@ class Unlocker:
                 check.abandon()
                 raise
             log.info("a source failed part-way; deciding on the %d frame(s) read", seen)
-        if not embeddings or not self._matches(scores, captures, maps, opts):
+        if not embeddings or not self._matches(scores, captures, maps, template, opts):
             check.abandon()  # no face, or not this person: liveness has nothing to add
             live, attentive, challenged = False, None, False
         else:
@@ -401,18 +403,24 @@ class Unlocker:
         )
         return _Collected(evidence, tuple(embeddings))
 
-    def _threshold(self, level: SecurityLevel, captures: list[CaptureClass]) -> float:
+    def _threshold(
+        self, level: SecurityLevel, captures: list[CaptureClass], template: Template
+    ) -> float:
         """The fused score must clear the strictest threshold of the frames' capture
-        classes: a dark frame is never judged at the even-light threshold."""
-        return self.calibration.decision_threshold(level, captures)
+        classes (a dark frame is never judged at the even-light threshold), set for this
+        template against the impostor cohort. Derived from the template: never logged."""
+        return self.calibration.decision_threshold(level, captures, template)
 
-    def _thresholds(self, level: SecurityLevel, captures: list[CaptureClass]) -> Thresholds:
+    def _thresholds(
+        self, level: SecurityLevel, captures: list[CaptureClass], template: Template
+    ) -> Thresholds:
         """The attempt's thresholds: bare and masked at ``level``, and the stricter
-        adaptation one (HIGH plus a margin), all for these capture classes."""
+        adaptation one (HIGH plus a margin), all for these capture classes (the bare
+        ones set for this template against the impostor cohort)."""
         return Thresholds(
-            bare=self._threshold(level, captures),
+            bare=self._threshold(level, captures, template),
             masked=self.masked.threshold(level),
-            adapt=self._threshold(SecurityLevel.HIGH, captures) + ADAPT_MARGIN,
+            adapt=self._threshold(SecurityLevel.HIGH, captures, template) + ADAPT_MARGIN,
         )
 
     def _matches(
@@ -420,6 +428,7 @@ class Unlocker:
         scores: list[float],
         captures: list[CaptureClass],
         maps: list[OcclusionMap],
+        template: Template,
         opts: UnlockOptions,
     ) -> bool:
         """Whether the usable frames so far match, by the threshold the decision will
@@ -427,7 +436,7 @@ class Unlocker:
         if not scores or not maps:
             return False
         cover = cover_of(maps, self.masked)
-        limit = identity_threshold(self._thresholds(opts.level, captures), cover)
+        limit = identity_threshold(self._thresholds(opts.level, captures, template), cover)
         return limit is not None and float(np.mean(scores)) >= limit
 
     def _adapt(

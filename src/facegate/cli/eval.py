@@ -56,6 +56,8 @@ def _write(
         scores.impostor,
         scores.impostor_captures,
         refused,
+        genuine_cohort=scores.genuine_cohort,
+        impostor_cohort=scores.impostor_cohort,
     )
     extra = {
         "command": command_line(),
@@ -87,7 +89,7 @@ def _write(
 def _levels_table(rates: Any) -> Any:
     from rich.table import Table
 
-    table = Table(title="security levels per capture class (shipped thresholds)")
+    table = Table(title="security levels per capture class (shipped cohort thresholds)")
     for col in ("level", "capture", "FNMR", "FMR", "FMR 95% bound"):
         table.add_column(col)
     for r in rates:
@@ -98,9 +100,16 @@ def _levels_table(rates: Any) -> Any:
     return table
 
 
-def _thresholds(calibration: Any) -> dict[str, dict[str, float]]:
+def _thresholds(calibration: Any) -> dict[str, Any]:
+    """The cosine thresholds used without a template, and the cohort z thresholds that
+    set each decision's threshold from its template."""
+
+    def by_value(table: Any) -> dict[str, dict[str, float]]:
+        return {lvl.value: {c.value: t for c, t in by.items()} for lvl, by in table.items()}
+
     return {
-        lvl.value: {c.value: t for c, t in by.items()} for lvl, by in calibration.thresholds.items()
+        **by_value(calibration.thresholds),
+        "cohort_z": by_value(calibration.z_thresholds),
     }
 
 
@@ -119,11 +128,14 @@ def eval_verify(
 
     samples = list_dataset(root)
     data = _embed_with_progress(samples, cache=cache)
-    scores = verify_scores(data, read_pairs(pairs, samples) if pairs else None)
+    scores = verify_scores(
+        data, read_pairs(pairs, samples) if pairs else None, load_calibration().cohort
+    )
     extra = {
         "thresholds": _thresholds(load_calibration()),
         "dataset": str(root),
-        "protocol": "pairs; a pair's capture class is its harder-lit image's",
+        "protocol": "pairs; a pair's capture class is its harder-lit image's, its cohort "
+        "threshold its first image's",
         "fta_reasons": data.refusals(),
     }
     _write(scores, out_dir, f"verify {root.name}", extra)
@@ -171,6 +183,7 @@ def eval_unlock(
         probe_set,
         consistency_threshold=calibration.consistency_threshold,
         now=time.time(),
+        cohort=calibration.cohort,
     )
     live = np.ones(len(scores.genuine), bool)
     liveness_extra: dict[str, Any] = {}
@@ -208,12 +221,12 @@ def eval_calibrate(
 ) -> None:
     """Set the thresholds per level and capture class from impostor decisions measured
     on every population under DATA (the shared dataset folder, e.g. ../shared/data)."""
-    from facegate.eval.calibrate import calibrate
+    from facegate.eval.calibrate import COHORT_FILE, calibrate
     from facegate.eval.populations import Population, load_population
 
     pops = [load_population(Population(p), data) for p in (population or list(Population))]
     sets = [(p, _embed_cached(p, cache)) for p in pops]
-    record = calibrate(
+    record, cohort = calibrate(
         sets,
         template_size=template_size,
         subsets=subsets,
@@ -221,8 +234,11 @@ def eval_calibrate(
         data_folder=str(data),
     )
     out_file.write_text(json.dumps(record, indent=2) + "\n")
+    cohort.save(out_file.with_name(COHORT_FILE))
+    z = record["cohort_normalisation"]["z_thresholds"]
     out.print(json.dumps(record["thresholds"]), f"from {record['n_impostor']} impostor decisions")
-    out.print(f"wrote {out_file}")
+    out.print(f"cohort z thresholds {json.dumps(z)}")
+    out.print(f"wrote {out_file} and {out_file.with_name(COHORT_FILE)}")
 
 
 def _embed_cached(population: Any, cache: Path) -> Any:

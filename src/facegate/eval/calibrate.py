@@ -21,6 +21,15 @@ false matches at the chosen thresholds and the rule-of-three bound, so the worst
 population's FMR stands next to the pooled one. A harder-lit class is never given a
 looser threshold than an easier one (with few people in a fold, side light once came
 out looser than even light, which no measurement on more people supports).
+
+Cohort z-normalisation (:mod:`facegate.biometrics.cohort`) is calibrated the same way
+on z-scores, with one rule more: the cohort a decision is normalised against never
+contains that decision's people. Each population's people are dealt into two halves;
+a cohort fitted on one half normalises the decisions among the other half, and the
+other way round. A cohort fitted on the very people whose decisions set ``z`` made the
+thresholds too loose on anyone else (held out, ORL and NUAA impostors then passed
+`standard` at 2-6e-4); deployed, the shipped cohort (fitted on everyone here) never
+contains the impostor at the camera either.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from facegate.biometrics.cohort import Cohort
 from facegate.biometrics.levels import SecurityLevel
 from facegate.biometrics.template import EMBEDDING_MODEL
 from facegate.errors import InputError
@@ -41,6 +51,7 @@ from facegate.eval.populations import PopulationSet
 from facegate.vision.capture import CaptureClass
 
 CONSISTENCY_FMR = 1e-3  # single image pairs; decides only whether captures show one person
+COHORT_FILE = "cohort.npz"  # beside calibration.json
 
 
 _FIELDS = ("embeddings", "identities", "populations", "captures", "masked")
@@ -76,6 +87,10 @@ class Pooled:
             )
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
+    def subset(self, rows: np.ndarray) -> Pooled:
+        """The samples at ``rows`` (a cohort's people, or the people it normalises)."""
+        return Pooled(*(getattr(self, f)[rows] for f in _FIELDS))
+
 
 @dataclass(frozen=True)
 class ImpostorDecisions:
@@ -88,10 +103,16 @@ class ImpostorDecisions:
 
 
 def impostor_decisions(
-    data: Pooled, *, template_size: int, subsets: int, seed: int = 0
+    data: Pooled,
+    *,
+    template_size: int,
+    subsets: int,
+    seed: int = 0,
+    cohort: Cohort | None = None,
 ) -> ImpostorDecisions:
     """Random templates of unmasked captures per person, scored against every probe of
-    every other person (max over the template's entries, as unlock does)."""
+    every other person (max over the template's entries, as unlock does); with
+    ``cohort``, each score is z-normalised by the template's cohort statistics."""
     rng = np.random.default_rng(seed)
     scores, captures, same = [], [], []
     for ident in sorted(set(data.identities.tolist())):
@@ -105,7 +126,12 @@ def impostor_decisions(
         # repeating it would only count the same decisions again.
         for _ in range(subsets if len(own) > template_size else 1):
             pick = rng.choice(own, size=min(template_size, len(own)), replace=False)
-            scores.append((data.embeddings[others] @ data.embeddings[pick].T).max(axis=1))
+            entries = data.embeddings[pick]
+            s = (data.embeddings[others] @ entries.T).max(axis=1).astype(np.float64)
+            if cohort is not None:
+                stats = cohort.stats(entries)
+                s = (s - stats.mean) / stats.std
+            scores.append(s)
             captures.append(data.captures[others])
             same.append(label)
     return ImpostorDecisions(
@@ -113,6 +139,46 @@ def impostor_decisions(
         np.concatenate(captures),
         np.concatenate(same),
     )
+
+
+def fit_cohort(data: Pooled) -> Cohort:
+    """The impostor cohort of ``data``: moments of its unmasked usable embeddings."""
+    keep = ~data.masked
+    pops = sorted(set(data.populations.tolist()))
+    return Cohort.fit(data.embeddings[keep], data.identities[keep], pops)
+
+
+def halves(data: Pooled, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row masks of two disjoint halves of the people, each population dealt evenly."""
+    rng = np.random.default_rng(seed)
+    first = np.zeros(len(data.identities), bool)
+    for pop in sorted(set(data.populations.tolist())):
+        people = sorted(set(data.identities[data.populations == pop].tolist()))
+        chosen = {people[i] for i in rng.permutation(len(people))[: len(people) // 2]}
+        first |= np.isin(data.identities, sorted(chosen))
+    return first, ~first
+
+
+def cohort_decisions(
+    data: Pooled, *, template_size: int, subsets: int, seed: int = 0
+) -> ImpostorDecisions:
+    """Impostor decisions z-normalised against a cohort that never holds their people:
+    within each half of the people, normalised by the cohort of the other half."""
+    first, second = halves(data, seed)
+    parts = []
+    for own, other in ((first, second), (second, first)):
+        cohort = fit_cohort(data.subset(np.flatnonzero(other)))
+        parts.append(
+            impostor_decisions(
+                data.subset(np.flatnonzero(own)),
+                template_size=template_size,
+                subsets=subsets,
+                seed=seed,
+                cohort=cohort,
+            )
+        )
+    fields = ("scores", "captures", "same_population")
+    return ImpostorDecisions(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
 
 def class_thresholds(
@@ -197,25 +263,40 @@ def calibrate(
     subsets: int,
     command: str,
     data_folder: str,
-) -> dict[str, Any]:
-    """The calibration record written to ``biometrics/calibration.json``."""
+) -> tuple[dict[str, Any], Cohort]:
+    """The calibration record written to ``biometrics/calibration.json`` and the cohort
+    written beside it (``cohort.npz``), whose digest the record holds."""
     pooled = Pooled.of(sets)
     populations = [p.population.value for p, _ in sets]
     decisions = impostor_decisions(pooled, template_size=template_size, subsets=subsets)
     thresholds = class_thresholds(decisions, populations)
+    z_decisions = cohort_decisions(pooled, template_size=template_size, subsets=subsets)
+    z_thresholds = class_thresholds(z_decisions, populations)
+    cohort = fit_cohort(pooled)
     pairs = impostor_pairs(pooled)
-    return {
+    record = {
         "embedding_model": EMBEDDING_MODEL,
         "classes": [c.value for c in CaptureClass],
-        "thresholds": {
-            lvl.value: {c.value: round(t, 6) for c, t in by_class.items()}
-            for lvl, by_class in thresholds.items()
-        },
+        "thresholds": _rounded(thresholds),
         "consistency_threshold": round(threshold_at_fmr(pairs, CONSISTENCY_FMR), 6),
         "n_impostor_pairs": len(pairs),
         "target_fmr": {lvl.value: lvl.target_fmr for lvl in SecurityLevel},
         "n_impostor": len(decisions.scores),
         "false_matches": false_match_table(decisions, thresholds, populations),
+        "cohort_normalisation": {
+            "file": COHORT_FILE,
+            "sha256": cohort.digest(),
+            "rule": "accept when score >= mean + z * std of the template's cohort scores "
+            "(mean over its entries); z per level and class",
+            "cohort": {
+                "n_identities": cohort.n_identities,
+                "populations": list(cohort.populations),
+                "fitted_on": "every usable unmasked image, each person weighted equally",
+            },
+            "z_thresholds": _rounded(z_thresholds),
+            "n_impostor": len(z_decisions.scores),
+            "false_matches": false_match_table(z_decisions, z_thresholds, populations),
+        },
         "data": {
             "folder": data_folder,
             "populations": {
@@ -234,4 +315,14 @@ def calibrate(
         "command": command,
         "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": platform.platform(),
+    }
+    return record, cohort
+
+
+def _rounded(
+    thresholds: dict[SecurityLevel, dict[CaptureClass, float]],
+) -> dict[str, dict[str, float]]:
+    return {
+        lvl.value: {c.value: round(t, 6) for c, t in by_class.items()}
+        for lvl, by_class in thresholds.items()
     }

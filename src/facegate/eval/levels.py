@@ -5,6 +5,10 @@ false matches are counted per class of probe, beside how many decisions there we
 With no false match in ``n`` decisions the FMR is not zero but "below 3 / n with 95 %
 confidence" (the rule of three): a class with 2,000 impostor decisions cannot back a
 promise of 1 in 100,000, and the table says so.
+
+Each decision is judged as unlock judges it: at its template's cohort threshold
+(``mean + z * std``) when the template's cohort statistics are given, else at the
+class's cosine threshold.
 """
 
 from __future__ import annotations
@@ -66,10 +70,19 @@ class ClassRates:
 
 
 def decision_thresholds(
-    calibration: Calibration, level: SecurityLevel, captures: np.ndarray
+    calibration: Calibration,
+    level: SecurityLevel,
+    captures: np.ndarray,
+    cohort: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(N,) threshold of each decision from its capture-class value ("" = unknown,
-    which gets the level's strictest threshold)."""
+    """(N,) cosine threshold of each decision from its capture-class value ("" =
+    unknown, which gets the level's strictest class) and, with ``cohort`` (N, 2) the
+    cohort mean and std of its template, from ``mean + z * std`` as unlock sets it."""
+    if cohort is not None and calibration.z_thresholds:
+        z_by = {c.value: z for c, z in calibration.z_thresholds[level].items()}
+        strictest_z = max(z_by.values())
+        z = np.array([z_by.get(str(c), strictest_z) for c in captures], np.float64)
+        return np.asarray(cohort[:, 0] + z * cohort[:, 1], np.float64)
     by_value = {c.value: calibration.threshold(level, c) for c in CaptureClass}
     strictest = calibration.threshold(level)
     return np.array([by_value.get(str(c), strictest) for c in captures], np.float64)
@@ -82,14 +95,20 @@ def level_rates(
     impostor: np.ndarray,
     impostor_captures: np.ndarray,
     refused: np.ndarray | None = None,
+    *,
+    genuine_cohort: np.ndarray | None = None,
+    impostor_cohort: np.ndarray | None = None,
 ) -> list[ClassRates]:
     """Rates per level and class, then over all classes. ``refused`` (G,) bool marks
-    genuine probes refused for another reason (liveness), counted as non-matches."""
+    genuine probes refused for another reason (liveness), counted as non-matches;
+    ``genuine_cohort`` / ``impostor_cohort`` (N, 2) the cohort statistics of each
+    decision's template (see :func:`decision_thresholds`)."""
     extra = np.zeros(len(genuine), bool) if refused is None else refused
     out: list[ClassRates] = []
     for level in SecurityLevel:
-        g_ok = genuine >= decision_thresholds(calibration, level, genuine_captures)
-        i_hit = impostor >= decision_thresholds(calibration, level, impostor_captures)
+        g_thr = decision_thresholds(calibration, level, genuine_captures, genuine_cohort)
+        i_thr = decision_thresholds(calibration, level, impostor_captures, impostor_cohort)
+        g_ok, i_hit = genuine >= g_thr, impostor >= i_thr
         for name in [c.value for c in CaptureClass] + [ALL]:
             g = np.ones(len(genuine), bool) if name == ALL else genuine_captures == name
             i = np.ones(len(impostor), bool) if name == ALL else impostor_captures == name

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facegate.biometrics.cohort import Cohort
 from facegate.biometrics.match import template_score
 from facegate.biometrics.template import Template, build_template, consistent_captures
 from facegate.errors import EnrolmentError
@@ -27,6 +28,9 @@ class ScoreSet:
     identities whose template could not be built (failure to enrol);
     genuine_captures / impostor_captures: the capture-class value of each comparison
     (the probe's in unlock; in a pair, the harder-lit image's), which picks its threshold.
+    genuine_cohort / impostor_cohort: (N, 2) cohort mean and std of each comparison's
+    reference side (the template in unlock; a pair's first image), which place its
+    threshold; empty when no cohort was given.
     """
 
     genuine: np.ndarray = field(repr=False)
@@ -38,6 +42,13 @@ class ScoreSet:
     n_enrol_failed: int = 0
     genuine_captures: np.ndarray = field(default_factory=lambda: np.array([], str), repr=False)
     impostor_captures: np.ndarray = field(default_factory=lambda: np.array([], str), repr=False)
+    genuine_cohort: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)), repr=False)
+    impostor_cohort: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)), repr=False)
+
+
+def _stats(cohort: Cohort, entries: np.ndarray) -> tuple[float, float]:
+    found = cohort.stats(entries)
+    return found.mean, found.std
 
 
 # Order of capture classes from easiest to hardest light, for naming a pair's class.
@@ -52,9 +63,12 @@ def harder_capture(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def verify_scores(
-    data: EmbeddedSet, pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    data: EmbeddedSet,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    cohort: Cohort | None = None,
 ) -> ScoreSet:
-    """All genuine and impostor pairs of usable images, or the listed pairs only."""
+    """All genuine and impostor pairs of usable images, or the listed pairs only; with
+    ``cohort``, each pair's first image is its reference (a one-entry template)."""
     ids = data.identities
     caps = np.array([c or "" for c in data.captures])
     if pairs is None:
@@ -70,6 +84,10 @@ def verify_scores(
         a, b, same = a[ok], b[ok], same_flags[ok]
         scores = np.einsum("ij,ij->i", data.embeddings[a], data.embeddings[b])
     pair_caps = harder_capture(caps[a], caps[b])
+    ref = np.zeros((len(a), 2))
+    if cohort is not None:
+        per_image = {int(i): _stats(cohort, data.embeddings[i][None, :]) for i in set(a.tolist())}
+        ref = np.array([per_image[int(i)] for i in a]).reshape(-1, 2)
     return ScoreSet(
         genuine=scores[same].astype(np.float64),
         impostor=scores[~same].astype(np.float64),
@@ -79,6 +97,8 @@ def verify_scores(
         n_identities=len(set(ids.tolist())),
         genuine_captures=pair_caps[same],
         impostor_captures=pair_caps[~same],
+        genuine_cohort=ref[same] if cohort is not None else np.zeros((0, 2)),
+        impostor_cohort=ref[~same] if cohort is not None else np.zeros((0, 2)),
     )
 
 
@@ -166,12 +186,31 @@ def unlock_decisions(
     )
 
 
+def decision_cohort(
+    d: UnlockDecisions, probes: EmbeddedSet, cohort: Cohort
+) -> tuple[np.ndarray, np.ndarray]:
+    """(G, 2) and (I, 2): the cohort mean and std of each decision's template."""
+    per_template = {k: _stats(cohort, t.embeddings) for k, t in d.templates.items()}
+    owners = probes.identities[d.genuine_probe]
+    genuine = np.array([per_template[o] for o in owners]).reshape(-1, 2)
+    impostor = np.array([per_template[o] for o in d.impostor_owner]).reshape(-1, 2)
+    return genuine, impostor
+
+
 def unlock_scores(
-    enrol: EmbeddedSet, probes: EmbeddedSet, *, consistency_threshold: float, now: float
+    enrol: EmbeddedSet,
+    probes: EmbeddedSet,
+    *,
+    consistency_threshold: float,
+    now: float,
+    cohort: Cohort | None = None,
 ) -> tuple[ScoreSet, dict[str, Template]]:
-    """``unlock_decisions`` as plain genuine and impostor scores; identities that fail
-    to enrol count in ``n_enrol_failed``."""
+    """``unlock_decisions`` as plain genuine and impostor scores (with ``cohort``, each
+    decision's template statistics too); identities that fail to enrol count in
+    ``n_enrol_failed``."""
     d = unlock_decisions(enrol, probes, consistency_threshold=consistency_threshold, now=now)
+    empty = np.zeros((0, 2))
+    g_ref, i_ref = (empty, empty) if cohort is None else decision_cohort(d, probes, cohort)
     return (
         ScoreSet(
             genuine=d.genuine,
@@ -183,6 +222,8 @@ def unlock_scores(
             n_enrol_failed=d.n_identities - len(d.templates),
             genuine_captures=d.genuine_captures,
             impostor_captures=d.impostor_captures,
+            genuine_cohort=g_ref,
+            impostor_cohort=i_ref,
         ),
         d.templates,
     )
