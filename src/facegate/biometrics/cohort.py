@@ -89,7 +89,7 @@ class Cohort:
         (measured on held-out people, see ``docs/accuracy.md``)."""
         e = entries.astype(np.float64)
         means = e @ self.mean
-        stds = np.sqrt(np.einsum("kd,de,ke->k", e, self.covariance, e))
+        stds = np.sqrt(np.sum((e @ self.covariance) * e, axis=1))
         return CohortStats(float(means.mean()), float(stds.mean()))
 
     def digest(self) -> str:
