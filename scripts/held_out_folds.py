@@ -128,6 +128,13 @@ def evaluate_fold(
         z = np.array([z_class[level][CaptureClass(c)] for c in classes])
         return np.asarray(ref[:, 0] + z * ref[:, 1])
 
+    def judged(level: SecurityLevel, g: np.ndarray, i: np.ndarray) -> dict[str, Any]:
+        """FNMR of genuine rows ``g`` and FMR of impostor rows ``i`` at the cohort rule."""
+        return {
+            "fnmr": rates(d.genuine[g] < thr(level, gen_cls[g], g_ref[g])),
+            "fmr": rates(d.impostor[i] >= thr(level, imp_cls[i], i_ref[i])),
+        }
+
     rows: dict[str, Any] = {}
     for pop in names:
         for kind, gm, im in (
@@ -159,11 +166,8 @@ def evaluate_fold(
             same = i & (owner_pop == pop)
             for level in SecurityLevel:
                 row[level.value] = {
-                    "fnmr": rates(d.genuine[g] < thr(level, gen_cls[g], g_ref[g])),
-                    "fmr": rates(d.impostor[i] >= thr(level, imp_cls[i], i_ref[i])),
-                    "fmr_same_population": rates(
-                        d.impostor[same] >= thr(level, imp_cls[same], i_ref[same])
-                    ),
+                    **judged(level, g, i),
+                    "fmr_same_population": judged(level, g, same)["fmr"],
                     "per_class_cosine": {
                         "fnmr": rates(d.genuine[g] < cos(level, gen_cls[g])),
                         "fmr": rates(d.impostor[i] >= cos(level, imp_cls[i])),
@@ -176,24 +180,7 @@ def evaluate_fold(
                 }
             row["by_class"] = {
                 c.value: {
-                    level.value: {
-                        "fnmr": rates(
-                            d.genuine[g & (gen_cls == c.value)]
-                            < thr(
-                                level,
-                                gen_cls[g & (gen_cls == c.value)],
-                                g_ref[g & (gen_cls == c.value)],
-                            )
-                        ),
-                        "fmr": rates(
-                            d.impostor[i & (imp_cls == c.value)]
-                            >= thr(
-                                level,
-                                imp_cls[i & (imp_cls == c.value)],
-                                i_ref[i & (imp_cls == c.value)],
-                            )
-                        ),
-                    }
+                    level.value: judged(level, g & (gen_cls == c.value), i & (imp_cls == c.value))
                     for level in SecurityLevel
                 }
                 for c in CaptureClass
