@@ -346,6 +346,7 @@ def unlock_liveness(
     from facegate.liveness.check import LivenessMode
     from facegate.liveness.pad import PadModel
     from facegate.session import Session
+    from facegate.vision.capture import CaptureClass
 
     if mode is LivenessMode.ACTIVE:
         raise InputError("eval unlock probes still images; --liveness active needs video")
@@ -374,12 +375,20 @@ def unlock_liveness(
     n = len(outcome.scores)
     by_level = {}
     for lvl in SecurityLevel:
-        accepted = outcome.accepted(calibration.threshold(lvl))
+        # Each attack at the threshold unlock would use: its template's and its class's.
+        limit = np.array(
+            [
+                calibration.decision_threshold(lvl, [CaptureClass(c)] if c else [], templates[o])
+                for o, c in zip(outcome.owners, outcome.captures, strict=True)
+            ],
+            np.float64,
+        )
+        accepted = outcome.accepted(limit)
         by_level[lvl.value] = {
             "iapar": float(accepted.mean()) if n else None,
             "attacks_accepted": int(accepted.sum()),
             "attacks_matched_ignoring_liveness": int(
-                (np.nan_to_num(outcome.scores, nan=-np.inf) >= calibration.threshold(lvl)).sum()
+                (np.nan_to_num(outcome.scores, nan=-np.inf) >= limit).sum()
             ),
         }
     standard = by_level[SecurityLevel.STANDARD.value]

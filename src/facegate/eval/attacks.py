@@ -81,15 +81,20 @@ def pad_scores(
 @dataclass(frozen=True)
 class AttackOutcome:
     """Per attack presentation against an enrolled identity: its match score (NaN when
-    no usable face) and PAD verdict; ``n_unenrolled`` attacks showed nobody enrolled."""
+    no usable face), PAD verdict, the identity whose template it was scored against and
+    its capture-class value ("" when no face); ``n_unenrolled`` attacks showed nobody
+    enrolled."""
 
     scores: np.ndarray = field(repr=False)
     live: np.ndarray = field(repr=False)
     labels: np.ndarray
     n_unenrolled: int
+    owners: np.ndarray = field(default_factory=lambda: np.array([], str), repr=False)
+    captures: np.ndarray = field(default_factory=lambda: np.array([], str), repr=False)
 
-    def accepted(self, threshold: float) -> np.ndarray:
-        """(N,) bool: matched at ``threshold`` (score >= it) and passed the PAD."""
+    def accepted(self, threshold: float | np.ndarray) -> np.ndarray:
+        """(N,) bool: matched at ``threshold`` (score >= it; one value, or one per
+        attack) and passed the PAD."""
         return (np.nan_to_num(self.scores, nan=-np.inf) >= threshold) & self.live
 
 
@@ -110,4 +115,6 @@ def probe_attacks(
         live=live[keep],
         labels=np.array(labels)[keep],
         n_unenrolled=int((~keep).sum()),
+        owners=ids[keep],
+        captures=np.array([c or "" for c in attacks.captures])[keep],
     )
