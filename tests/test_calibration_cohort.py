@@ -13,7 +13,7 @@ import pytest
 
 from facegate.biometrics.cohort import Cohort
 from facegate.biometrics.match import Calibration, SecurityLevel, load_calibration
-from facegate.biometrics.template import build_template
+from facegate.biometrics.template import adapt, build_template
 from facegate.errors import ConfigError
 from facegate.eval.calibrate import COHORT_FILE, Pooled, cohort_decisions, halves
 from facegate.eval.levels import level_rates
@@ -145,3 +145,18 @@ def test_shipped_cohort_is_the_one_the_thresholds_were_measured_against(tmp_path
     with pytest.raises(ConfigError, match="unreadable"):
         Cohort.load(tmp_path / "junk.npz", digest)
     assert Cohort.load(shipped, digest).digest() == digest
+
+
+def test_learnt_entries_never_move_a_threshold() -> None:
+    """Only enrolled entries set the cohort statistics: frames learnt after unlocks
+    (which an attacker's morphs might steer) cannot lower the template's threshold."""
+    rng = np.random.default_rng(4)
+    crowd = rng.normal(size=EMBEDDING_DIM) * 0.6
+    cohort = Cohort.fit(_unit(rng, 300, crowd), np.arange(300).astype(str), ["p"])
+    cal = _calibration(cohort)
+    template = build_template(list(_unit(rng, 3, crowd)), 0.0)
+    before = cal.decision_threshold(STD, [EVEN], template)
+    for far in _unit(rng, 3, -crowd):
+        template = adapt(template, far, 1.0)
+    assert template.adaptive.sum() == 3
+    assert cal.decision_threshold(STD, [EVEN], template) == pytest.approx(before)

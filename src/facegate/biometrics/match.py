@@ -73,14 +73,16 @@ class Calibration:
         against ``template``: the strictest of the classes', so no frame's class is held
         to less than its own calibration (no class known: the strictest class).
 
-        With a template and a cohort it is ``mean + z * std`` of the template's cohort
-        scores; without either, the per-class cosine threshold. The value is derived
-        from the template: use it for the decision only, never log or return it.
+        With a template and a cohort it is ``mean + z * std`` of the cohort scores of the
+        template's *enrolled* entries (learnt ones never move a threshold, so a series
+        of learnt frames cannot lower it); without either, the per-class cosine
+        threshold. The value is derived from the template: use it for the decision
+        only, never log or return it.
         """
         classes = captures or list(CaptureClass)
         if template is None or self.cohort is None or not self.z_thresholds:
             return max(self.threshold(level, c) for c in classes)
-        stats = self.cohort.stats(template.embeddings)
+        stats = self.cohort.stats(template.embeddings[~template.adaptive])
         z = max(self.z_thresholds[level][c] for c in classes)
         return stats.mean + z * stats.std
 

@@ -190,7 +190,7 @@ def decision_cohort(
     d: UnlockDecisions, probes: EmbeddedSet, cohort: Cohort
 ) -> tuple[np.ndarray, np.ndarray]:
     """(G, 2) and (I, 2): the cohort mean and std of each decision's template."""
-    per_template = {k: _stats(cohort, t.embeddings) for k, t in d.templates.items()}
+    per_template = {k: _stats(cohort, t.embeddings[~t.adaptive]) for k, t in d.templates.items()}
     owners = probes.identities[d.genuine_probe]
     genuine = np.array([per_template[o] for o in owners]).reshape(-1, 2)
     impostor = np.array([per_template[o] for o in d.impostor_owner]).reshape(-1, 2)
