@@ -75,16 +75,21 @@ class Thresholds:
     masked: the level's masked threshold, or None when the level allows no masked unlock.
     adapt: the similarity to the enrolled entries a match needs before it may refresh
     the template.
+    mask_floor: the bare threshold the masked one was calibrated against (the per-class
+    cosine one, when ``bare`` is a template's cohort threshold); None = ``bare``.
     """
 
     bare: float
     masked: float | None
     adapt: float
+    mask_floor: float | None = None
 
     @property
     def covered(self) -> float:
-        """The threshold of a masked face: never looser than the bare one."""
-        return self.bare if self.masked is None else max(self.masked, self.bare)
+        """The threshold of a masked face: never looser than the bare one it was
+        calibrated against."""
+        floor = self.bare if self.mask_floor is None else self.mask_floor
+        return floor if self.masked is None else max(self.masked, floor)
 
 
 @dataclass(frozen=True)

@@ -415,12 +415,14 @@ class Unlocker:
         self, level: SecurityLevel, captures: list[CaptureClass], template: Template
     ) -> Thresholds:
         """The attempt's thresholds: bare and masked at ``level``, and the stricter
-        adaptation one (HIGH plus a margin), all for these capture classes (the bare
-        ones set for this template against the impostor cohort)."""
+        adaptation one (HIGH plus a margin), all for these capture classes. The bare
+        ones are set for this template against the impostor cohort; a masked face keeps
+        the rule its threshold was calibrated with (max of masked and per-class cosine)."""
         return Thresholds(
             bare=self._threshold(level, captures, template),
             masked=self.masked.threshold(level),
             adapt=self._threshold(SecurityLevel.HIGH, captures, template) + ADAPT_MARGIN,
+            mask_floor=self.calibration.decision_threshold(level, captures),
         )
 
     def _matches(
