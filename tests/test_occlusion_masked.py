@@ -86,6 +86,10 @@ def test_a_mask_and_covered_eyes_are_read_independently() -> None:
     assert both.masked and both.eyes_covered
     low = cover_of([_map(right_eye=0.59, mouth=0.49)], cal)
     assert not low.masked and not low.eyes_covered
+    # Covered eyes need half the frames: one blink or glint among three does not name
+    # a failure "eyes_covered" (a bare webcam face reads up to 0.48 on its eyes).
+    assert not cover_of([_map(left_eye=0.7), _map(), _map()], cal).eyes_covered
+    assert cover_of([_map(left_eye=0.7), _map(right_eye=0.8), _map()], cal).eyes_covered
     # One masked frame among bare ones makes the attempt masked.
     assert cover_of([_map(), _map(mouth=0.7, nose=0.7), _map()], cal).masked
     with pytest.raises(ValueError):
