@@ -49,6 +49,13 @@ def assert_one_error_line(result: Result, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
+def test_listing_users_of_a_fresh_home_creates_nothing(cli: Invoke, home: Path) -> None:
+    result = cli("users", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+    assert not any(home.glob("vault*")), "a listing must not create the vault or its key"
+
+
 def test_enroll_reports_what_it_kept(cli: Invoke, image_files: dict) -> None:
     result = cli("enroll", USER, *image_files["enrol"])
     assert result.exit_code == 0, result.output

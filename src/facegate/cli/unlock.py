@@ -199,7 +199,8 @@ def users(
     from facegate.session import Session
 
     with Session.open() as session:
-        records = session.vault.users()
+        # A listing must not create the vault (and its key) it was asked about.
+        records = session.vault.users() if session.settings.vault_path.exists() else []
     print_rows(user_rows(records), as_json=as_json, empty="no users enrolled")
 
 
