@@ -238,7 +238,7 @@ def test_one_image_enrolment_warns_and_add_names_refusals(
     assert f"refused {cat}: no_face" in result.output
 
 
-def test_verbose_may_follow_the_subcommand(home: Path) -> None:
+def test_verbose_may_follow_the_subcommand(home: Path, image_files: dict) -> None:
     from facegate.cli import global_flags_first
 
     assert global_flags_first(["users", "-v"]) == ["-v", "users"]
@@ -247,10 +247,12 @@ def test_verbose_may_follow_the_subcommand(home: Path) -> None:
     ]  # fmt: skip
     env = {**os.environ, "FACEGATE_HOME": str(home), "FACEGATE_KEY_SOURCE": "keyfile"}
     facegate = Path(sys.executable).with_name("facegate")
-    done = subprocess.run([facegate, "users", "--json", "-v"], env=env, capture_output=True)
+    enrol = [facegate, "enroll", USER, str(image_files["enrol"][0]), "-v"]
+    done = subprocess.run(enrol, env=env, capture_output=True)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []
-    assert b"facegate" in done.stderr  # the debug log is on
+    assert f"enrolled user {USER}".encode() in done.stderr  # the vault's log line is on
+    quiet = subprocess.run([facegate, "users", "--json"], env=env, capture_output=True)
+    assert json.loads(quiet.stdout)[0]["user"] == USER and quiet.stderr == b""
 
 
 def test_help_and_version_flags(cli: Invoke) -> None:
