@@ -199,8 +199,11 @@ def users(
     from facegate.session import Session
 
     with Session.open() as session:
-        # A listing must not create the vault (and its key) it was asked about.
-        records = session.vault.users() if session.settings.vault_path.exists() else []
+        # A listing must not create the vault (and its key) it was asked about; once
+        # either exists, it is opened and its faults are reported.
+        settings = session.settings
+        present = settings.vault_path.exists() or settings.key_path.exists()
+        records = session.vault.users() if present else []
     print_rows(user_rows(records), as_json=as_json, empty="no users enrolled")
 
 
