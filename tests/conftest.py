@@ -105,3 +105,13 @@ def image_files(tmp_path_factory: pytest.TempPathFactory, _astronaut: np.ndarray
 def astronaut_probe(astronaut: np.ndarray) -> np.ndarray:
     """A capture that is not among the enrolment ones: mirrored and resized."""
     return cv2.resize(cv2.flip(astronaut, 1), (400, 400))
+
+
+def still_video(path: Path, image: np.ndarray, seconds: float, fps: float = 10.0) -> Path:
+    """A video of one image held still (MJPG), for tests of what a recording can answer."""
+    h, w = image.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for _ in range(int(seconds * fps)):
+        writer.write(image)
+    writer.release()
+    return path

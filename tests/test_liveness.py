@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import still_video
 from facegate.biometrics.unlock import UnlockOptions
 from facegate.cli import app
 from facegate.errors import ModelMissing, ModelTampered, Reason
@@ -432,15 +433,6 @@ def test_a_still_the_pad_is_unsure_of_is_refused_for_liveness(
     assert verdict.reason is Reason.LIVENESS
 
 
-def _write_video(path: Path, image: np.ndarray, seconds: float, fps: float = 10.0) -> Path:
-    h, w = image.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    for _ in range(int(seconds * fps)):
-        writer.write(image)
-    writer.release()
-    return path
-
-
 @pytest.mark.dataset
 def test_a_matching_video_too_short_for_the_challenge_is_a_counted_liveness_failure(
     nuaa_session: Session, nuaa: dict, tmp_path: Path
@@ -449,7 +441,7 @@ def test_a_matching_video_too_short_for_the_challenge_is_a_counted_liveness_fail
     answered. Were an unfinished challenge given back as bad input, the replay could be
     tried without limit; counted, it locks the face out after five tries."""
     image = read_image(nuaa["live"][0]).image
-    video = _write_video(tmp_path / "short.avi", image, 1.0)
+    video = still_video(tmp_path / "short.avi", image, 1.0)
     options = UnlockOptions(liveness=LivenessMode.ACTIVE, challenges=(ChallengeKind.BLINK,))
     reasons = [
         nuaa_session.unlocker.verify("n1", iter_video(video), options).reason
@@ -467,7 +459,7 @@ def test_a_broken_source_after_the_owners_replay_does_not_make_the_attempt_free(
     unreadable file, so that the attempt ends in an error rather than a failure. The
     error would give the slot back, and every wrong guess at the challenge be free."""
     image = read_image(nuaa["live"][0]).image
-    video = _write_video(tmp_path / "short.avi", image, 1.0)
+    video = still_video(tmp_path / "short.avi", image, 1.0)
     broken = tmp_path / "broken.mp4"
     broken.write_text("not a video")
     options = UnlockOptions(liveness=LivenessMode.ACTIVE, challenges=(ChallengeKind.BLINK,))
@@ -481,7 +473,7 @@ def test_a_broken_source_after_the_owners_replay_does_not_make_the_attempt_free(
 @pytest.mark.dataset
 def test_video_with_no_face_is_refused_as_no_face(nuaa_session: Session, tmp_path: Path) -> None:
     blank = np.full((240, 320, 3), 120, np.uint8)
-    video = _write_video(tmp_path / "blank.avi", blank, 6.0)
+    video = still_video(tmp_path / "blank.avi", blank, 6.0)
     options = UnlockOptions(liveness=LivenessMode.ACTIVE, challenges=(ChallengeKind.SMILE,))
     verdict = nuaa_session.unlocker.verify("n1", iter_video(video), options)
     assert verdict.reason is Reason.NO_FACE and verdict.failures == 0
@@ -492,7 +484,7 @@ def test_a_still_video_fails_the_active_challenge(
     nuaa_session: Session, nuaa: dict, tmp_path: Path
 ) -> None:
     image = read_image(nuaa["live"][0]).image
-    video = _write_video(tmp_path / "still.avi", image, 6.0)
+    video = still_video(tmp_path / "still.avi", image, 6.0)
     options = UnlockOptions(liveness=LivenessMode.ACTIVE, challenges=(ChallengeKind.SMILE,))
     prompts: list[ChallengeKind] = []
     verdict = nuaa_session.unlocker.verify(

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import still_video
 from facegate.cli import app
 from facegate.config import load_settings
 from facegate.errors import ChallengeIncomplete, InputError
@@ -174,15 +175,6 @@ def test_a_tight_crop_and_the_whole_frame_get_the_same_decision(astronaut_bgr: n
 # --- the fallback challenge ------------------------------------------------------------
 
 
-def _still_video(path: Path, image: np.ndarray, seconds: float, fps: float = 10.0) -> Path:
-    h, w = image.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    for _ in range(int(seconds * fps)):
-        writer.write(image)
-    writer.release()
-    return path
-
-
 def _run(
     engine: LivenessEngine, options: LivenessOptions, video: Path
 ) -> tuple[list[ChallengeKind], LivenessVerdict]:
@@ -212,7 +204,7 @@ def uncertain_engine(tmp_path: Path) -> LivenessEngine:
 def test_an_uncertain_pad_on_a_video_asks_for_a_challenge_a_still_face_fails(
     uncertain_engine: LivenessEngine, astronaut_bgr: np.ndarray, tmp_path: Path
 ) -> None:
-    video = _still_video(tmp_path / "still.avi", astronaut_bgr, 7.0)
+    video = still_video(tmp_path / "still.avi", astronaut_bgr, 7.0)
     # No challenge_when_uncertain: a video can answer, so the attempt asks by itself.
     options = LivenessOptions(
         LivenessMode.PASSIVE,
@@ -231,7 +223,7 @@ def test_an_uncertain_pad_on_a_video_asks_for_a_challenge_a_still_face_fails(
 def test_without_the_fallback_an_uncertain_pad_fails_without_a_prompt(
     uncertain_engine: LivenessEngine, astronaut_bgr: np.ndarray, tmp_path: Path
 ) -> None:
-    video = _still_video(tmp_path / "still.avi", astronaut_bgr, 1.0)
+    video = still_video(tmp_path / "still.avi", astronaut_bgr, 1.0)
     options = LivenessOptions(
         LivenessMode.PASSIVE, require_attention=False, challenge_when_uncertain=False
     )
@@ -244,7 +236,7 @@ def test_without_the_fallback_an_uncertain_pad_fails_without_a_prompt(
 def test_a_video_that_ends_during_the_fallback_challenge_is_incomplete(
     uncertain_engine: LivenessEngine, astronaut_bgr: np.ndarray, tmp_path: Path
 ) -> None:
-    video = _still_video(tmp_path / "short.avi", astronaut_bgr, 1.0)
+    video = still_video(tmp_path / "short.avi", astronaut_bgr, 1.0)
     options = LivenessOptions(
         LivenessMode.PASSIVE, require_attention=False, challenge_when_uncertain=True
     )
@@ -259,7 +251,7 @@ def test_a_live_pad_on_a_video_is_trusted_alone_only_when_allowed(
     path = tmp_path / "lenient.npz"
     _with_band(1e-6, 0.0).save(path)
     engine = LivenessEngine(ModelFiles.of(load_settings()), path)
-    video = _still_video(tmp_path / "still.avi", astronaut_bgr, 7.0)
+    video = still_video(tmp_path / "still.avi", astronaut_bgr, 7.0)
     trusting = LivenessOptions(
         LivenessMode.PASSIVE, require_attention=False, accept_on_pad_alone=True
     )
