@@ -50,17 +50,6 @@ from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import ENROL_QUALITY, QualityOptions
 
 
-def subset(data: EmbeddedSet, rows: np.ndarray) -> EmbeddedSet:
-    return EmbeddedSet(
-        [data.samples[i] for i in rows],
-        data.embeddings[rows],
-        data.usable[rows],
-        [data.reasons[i] for i in rows],
-        data.seconds[rows],
-        [data.captures[i] for i in rows],
-    )
-
-
 def deal(ids: np.ndarray, folds: int, seed: int) -> dict[str, int]:
     people = sorted(set(ids.tolist()))
     order = np.random.default_rng(seed).permutation(len(people))
@@ -84,7 +73,7 @@ def evaluate_fold(
     for k, (p, v) in enumerate(zip(pops, verify, strict=True)):
         rows = np.flatnonzero([fold_of[k][i] != fold for i in v.identities])
         kept = replace(p, samples=[p.samples[i] for i in rows], masked=p.masked[rows])
-        train.append((kept, subset(v, rows)))
+        train.append((kept, v.subset(rows)))
     pooled = Pooled.of(train)
     decisions = impostor_decisions(pooled, template_size=args.template_size, subsets=args.subsets)
     consistency = threshold_at_fmr(impostor_pairs(pooled), CONSISTENCY_FMR)
@@ -99,8 +88,8 @@ def evaluate_fold(
     for k, (p, v, e) in enumerate(zip(pops, verify, enrol_gated, strict=True)):
         rows = np.flatnonzero([fold_of[k][i] == fold for i in v.identities])
         is_enrol = split_enrolment(v.identities[rows], args.enroll) & ~p.masked[rows]
-        enrol_parts.append(subset(e, rows[is_enrol]))
-        probe_parts.append(subset(v, rows[~is_enrol]))
+        enrol_parts.append(e.subset(rows[is_enrol]))
+        probe_parts.append(v.subset(rows[~is_enrol]))
         masked_parts.append(p.masked[rows[~is_enrol]])
         pop_parts.append(np.full(int((~is_enrol).sum()), p.population.value))
     enrol = concat(enrol_parts)

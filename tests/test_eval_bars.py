@@ -121,8 +121,8 @@ def test_pooled_dev_unlock_fnmr_at_standard_stays_under_one_percent(
         ]
     )
     is_enrol = split_enrolment(verify.identities, 3)
-    enrol = _rows(gated, np.flatnonzero(is_enrol))
-    probes = _rows(verify, np.flatnonzero(~is_enrol))
+    enrol = gated.subset(np.flatnonzero(is_enrol))
+    probes = verify.subset(np.flatnonzero(~is_enrol))
     calibration = load_calibration()
     assert calibration.cohort is not None
     d = unlock_decisions(
@@ -158,17 +158,6 @@ def test_pooled_dev_unlock_fnmr_at_standard_stays_under_one_percent(
         r for r in nuaa_rates if r.level is SecurityLevel.STANDARD and r.capture == ALL
     )
     assert nuaa_standard.n_genuine == 704 and nuaa_standard.false_non_matches <= 4
-
-
-def _rows(data: EmbeddedSet, rows: np.ndarray) -> EmbeddedSet:
-    return EmbeddedSet(
-        [data.samples[i] for i in rows],
-        data.embeddings[rows],
-        data.usable[rows],
-        [data.reasons[i] for i in rows],
-        data.seconds[rows],
-        [data.captures[i] for i in rows],
-    )
 
 
 def test_pooled_dev_set_meets_its_bar(pooled: EmbeddedSet) -> None:

@@ -60,6 +60,18 @@ class EmbeddedSet:
         if len(self.captures) != len(self.samples):
             raise ValueError(f"{len(self.captures)} capture classes, {len(self.samples)} samples")
 
+    def subset(self, rows: np.ndarray) -> EmbeddedSet:
+        """The samples at ``rows`` (indices), every field kept aligned: how held-out
+        folds and enrolment / probe splits are cut without embedding again."""
+        return EmbeddedSet(
+            [self.samples[i] for i in rows],
+            self.embeddings[rows],
+            self.usable[rows],
+            [self.reasons[i] for i in rows],
+            self.seconds[rows],
+            [self.captures[i] for i in rows],
+        )
+
     @property
     def identities(self) -> np.ndarray:
         return np.array([s.identity for s in self.samples])
