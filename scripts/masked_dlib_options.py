@@ -38,9 +38,12 @@ Reported per option and fold (fold 1 = the 61 held-out people):
   to show how far any weight could go, never a result.
 
 ``--bench N`` also times one dlib embed (5 points + chip + descriptor) N times on one
-photo, against SFace's ``embed_crop`` in turn, and prints the medians and load.
+photo, against one SFace pass in turn, and prints the medians and load (a timing: run
+it without ``nice``, once the embeddings are cached).
 
     nice -n 19 python scripts/masked_dlib_options.py --data /work/shared/data \\
+        --cache /tmp/masked-cache --out out/masked-dlib
+    python scripts/masked_dlib_options.py --data /work/shared/data \\
         --cache /tmp/masked-cache --out out/masked-dlib --bench 40
 
 Embeddings are cached under --cache (never in the repository: they derive from faces).
