@@ -134,15 +134,17 @@ def score_matrix(rows: list[np.ndarray], emb: np.ndarray) -> np.ndarray:
     return np.stack([(emb @ r.T).max(axis=1) for r in rows], axis=1)
 
 
-def fold_scores(
-    emb: dict[str, np.ndarray], people: np.ndarray, fold_people: list[str], consistency: float
-) -> tuple[dict[str, np.ndarray], list[str], np.ndarray]:
-    """Per option the (N, T) scores against the fold's templates, their owners, and
-    which photos were enrolment captures (never probes)."""
+def fold_templates(
+    emb: dict[str, np.ndarray], people: np.ndarray, masked: np.ndarray, fold_people: list[str],
+    consistency: float,
+) -> tuple[list[str], list[list[int]], np.ndarray]:  # fmt: skip
+    """The fold's templates as enrolment builds them from today's embeddings: their
+    owners, each one's photo indices, and which photos were enrolment captures (never
+    probes, even when enrolment dropped them)."""
     usable = emb["usable"]
     owners, idx, enrolled = [], [], np.zeros(len(people), bool)
     for person in fold_people:
-        first = np.flatnonzero((people == person) & ~MASKED)[:ENROL]
+        first = np.flatnonzero((people == person) & ~masked)[:ENROL]
         good = [i for i in first if usable[i]]
         try:
             keep = consistent_captures([emb["today"][i] for i in good], consistency)
@@ -151,6 +153,15 @@ def fold_scores(
         owners.append(person)
         idx.append([good[k] for k in keep])
         enrolled[first] = True
+    return owners, idx, enrolled
+
+
+def fold_scores(
+    emb: dict[str, np.ndarray], people: np.ndarray, fold_people: list[str], consistency: float
+) -> tuple[dict[str, np.ndarray], list[str], np.ndarray]:
+    """Per option the (N, T) scores against the fold's templates, their owners, and
+    which photos were enrolment captures (never probes)."""
+    owners, idx, enrolled = fold_templates(emb, people, MASKED, fold_people, consistency)
     scores = {}
     for name in ("today", "flip", "eyes-aligned", *(f"upper-{z}-{r:g}" for z, r in UPPER)):
         scores[name] = score_matrix([emb[name][i] for i in idx], emb[name])
