@@ -16,7 +16,14 @@ from typer.testing import CliRunner
 
 from facegate.cli import app
 from facegate.errors import ConfigError
-from facegate.system.pam_config import MARK, pam_lines, planned_install, planned_uninstall
+from facegate.system.pam_config import (
+    MARK,
+    backup_file,
+    pam_lines,
+    planned_install,
+    planned_uninstall,
+)
+from facegate.system.paths import SystemPaths
 
 DEBIAN_SUDO = b"""#%PAM-1.0
 
@@ -45,13 +52,17 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     return found
 
 
+def _with_face_lines(folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if b"facegate" in (Path(folder) / n).read_bytes().lower()]
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     if os.geteuid() != 0:
         pytest.skip("install keeps PAM files' owners, which needs root; CI runs as root")
     pam = tmp_path / "etc" / "pam.d"
-    if Path("/etc/pam.d").is_dir():
-        shutil.copytree("/etc/pam.d", pam, symlinks=True)
+    if Path("/etc/pam.d").is_dir():  # without live test services (they carry face lines)
+        shutil.copytree("/etc/pam.d", pam, symlinks=True, ignore=_with_face_lines)
     pam.mkdir(parents=True, exist_ok=True)
     if not (pam / "sudo").is_file():
         (pam / "sudo").write_bytes(DEBIAN_SUDO)
@@ -104,7 +115,8 @@ def test_uninstall_after_a_hand_edit_removes_only_facegates_lines(root: Path) ->
     sudo.write_text(sudo.read_text() + "session optional pam_echo.so edited\n")
     run("uninstall", "--root", str(root), "--service", "sudo")
     assert sudo.read_text() == original + "session optional pam_echo.so edited\n"
-    assert (root / "var/lib/facegate/pam-backup/sudo").read_text() == original
+    paths = SystemPaths(root=root)
+    assert backup_file(paths, sudo).read_text() == original
 
 
 def test_a_file_without_a_trailing_newline_is_still_restored_exactly(root: Path) -> None:
