@@ -24,6 +24,7 @@ from facegate.system.pam_config import (
     planned_uninstall,
 )
 from facegate.system.paths import SystemPaths
+from facegate.system.unit import unit_text
 
 DEBIAN_SUDO = b"""#%PAM-1.0
 
@@ -143,3 +144,31 @@ def test_the_face_line_comes_first_and_the_clear_line_after_the_password() -> No
     rows = planned_install(text, LINES).splitlines()
     assert rows[1] == LINES.authenticate and rows[-1] == LINES.clear
     assert planned_uninstall("\n".join(rows) + "\n") == text
+
+
+def test_the_unit_runs_the_daemon_on_the_socket_the_pam_lines_name(root: Path) -> None:
+    socket = root / "elsewhere" / "fg.sock"
+    run("install", "--root", str(root), "--service", "sudo", "--socket", str(socket))
+    unit = (root / "etc/systemd/system/facegate.service").read_text()
+    assert f" daemon --root {root} --socket {socket}\n" in unit
+    pam = (root / "etc/pam.d/sudo").read_text()
+    assert pam.count(f"--socket {socket} ") == 2
+    assert "ProtectHome=read-only\n" in unit  # a virtualenv under /root or /home stays visible
+
+
+def test_a_rehearsal_under_root_points_pam_at_its_own_socket(root: Path) -> None:
+    run("install", "--root", str(root), "--service", "sudo")
+    socket = root / "run/facegate/facegate.sock"
+    assert (root / "etc/pam.d/sudo").read_text().count(f"--socket {socket} ") == 2
+    unit = (root / "etc/systemd/system/facegate.service").read_text()
+    assert f" daemon --root {root}\n" in unit
+
+
+def test_the_unit_keeps_its_private_tmp_unless_the_socket_lives_in_tmp() -> None:
+    facegate = Path("/opt/facegate/bin/facegate")
+    default = unit_text(facegate)
+    assert "ExecStart=/opt/facegate/bin/facegate daemon\n" in default
+    assert "PrivateTmp=yes\n" in default and "ProtectHome=read-only\n" in default
+    in_tmp = unit_text(facegate, socket=Path("/tmp/fg/fg.sock"))
+    assert "ExecStart=/opt/facegate/bin/facegate daemon --socket /tmp/fg/fg.sock\n" in in_tmp
+    assert "PrivateTmp=yes" not in in_tmp

@@ -148,8 +148,8 @@ def uninstall(
         for row in removal.left:
             left = True
             err.print(
-                f"[bold red]not removed:[/] {escape(str(change.path))} {escape(row)} names "
-                "FaceGate but is not a line FaceGate wrote; check it and remove it by hand",
+                "[bold red]not removed[/] (names FaceGate, but not as FaceGate wrote it; "
+                f"check it and remove it by hand): {escape(str(change.path))}, {escape(row)}",
                 highlight=False,
                 soft_wrap=True,
             )
