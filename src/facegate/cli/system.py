@@ -41,7 +41,13 @@ ServiceOption = Annotated[
 
 
 def _paths(root: Path, socket: Path | None = None, pam_dir: Path | None = None) -> SystemPaths:
-    return SystemPaths(root=root, socket_override=socket, pam_dir_override=pam_dir)
+    """Absolute, so what ``install`` writes into PAM lines and the unit means the same
+    from PAM's and systemd's working directories."""
+    return SystemPaths(
+        root=root.absolute(),
+        socket_override=socket.absolute() if socket else None,
+        pam_dir_override=pam_dir.absolute() if pam_dir else None,
+    )
 
 
 def _require_root(what: str) -> None:
@@ -106,7 +112,7 @@ def install(
             typer.echo(change.diff() or f"{change.path}: already set up")
         else:
             out.print(f"{change.path}: " + ("face unlock added" if change.changed else "unchanged"))
-    unit = unit_text(script, root=root, socket=socket)
+    unit = unit_text(script, root=paths.root, socket=paths.socket_override)
     if dry_run:
         typer.echo(f"would write {paths.unit_file}")
     elif write_unit(paths.unit_file, unit):

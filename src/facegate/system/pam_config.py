@@ -214,7 +214,10 @@ def installed_files(paths: SystemPaths) -> list[Path]:
     registry = _registry(paths)
     if not registry.is_file():
         return []
-    return [Path(p) for p in json.loads(registry.read_text())["files"]]
+    try:
+        return [Path(p) for p in json.loads(registry.read_text())["files"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{registry} is damaged ({exc}); move it aside") from exc
 
 
 def _save_registry(paths: SystemPaths, files: list[Path]) -> None:

@@ -30,6 +30,7 @@ from facegate.errors import ConfigError
 
 MAX_LINKS = 40  # as the kernel's ELOOP limit
 SHOWN = 5  # unsafe paths named in the error; the rest are counted
+UNREADABLE = "unreadable to this user, so unchecked (run as root)"
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class _Walk:
             candidate = current / part
             try:
                 info = os.lstat(candidate)
+            except PermissionError:
+                self.found.setdefault(candidate, Unsafe(candidate, UNREADABLE, checking))
+                return None
             except FileNotFoundError:
                 problem = _problem(os.stat(current), sticky_ok=False)
                 if problem is not None:
@@ -121,6 +125,10 @@ class _Walk:
             current = resolved
         return current
 
+    def _unreadable(self, error: OSError) -> None:
+        path = Path(error.filename)
+        self.found.setdefault(path, Unsafe(path, UNREADABLE, path))
+
     def trees(self, tops: Iterable[Path]) -> None:
         """Judge each top, its parents and everything below it; a link inside a tree
         is followed, and a directory it leads to is walked too."""
@@ -131,7 +139,7 @@ class _Walk:
             if not top.is_dir() or any(top.is_relative_to(done) for done in walked):
                 continue
             walked.append(top)
-            for folder, dirs, files in os.walk(top):
+            for folder, dirs, files in os.walk(top, onerror=self._unreadable):
                 for name in (*dirs, *files):
                     path = Path(folder) / name
                     info = os.lstat(path)
