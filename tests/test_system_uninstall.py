@@ -165,6 +165,13 @@ OTHER = st.sampled_from(
     ]
 )
 OWN = st.sampled_from([MARK, LINES.authenticate, LINES.clear])
+# FaceGate's line as an administrator might have changed it: commented out (inert, left
+# alone) or with another control (still active: left, and reported).
+STILL_ACTIVE = [
+    LINES.authenticate.replace("sufficient", "required"),
+    LINES.clear.replace("quiet ", ""),
+]
+CHANGED = st.sampled_from(["#" + LINES.authenticate, *STILL_ACTIVE])
 
 
 @st.composite
@@ -178,12 +185,14 @@ def pam_file(draw: st.DrawFn) -> str:
 def hand_edit(draw: st.DrawFn, text: str) -> str:
     rows = text.splitlines()
     for _ in range(draw(st.integers(0, 6))):
-        action = draw(st.sampled_from(["insert", "own", "delete", "move"]))
+        action = draw(st.sampled_from(["insert", "own", "changed", "delete", "move"]))
         at = draw(st.integers(0, len(rows)))
         if action == "insert":
             rows.insert(at, draw(OTHER))
         elif action == "own":
             rows.insert(at, draw(OWN))
+        elif action == "changed":
+            rows.insert(at, draw(CHANGED))
         elif rows and action == "delete":
             rows.pop(min(at, len(rows) - 1))
         elif rows:
@@ -211,4 +220,5 @@ def test_uninstall_after_any_hand_edit_removes_every_face_line_and_keeps_every_o
         after = svc.read_text().splitlines()
         assert not any(is_facegates(row) for row in after)
         assert after == [row for row in edited.splitlines() if not is_facegates(row)]
-        assert removal.left == ()
+        reported = [row for row in after if row in STILL_ACTIVE]
+        assert [left.split(": ", 1)[1] for left in removal.left] == reported
