@@ -142,7 +142,13 @@ class _Walk:
             for folder, dirs, files in os.walk(top, onerror=self._unreadable):
                 for name in (*dirs, *files):
                     path = Path(folder) / name
-                    info = os.lstat(path)
+                    try:
+                        info = os.lstat(path)
+                    except FileNotFoundError:  # gone meanwhile (a temporary .pyc, say)
+                        continue
+                    except PermissionError as error:
+                        self._unreadable(error)
+                        continue
                     if not stat.S_ISLNK(info.st_mode):
                         self._judge(path, info, top)
                     elif (real := self.resolve(path, path)) is not None:
@@ -202,11 +208,12 @@ def refuse_unsafe(run: RootRun) -> None:
     )
     more = f"; and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
     raise UnsafeInstall(
-        f"refusing to install: PAM and the service would run code as root that someone "
-        f"other than root can change: {named}{more}. Every file they run, and every "
-        f"directory above it, must be owned by root and not writable by group or others. "
-        f"Install FaceGate into a root-owned location (e.g. `sudo python3 -m venv "
-        f"/opt/facegate && sudo /opt/facegate/bin/pip install /path/to/facegate`) and run "
-        f"`sudo /opt/facegate/bin/facegate system install` from there, or fix the owner "
-        f"and mode of the paths named"
+        f"refusing to install: PAM and the service would run code as root from paths "
+        f"that are not safe: {named}{more}. Every file they run, and every directory "
+        f"above it, must exist, be owned by root and not be writable by group or others, "
+        f"or whoever can change it gets root and can log in as anyone. Install FaceGate "
+        f"into a root-owned location (e.g. `sudo python3 -m venv /opt/facegate && sudo "
+        f"/opt/facegate/bin/pip install /path/to/facegate`) and run `sudo "
+        f"/opt/facegate/bin/facegate system install` from there, or fix the owner and "
+        f"mode of the paths named"
     )
