@@ -92,6 +92,7 @@ def test_install_then_uninstall_leaves_pam_d_byte_identical(root: Path) -> None:
     assert snapshot(pam) == before
     assert not (root / "etc/systemd/system/facegate.service").exists()
     assert not any((root / "var/lib/facegate/pam-backup").iterdir())
+    assert not (root / "var/lib/facegate/pam-installed.json").exists()
 
 
 def test_installing_twice_changes_nothing(root: Path) -> None:

@@ -221,6 +221,9 @@ def installed_files(paths: SystemPaths) -> list[Path]:
 
 
 def _save_registry(paths: SystemPaths, files: list[Path]) -> None:
+    if not files:
+        _registry(paths).unlink(missing_ok=True)
+        return
     make_private_dir(paths.state_dir)
     data = json.dumps({"files": sorted({str(p) for p in files})}, indent=1) + "\n"
     tmp = _write_new(_registry(paths), data.encode(), 0o600)
