@@ -16,7 +16,15 @@ from typer.testing import CliRunner
 
 from facegate.cli import app
 from facegate.errors import ConfigError
-from facegate.system.pam_config import MARK, pam_lines, planned_install, planned_uninstall
+from facegate.system.pam_config import (
+    MARK,
+    backup_file,
+    pam_lines,
+    planned_install,
+    planned_uninstall,
+)
+from facegate.system.paths import SystemPaths
+from facegate.system.unit import unit_text
 
 DEBIAN_SUDO = b"""#%PAM-1.0
 
@@ -45,13 +53,17 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     return found
 
 
+def _with_face_lines(folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if b"facegate" in (Path(folder) / n).read_bytes().lower()]
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     if os.geteuid() != 0:
         pytest.skip("install keeps PAM files' owners, which needs root; CI runs as root")
     pam = tmp_path / "etc" / "pam.d"
-    if Path("/etc/pam.d").is_dir():
-        shutil.copytree("/etc/pam.d", pam, symlinks=True)
+    if Path("/etc/pam.d").is_dir():  # without live test services (they carry face lines)
+        shutil.copytree("/etc/pam.d", pam, symlinks=True, ignore=_with_face_lines)
     pam.mkdir(parents=True, exist_ok=True)
     if not (pam / "sudo").is_file():
         (pam / "sudo").write_bytes(DEBIAN_SUDO)
@@ -80,6 +92,7 @@ def test_install_then_uninstall_leaves_pam_d_byte_identical(root: Path) -> None:
     assert snapshot(pam) == before
     assert not (root / "etc/systemd/system/facegate.service").exists()
     assert not any((root / "var/lib/facegate/pam-backup").iterdir())
+    assert not (root / "var/lib/facegate/pam-installed.json").exists()
 
 
 def test_installing_twice_changes_nothing(root: Path) -> None:
@@ -104,7 +117,8 @@ def test_uninstall_after_a_hand_edit_removes_only_facegates_lines(root: Path) ->
     sudo.write_text(sudo.read_text() + "session optional pam_echo.so edited\n")
     run("uninstall", "--root", str(root), "--service", "sudo")
     assert sudo.read_text() == original + "session optional pam_echo.so edited\n"
-    assert (root / "var/lib/facegate/pam-backup/sudo").read_text() == original
+    paths = SystemPaths(root=root)
+    assert backup_file(paths, sudo).read_text() == original
 
 
 def test_a_file_without_a_trailing_newline_is_still_restored_exactly(root: Path) -> None:
@@ -131,3 +145,31 @@ def test_the_face_line_comes_first_and_the_clear_line_after_the_password() -> No
     rows = planned_install(text, LINES).splitlines()
     assert rows[1] == LINES.authenticate and rows[-1] == LINES.clear
     assert planned_uninstall("\n".join(rows) + "\n") == text
+
+
+def test_the_unit_runs_the_daemon_on_the_socket_the_pam_lines_name(root: Path) -> None:
+    socket = root / "elsewhere" / "fg.sock"
+    run("install", "--root", str(root), "--service", "sudo", "--socket", str(socket))
+    unit = (root / "etc/systemd/system/facegate.service").read_text()
+    assert f" daemon --root {root} --socket {socket}\n" in unit
+    pam = (root / "etc/pam.d/sudo").read_text()
+    assert pam.count(f"--socket {socket} ") == 2
+    assert "ProtectHome=read-only\n" in unit  # a virtualenv under /root or /home stays visible
+
+
+def test_a_rehearsal_under_root_points_pam_at_its_own_socket(root: Path) -> None:
+    run("install", "--root", str(root), "--service", "sudo")
+    socket = root / "run/facegate/facegate.sock"
+    assert (root / "etc/pam.d/sudo").read_text().count(f"--socket {socket} ") == 2
+    unit = (root / "etc/systemd/system/facegate.service").read_text()
+    assert f" daemon --root {root}\n" in unit
+
+
+def test_the_unit_keeps_its_private_tmp_unless_the_socket_lives_in_tmp() -> None:
+    facegate = Path("/opt/facegate/bin/facegate")
+    default = unit_text(facegate)
+    assert "ExecStart=/opt/facegate/bin/facegate daemon\n" in default
+    assert "PrivateTmp=yes\n" in default and "ProtectHome=read-only\n" in default
+    in_tmp = unit_text(facegate, socket=Path("/tmp/fg/fg.sock"))
+    assert "ExecStart=/opt/facegate/bin/facegate daemon --socket /tmp/fg/fg.sock\n" in in_tmp
+    assert "PrivateTmp=yes" not in in_tmp

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from facegate.cli.app import READ_FRAMES, app, bench_app, err, friendly, out
@@ -40,7 +41,13 @@ ServiceOption = Annotated[
 
 
 def _paths(root: Path, socket: Path | None = None, pam_dir: Path | None = None) -> SystemPaths:
-    return SystemPaths(root=root, socket_override=socket, pam_dir_override=pam_dir)
+    """Absolute, so what ``install`` writes into PAM lines and the unit means the same
+    from PAM's and systemd's working directories."""
+    return SystemPaths(
+        root=root.absolute(),
+        socket_override=socket.absolute() if socket else None,
+        pam_dir_override=pam_dir.absolute() if pam_dir else None,
+    )
 
 
 def _require_root(what: str) -> None:
@@ -79,17 +86,25 @@ def install(
     ] = None,
     socket: SocketOption = None,
 ) -> None:
-    """Add face unlock (password as the fallback) to PAM services and write the unit."""
+    """Add face unlock (password as the fallback) to PAM services and write the unit.
+
+    Refused when anything PAM or the service would run as root (python, the client, the
+    facegate package, site-packages, ...) can be changed by someone other than root."""
+    import facegate
     from facegate.system.pam_config import install as install_pam
     from facegate.system.pam_config import pam_lines
+    from facegate.system.trusted_paths import current_root_run, refuse_unsafe
     from facegate.system.unit import unit_text, write_unit
 
     if not dry_run:
         _require_root("changing PAM files")
     paths = _paths(root, socket, pam_dir)
-    command = [sys.executable, "-I", pam_client.__file__]
-    if socket is not None:
-        command += ["--socket", str(socket)]
+    script = Path(sys.executable).with_name("facegate")
+    client = Path(pam_client.__file__)
+    refuse_unsafe(current_root_run(client, script, Path(facegate.__file__).parent))
+    command = [sys.executable, "-I", str(client)]
+    if paths.socket != pam_client.DEFAULT_SOCKET:
+        command += ["--socket", str(paths.socket)]
     lines = pam_lines(command)
     for name in service:
         change = install_pam(paths, name, lines, dry_run=dry_run)
@@ -97,7 +112,7 @@ def install(
             typer.echo(change.diff() or f"{change.path}: already set up")
         else:
             out.print(f"{change.path}: " + ("face unlock added" if change.changed else "unchanged"))
-    unit = unit_text(Path(sys.executable).with_name("facegate"))
+    unit = unit_text(script, root=paths.root, socket=paths.socket_override)
     if dry_run:
         typer.echo(f"would write {paths.unit_file}")
     elif write_unit(paths.unit_file, unit):
@@ -114,21 +129,44 @@ def uninstall(
         Path | None, typer.Option(help="PAM directory (default /etc/pam.d).")
     ] = None,
 ) -> None:
-    """Remove face unlock from PAM services (restoring each file byte for byte)."""
+    """Remove face unlock from PAM services (restoring each file byte for byte).
+
+    Exit 1 when a line naming FaceGate is left that is not exactly one FaceGate wrote
+    (a hand edit): it is named, for you to remove."""
+    from facegate.system.pam_config import still_in_use
     from facegate.system.pam_config import uninstall as uninstall_pam
     from facegate.system.unit import remove_unit
 
     if not dry_run:
         _require_root("changing PAM files")
     paths = _paths(root, None, pam_dir)
+    left = False
     for name in service:
-        change = uninstall_pam(paths, name, dry_run=dry_run)
+        removal = uninstall_pam(paths, name, dry_run=dry_run)
+        change = removal.change
         if dry_run:
             typer.echo(change.diff() or f"{change.path}: no face unlock lines")
+        elif removal.restored:
+            out.print(f"{change.path}: restored")
         else:
-            out.print(f"{change.path}: " + ("restored" if change.changed else "unchanged"))
-    if not dry_run and remove_unit(paths.unit_file):
-        out.print(f"removed {paths.unit_file}")
+            done = "face unlock lines removed, hand edits kept" if change.changed else "unchanged"
+            out.print(f"{change.path}: {done}")
+        for row in removal.left:
+            left = True
+            err.print(
+                "[bold red]not removed[/] (names FaceGate, but not as FaceGate wrote it; "
+                f"check it and remove it by hand): {escape(str(change.path))}, {escape(row)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if not dry_run:
+        using = still_in_use(paths)
+        if using:
+            out.print(f"kept {paths.unit_file}: still used by " + ", ".join(map(str, using)))
+        elif remove_unit(paths.unit_file):
+            out.print(f"removed {paths.unit_file}")
+    if left:
+        raise typer.Exit(1)
 
 
 @system_app.command("log")
