@@ -188,6 +188,35 @@ def test_doctor_exits_2_on_a_missing_model_override(
     assert "FAIL" in result.output
 
 
+def test_doctor_passes_without_the_optional_baseline_models(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A core install (no [baseline] extra) has no dlib files; that is not a failure.
+    The package's absence is faked: it cannot be uninstalled from the test's venv."""
+    from facegate import models
+
+    real = models._wheel_path
+    monkeypatch.setattr(
+        models,
+        "_wheel_path",
+        lambda spec: None if spec.package == "face_recognition_models" else real(spec),
+    )
+    result = cli("doctor", "--json")
+    assert result.exit_code == 0, result.output
+    checks = {row["check"]: row for row in json.loads(result.stdout)}
+    assert all(row["ok"] for row in checks.values()), result.output
+    assert "optional: the 'baseline' extra" in checks["model dlib_resnet"]["detail"]
+
+
+def test_doctor_fails_on_a_missing_override_of_an_optional_model(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FACEGATE_MODEL_DLIB_RESNET", str(tmp_path / "missing.dat"))
+    result = cli("doctor")
+    assert result.exit_code == 2
+    assert "FAIL" in result.output
+
+
 def test_demo_without_camera_matches_and_refuses(cli: Invoke) -> None:
     result = cli("demo", "--camera", "-1")
     assert result.exit_code == 0, result.output

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from facegate.config import load_settings
-from facegate.errors import FaceGateError
+from facegate.errors import FaceGateError, ModelMissing
 from facegate.models import MODELS, resolve
 
 OPENCV_DISTRIBUTIONS = (
@@ -63,6 +63,19 @@ def run_checks() -> list[Check]:
                     f"{model.path} ({model.origin}, sha256 {model.spec.sha256} verified)",
                 )
             )
+        except ModelMissing as exc:
+            extra = MODELS[name].extra
+            if extra is None or name in settings.model_paths:
+                checks.append(Check(f"model {name}", False, str(exc)))
+            else:
+                # Only the comparison baselines use it; unlock never does.
+                checks.append(
+                    Check(
+                        f"model {name}",
+                        True,
+                        f"not installed (optional: the {extra!r} extra, {MODELS[name].purpose})",
+                    )
+                )
         except FaceGateError as exc:
             checks.append(Check(f"model {name}", False, str(exc)))
     checks.append(Check("vault key source", True, settings.key_source.value))

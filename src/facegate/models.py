@@ -34,6 +34,7 @@ class ModelSpec:
     sha256: str
     licence: str
     purpose: str
+    extra: str | None = None  # the optional extra that brings this model; None = core
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -68,6 +69,7 @@ MODELS: dict[str, ModelSpec] = {
             sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
             licence="dlib-models terms (CC0 / Boost)",
             purpose="second identity embedding (128-d)",
+            extra="baseline",
         ),
         ModelSpec(
             name="dlib_shape5",
@@ -78,6 +80,7 @@ MODELS: dict[str, ModelSpec] = {
             sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
             licence="dlib-models terms (CC0)",
             purpose="5-point alignment for the dlib embedding",
+            extra="baseline",
         ),
         ModelSpec(
             name="face_landmarker",
