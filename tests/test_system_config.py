@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,8 +98,10 @@ def test_a_video_camera_stops_at_the_deadline(tmp_path: Path, data_dir: Path) ->
     assert list(camera_frames(str(clip), deadline=0.0)) == []
 
 
-def entry(user: str, outcome: Outcome) -> attempts.Attempt:
-    return attempts.Attempt(datetime.now(UTC), user, "sudo", "/dev/pts/1", outcome.value, "", 12)
+def entry(user: str, outcome: Outcome, uid: int | None = 0) -> attempts.Attempt:
+    return attempts.Attempt(
+        datetime.now(UTC), user, "sudo", "/dev/pts/1", outcome.value, "", 12, uid
+    )
 
 
 def test_the_attempt_log_is_private_and_keeps_only_the_newest_rows(
@@ -129,6 +132,41 @@ def test_facegate_system_log_shows_attempts_without_scores(tmp_path: Path) -> No
     record = json.loads(result.output.splitlines()[0])
     assert record["user"] == "alice" and record["outcome"] == "match"
     assert not {"score", "threshold", "template", "image"} & set(record)
+
+
+def test_an_old_attempt_log_gains_the_uid_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    """F8: rows carried no caller uid, so a denied request from any user, with the user,
+    service and tty it chose, looked like a PAM attempt. A log written before the column
+    existed is migrated in place on first use: old rows stay, with no uid."""
+    if os.geteuid() != 0:
+        pytest.skip("facegate system log is root-only; CI runs as root")
+    log = SystemPaths(root=tmp_path).attempt_log
+    log.parent.mkdir(parents=True, mode=0o700)
+    old = sqlite3.connect(log)
+    old.execute(
+        "CREATE TABLE attempts (at TEXT NOT NULL, user TEXT NOT NULL, service TEXT NOT NULL,"
+        " tty TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL,"
+        " duration_ms INTEGER NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO attempts VALUES ('2026-11-30T10:00:00+00:00', 'carol', 'login', 'tty1',"
+        " 'match', '', 310)"
+    )
+    old.commit()
+    old.close()
+    os.chmod(log, 0o600)
+    attempts.record(log, entry("bob", Outcome.DENIED, uid=1001))
+    attempts.record(log, entry("bob", Outcome.NO_MATCH, uid=0))
+    rows = attempts.recent(log)
+    assert [(r.user, r.outcome, r.uid) for r in rows] == [
+        ("carol", "match", None),
+        ("bob", "denied", 1001),
+        ("bob", "no_match", 0),
+    ]
+    shown = CliRunner().invoke(app, ["system", "log", "--json", "--root", str(tmp_path)])
+    assert [json.loads(line)["uid"] for line in shown.output.splitlines()] == [None, 1001, 0]
+    table = CliRunner().invoke(app, ["system", "log", "--root", str(tmp_path)])
+    assert table.exit_code == 0 and "uid" in table.output and "1001" in table.output
 
 
 def test_status_reports_a_service_that_is_down(tmp_path: Path) -> None:

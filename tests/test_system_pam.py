@@ -11,7 +11,9 @@ printed photo of them).
 from __future__ import annotations
 
 import csv
+import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -24,11 +26,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from facegate.cli import app
 from facegate.system import attempts, client
+from facegate.system.admission import MAX_CLIENTS
 from facegate.system.authenticate import enroll, open_system_session
 from facegate.system.client import Outcome
-from facegate.system.daemon import MAX_CLIENTS
 from facegate.system.paths import SystemPaths
 from facegate.system.testbed import (
     Daemon,
@@ -64,6 +68,7 @@ class Login:
     alice: UnixUser  # enrolled from mahie's clip
     bob: UnixUser  # enrolled from NUAA subject 0001's live frames
     clips: Clips
+    daemon_log: Path
 
     def last_attempt(self) -> attempts.Attempt:
         return attempts.recent(self.paths.attempt_log, 1)[-1]
@@ -108,9 +113,10 @@ def login(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             frames = iter_frames(mahie_enrol[0], max_frames=200, step=10)
             enroll(session, alice.name, frames)
             enroll(session, bob.name, [read_image(p) for p in nuaa_enrol])
-        daemon = Daemon(paths, tmp_path_factory.mktemp("daemon") / "daemon.log")
+        daemon_log = tmp_path_factory.mktemp("daemon") / "daemon.log"
+        daemon = Daemon(paths, daemon_log)
         pam = PamService(paths, paths.socket)
-        yield Login(paths, camera, pam, alice, bob, clips)
+        yield Login(paths, camera, pam, alice, bob, clips, daemon_log)
     finally:
         if pam is not None:
             pam.remove()
@@ -274,7 +280,7 @@ def test_an_unprivileged_user_cannot_authenticate_someone_else_or_clear_a_lockou
         for _ in range(5):
             session.vault.record_failure(login.bob.name)
         assert session.vault.user(login.bob.name).locked
-    victim = {"PAM_USER": login.bob.name, "PAM_SERVICE": "sudo"}
+    victim = {"PAM_USER": login.bob.name, "PAM_SERVICE": "sudo", "PAM_TYPE": "auth"}
     program = [*_client_for_others(login), "--socket", str(login.paths.socket)]
     for op in ("authenticate", "clear"):
         done = _as(login.alice, *program, op, env=victim)
@@ -330,7 +336,7 @@ def test_a_reply_carries_no_score_or_template(login: Login) -> None:
     assert reply == {"outcome": Outcome.NO_MATCH.value, "reason": "not_matched"}
     logged = login.last_attempt()
     assert set(logged.__dict__) == {
-        "at", "user", "service", "tty", "outcome", "reason", "duration_ms",
+        "at", "user", "service", "tty", "outcome", "reason", "duration_ms", "uid",
     }  # fmt: skip
 
 
@@ -346,7 +352,7 @@ def test_the_pam_client_never_loads_numpy_opencv_or_facegate() -> None:
             "/nonexistent/facegate.sock",
             "authenticate",
         ],
-        env={"PAM_USER": "alice", "PAM_SERVICE": "sudo"},
+        env={"PAM_USER": "alice", "PAM_SERVICE": "sudo", "PAM_TYPE": "auth"},
         capture_output=True,
         text=True,
         timeout=30,
@@ -376,3 +382,128 @@ def test_connections_beyond_the_limit_are_told_busy_and_the_daemon_recovers(
             sock.close()
     time.sleep(0.3)
     assert client.request(login.paths.socket, {"op": "status"})["outcome"] == Outcome.OK.value
+
+
+def test_a_user_not_enrolled_sees_the_same_line_as_a_face_that_does_not_match(
+    login: Login,
+) -> None:
+    """F6 (attacker-login.md): ``su alice`` showed mallory "no face enrolled" or "no face
+    match", i.e. whether alice enrolled. Both now read the same; the log keeps which."""
+    point_camera(login.camera, login.clips.impostor)
+    nobody = login.pam.authenticate("nobody", "not-the-password")
+    not_enrolled = login.last_attempt()
+    stranger = login.pam.authenticate(login.alice.name, login.alice.password)
+    no_match = attempts.recent(login.paths.attempt_log, 2)[0]  # then the password's clear
+
+    def face_lines(output: str) -> list[str]:
+        return [line for line in output.splitlines() if "face" in line]
+
+    assert face_lines(nobody.output) == face_lines(stranger.output) == [Outcome.NO_MATCH.line]
+    assert "enrol" not in nobody.output
+    assert (not_enrolled.outcome, no_match.outcome) == ("not_enrolled", "no_match")
+    assert (not_enrolled.uid, no_match.uid) == (0, 0)
+
+
+def test_a_denied_request_is_logged_under_the_callers_uid(login: Login) -> None:
+    """F8: an unprivileged caller's denied authenticate wrote its chosen user, service and
+    tty into root's log as if PAM had asked. The row now carries the caller's uid, and
+    ``facegate system log`` shows it; PAM's own rows carry uid 0."""
+    program = [*_client_for_others(login), "--socket", str(login.paths.socket)]
+    forged = {"PAM_USER": login.bob.name, "PAM_SERVICE": "sudo", "PAM_TYPE": "auth"}
+    done = _as(login.alice, *program, "authenticate", env={**forged, "PAM_TTY": "/dev/pts/0"})
+    assert done.returncode == Outcome.DENIED.exit_code, (done.stdout, done.stderr)
+    row = login.last_attempt()
+    alice_uid = pwd.getpwnam(login.alice.name).pw_uid
+    assert (row.user, row.service, row.outcome) == (login.bob.name, "sudo", "denied")
+    assert row.uid == alice_uid != 0
+    shown = CliRunner().invoke(
+        app, ["system", "log", "--json", "--limit", "1", "--root", str(login.paths.root)]
+    )
+    assert json.loads(shown.output)["uid"] == alice_uid
+
+
+FLOOD = """
+import select, socket, sys, time
+path, seconds, wanted = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+end, held, said = time.monotonic() + seconds, [], False
+while time.monotonic() < end:
+    while len(held) < wanted:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            sock.send(b"{")  # a request that never ends
+        except OSError:
+            sock.close()
+            break
+        held.append(sock)
+    if not said:
+        print("flooding", flush=True)
+        said = True
+    answered, _, _ = select.select(held, [], [], 0.05)
+    for sock in answered:  # refused or timed out: close it and take another
+        sock.close()
+        held.remove(sock)
+"""
+
+
+def test_an_unprivileged_flood_of_connections_cannot_keep_root_out(login: Login) -> None:
+    """F4: one local user holding 40 unfinished connections (reconnecting as each is
+    closed) made every root login "face unlock busy", and nothing was logged. Other
+    users now get at most 2 slots each and never root's; refusals are logged by uid."""
+    python, _, _ = _client_for_others(login)
+    argv = ["runuser", "-u", login.alice.name, "--", python, "-I", "-c", FLOOD]
+    flood = subprocess.Popen(
+        [*argv, str(login.paths.socket), "30", "40"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert flood.stdout is not None and flood.stdout.readline().strip() == "flooding"
+        time.sleep(0.5)  # the flood is at its height
+        statuses = [client.request(login.paths.socket, {"op": "status"}) for _ in range(5)]
+        logins = [login.pam.authenticate("nobody", "not-the-password") for _ in range(3)]
+    finally:
+        flood.terminate()
+        flood.wait(timeout=30)
+    assert [s["outcome"] for s in statuses] == [Outcome.OK.value] * 5, statuses
+    for result in logins:
+        assert Outcome.BUSY.line not in result.output, result.output
+        assert Outcome.NOT_ENROLLED.line in result.output and result.reached_password
+    alice_uid = pwd.getpwnam(login.alice.name).pw_uid
+    refusals = f"refused a connection from uid {alice_uid}"
+    assert refusals in login.daemon_log.read_text(errors="replace")
+
+
+def _attempt_holding_the_camera(login: Login, user: str) -> socket.socket:
+    """A face attempt for ``user``, returned once the daemon has taken the camera for it:
+    its first reply, the attempt's budget, comes after that. Retried while an earlier
+    attempt (one that overran its reply deadline under load) still holds the camera."""
+    request = {"op": "authenticate", "user": user, "service": "test", "tty": ""}
+    for _ in range(3):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(TIMEOUT_S + 10)
+        sock.connect(str(login.paths.socket))
+        sock.sendall(client.encode(request))
+        if "wait" in client.LineReader(sock).read():
+            return sock
+        sock.close()
+        time.sleep(1.0)
+    pytest.fail("the camera stayed busy")
+
+
+def test_a_second_login_while_a_face_attempt_runs_is_told_busy_at_once(login: Login) -> None:
+    """F4: attempts queued one behind the other, so bob's login started during alice's
+    challenge waited ~9.5 s to reach the password, and then used the camera for bob.
+    The camera is in use: bob is told "busy" at once, and it counts against no one."""
+    point_camera(login.camera, login.clips.genuine)  # alice's face: challenged to the timeout
+    first = _attempt_holding_the_camera(login, login.alice.name)
+    with first:
+        second = login.pam.authenticate(login.bob.name, "not-the-password")
+        reader = client.LineReader(first)
+        while "outcome" not in reader.read():  # alice's attempt runs to its end
+            pass
+    bob_rows = [r for r in attempts.recent(login.paths.attempt_log, 5) if r.user == login.bob.name]
+    assert second.reached_password and Outcome.BUSY.line in second.output, second.output
+    assert second.seconds < FALLBACK_BOUND_S, f"{second.seconds:.2f} s"
+    assert (bob_rows[-1].outcome, bob_rows[-1].uid) == ("busy", 0)
+    with open_system_session(login.paths) as session:
+        assert session.vault.user(login.bob.name).failures == 0
+        session.vault.reset_lockout(login.alice.name)  # alice's unanswered challenge

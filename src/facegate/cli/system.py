@@ -176,7 +176,10 @@ def show_log(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     root: RootOption = Path("/"),
 ) -> None:
-    """Recent face attempts: time, user, PAM service, tty, outcome, reason."""
+    """Recent face attempts: time, caller's uid, user, PAM service, tty, outcome, reason.
+
+    Only rows with uid 0 came from the PAM stack; user, service and tty are what the
+    caller sent, so another uid's row is a refused request, not a login attempt."""
     _require_root("reading the attempt log")
     rows = attempts.recent(_paths(root).attempt_log, limit)
     if as_json:
@@ -184,11 +187,11 @@ def show_log(
             record = {**row.__dict__, "at": row.at.isoformat()}
             typer.echo(json.dumps(record))
         return
-    table = Table("time", "user", "service", "tty", "outcome", "reason", "ms")
+    table = Table("time", "uid", "user", "service", "tty", "outcome", "reason", "ms")
     for row in rows:
         table.add_row(
-            f"{row.at:%Y-%m-%d %H:%M:%S}", row.user, row.service, row.tty, row.outcome,
-            row.reason, str(row.duration_ms),
+            f"{row.at:%Y-%m-%d %H:%M:%S}", "-" if row.uid is None else str(row.uid), row.user,
+            row.service, row.tty, row.outcome, row.reason, str(row.duration_ms),
         )  # fmt: skip
     out.print(table if rows else "no attempts logged")
 

@@ -2,8 +2,14 @@
 
 One SQLite file, 0600 in the 0700 state directory, read by ``facegate system log``. A
 row holds the user, service, tty, outcome, reason and duration: never an image, a
-template or a score. The oldest rows beyond ``KEEP_ROWS`` are dropped, so a flood of
-attempts cannot fill the disk.
+template or a score. It also holds the caller's uid as the kernel reported it
+(``SO_PEERCRED``): user, service and tty are whatever the caller sent, so only a row
+with uid 0 came from the PAM stack; an unprivileged caller's request is refused and
+logged under its own uid. The oldest rows beyond ``KEEP_ROWS`` are dropped, so a flood
+of attempts cannot fill the disk.
+
+Logs written before the uid was recorded get the column on first open (``ALTER TABLE
+... ADD COLUMN``: old rows are kept, with no uid).
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ _FIELD_CHARS = 64
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS attempts ("
     " at TEXT NOT NULL, user TEXT NOT NULL, service TEXT NOT NULL, tty TEXT NOT NULL,"
-    " outcome TEXT NOT NULL, reason TEXT NOT NULL, duration_ms INTEGER NOT NULL)"
+    " outcome TEXT NOT NULL, reason TEXT NOT NULL, duration_ms INTEGER NOT NULL, uid INTEGER)"
 )
+_COLUMNS = "at, user, service, tty, outcome, reason, duration_ms, uid"
 
 
 class AttemptLogError(FaceGateError):
@@ -34,7 +41,8 @@ class AttemptLogError(FaceGateError):
 
 @dataclass(frozen=True)
 class Attempt:
-    """One logged request; ``reason`` is the decision's reason or "" when none applies."""
+    """One logged request; ``reason`` is the decision's reason or "" when none applies;
+    ``uid`` is the caller's (0: the PAM stack), None in rows older than the column."""
 
     at: datetime
     user: str
@@ -43,6 +51,7 @@ class Attempt:
     outcome: str
     reason: str
     duration_ms: int
+    uid: int | None
 
 
 def _clean(text: str) -> str:
@@ -57,6 +66,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     with sql_errors(AttemptLogError, f"the attempt log {path}", "open"):
         conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
         conn.execute(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(attempts)")}
+        if "uid" not in columns:
+            with contextlib.suppress(sqlite3.OperationalError):  # another opener was first
+                conn.execute("ALTER TABLE attempts ADD COLUMN uid INTEGER")
     return conn
 
 
@@ -66,7 +79,7 @@ def record(path: Path, attempt: Attempt) -> None:
     try:
         with sql_errors(AttemptLogError, f"the attempt log {path}", "write"):
             conn.execute(
-                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO attempts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     attempt.at.isoformat(timespec="seconds"),
                     _clean(attempt.user),
@@ -75,6 +88,7 @@ def record(path: Path, attempt: Attempt) -> None:
                     attempt.outcome,
                     attempt.reason,
                     attempt.duration_ms,
+                    attempt.uid,
                 ),
             )
             conn.execute(
@@ -93,13 +107,13 @@ def recent(path: Path, limit: int = 50) -> list[Attempt]:
     try:
         with sql_errors(AttemptLogError, f"the attempt log {path}", "read"):
             rows = conn.execute(
-                "SELECT * FROM attempts ORDER BY rowid DESC LIMIT ?", (limit,)
+                f"SELECT {_COLUMNS} FROM attempts ORDER BY rowid DESC LIMIT ?", (limit,)
             ).fetchall()
     finally:
         conn.close()
     return [
-        Attempt(datetime.fromisoformat(at), user, service, tty, outcome, reason, ms)
-        for at, user, service, tty, outcome, reason, ms in reversed(rows)
+        Attempt(datetime.fromisoformat(at), user, service, tty, outcome, reason, ms, uid)
+        for at, user, service, tty, outcome, reason, ms, uid in reversed(rows)
     ]
 
 

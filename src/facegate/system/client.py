@@ -13,7 +13,9 @@ zero or more ``{"wait": seconds}`` / ``{"info": text}`` messages and ends with o
 
 pam_exec turns any non-zero exit into PAM_SYSTEM_ERR, so with ``auth sufficient`` every
 outcome but MATCH moves on to the password module. The exit codes differ only so that
-pam_exec's syslog line ("... failed: exit code N") tells an administrator what happened.
+pam_exec's syslog line ("... failed: exit code N") tells an administrator what happened;
+run for a PAM_TYPE other than ``auth`` the client exits with 25, PAM_IGNORE's value (which
+pam_exec, too, reports as a failure: an ``auth sufficient`` or ``optional`` line skips it).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ MAX_WAIT_S = 30.0  # the longest attempt budget the configuration allows
 _REMOTE_PARENTS = frozenset({"sshd", "sshd-session"})
 _SSH_VARIABLES = (b"SSH_CONNECTION=", b"SSH_CLIENT=", b"SSH_TTY=")
 _LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+PAM_IGNORE = 25  # Linux-PAM's PAM_IGNORE (security/_pam_types.h)
+CONNECT_RETRY_S = 0.02
 
 
 class Op(StrEnum):
@@ -65,6 +69,7 @@ class Outcome(StrEnum):
     BAD_REQUEST = "bad_request"
     BUSY = "busy"
     ERROR = "error"
+    IGNORED = "ignored"
 
     @property
     def exit_code(self) -> int:
@@ -80,12 +85,15 @@ class Outcome(StrEnum):
 
 _EXIT_CODES = {outcome: code for code, outcome in enumerate(Outcome)}
 _EXIT_CODES[Outcome.OK] = 0
+_EXIT_CODES[Outcome.IGNORED] = PAM_IGNORE
 _LINES = {
     Outcome.MATCH: "face recognised",
     Outcome.OK: "",
     Outcome.NO_MATCH: "no face match, enter your password",
     Outcome.LOCKED_OUT: "face unlock locked after too many failures, enter your password",
-    Outcome.NOT_ENROLLED: "no face enrolled, enter your password",
+    # The same line as NO_MATCH: whoever can start PAM for a user (``su alice``) must not
+    # learn whether alice enrolled a face. The attempt log keeps the true outcome.
+    Outcome.NOT_ENROLLED: "no face match, enter your password",
     Outcome.NO_CAMERA: "no camera, enter your password",
     Outcome.TIMEOUT: "no face in time, enter your password",
     Outcome.REMOTE: "remote session, enter your password",
@@ -95,6 +103,7 @@ _LINES = {
     Outcome.BAD_REQUEST: "face unlock: bad request",
     Outcome.BUSY: "face unlock busy, enter your password",
     Outcome.ERROR: "face unlock failed, enter your password",
+    Outcome.IGNORED: "",
 }
 
 
@@ -126,10 +135,17 @@ class LineReader:
         self._sock = sock
         self._buffer = b""
 
-    def read(self) -> dict[str, Any]:
+    def read(self, deadline: float | None = None) -> dict[str, Any]:
+        """The next message; with ``deadline`` (``time.monotonic()``), TimeoutError once
+        it passes however the bytes trickle in (each ``recv`` waits only what is left)."""
         while b"\n" not in self._buffer:
             if len(self._buffer) >= MAX_MESSAGE:
                 raise ProtocolError(f"message exceeds {MAX_MESSAGE} bytes")
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the request was not complete in time")
+                self._sock.settimeout(left)
             chunk = self._sock.recv(MAX_MESSAGE)
             if not chunk:
                 raise ProtocolError("connection closed before a complete message")
@@ -161,10 +177,9 @@ def request(
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(CONNECT_TIMEOUT_S)
-            try:
-                sock.connect(str(socket_path))
-            except (FileNotFoundError, ConnectionRefusedError):
-                return {"outcome": Outcome.SERVICE_DOWN.value}
+            connected = _connect(sock, socket_path)
+            if connected is not None:
+                return {"outcome": connected.value}
             if peer_uid(sock) not in (0, os.geteuid()):
                 return {"outcome": Outcome.DENIED.value, "detail": "the socket is not root's"}
             sock.sendall(encode(message))
@@ -187,6 +202,23 @@ def request(
         return {"outcome": Outcome.TIMEOUT.value}
     except (OSError, ProtocolError, TypeError, ValueError) as err:
         return {"outcome": Outcome.ERROR.value, "detail": str(err)}
+
+
+def _connect(sock: socket.socket, socket_path: Path) -> Outcome | None:
+    """Connect within CONNECT_TIMEOUT_S; the outcome to report when that fails. A full
+    accept queue (EAGAIN, e.g. while someone floods the socket) is retried briefly."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while True:
+        try:
+            sock.connect(str(socket_path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            return Outcome.SERVICE_DOWN
+        except BlockingIOError:
+            if time.monotonic() + CONNECT_RETRY_S >= deadline:
+                return Outcome.BUSY
+            time.sleep(CONNECT_RETRY_S)
+            continue
+        return None
 
 
 def remote_session(env: Mapping[str, str], parent: int) -> bool:
@@ -221,7 +253,13 @@ def _say(text: str) -> None:
 
 
 def run(op: Op, socket_path: Path, env: Mapping[str, str], parent: int) -> Outcome:
-    """One pam_exec call: PAM_USER, PAM_SERVICE and PAM_TTY come from pam_exec's env."""
+    """One pam_exec call: PAM_USER, PAM_SERVICE and PAM_TTY come from pam_exec's env.
+
+    Both lines ``install`` writes are ``auth`` lines. Run from any other stack (account,
+    session, password: a line copied to the wrong place) the client does nothing and
+    says nothing, so no face attempt can stand in for a session or password check."""
+    if env.get("PAM_TYPE") != "auth":
+        return Outcome.IGNORED
     if op is Op.AUTHENTICATE and remote_session(env, parent):
         return Outcome.REMOTE
     message = {
