@@ -27,6 +27,20 @@ YALE_OTHER = Path("yale_faces/subject02.normal.gif")
 ORL_OTHER = Path("orl_att_faces/s2/1.pgm")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_host_credential_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """systemd-creds seals login vault keys with the machine's host secret; the tests
+    give it one of their own (its documented override) and never touch the machine's."""
+    before = os.environ.get("SYSTEMD_CREDENTIAL_SECRET")
+    secret = tmp_path_factory.mktemp("systemd-creds") / "credential.secret"
+    os.environ["SYSTEMD_CREDENTIAL_SECRET"] = str(secret)
+    yield
+    if before is None:
+        os.environ.pop("SYSTEMD_CREDENTIAL_SECRET", None)
+    else:
+        os.environ["SYSTEMD_CREDENTIAL_SECRET"] = before
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The shared dataset folder; tests that need it are skipped when it is absent."""

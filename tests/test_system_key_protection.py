@@ -46,11 +46,19 @@ def test_the_real_systemd_creds_is_asked_where_installed() -> None:
     assert available_sealing() is (Sealing.TPM2 if has_tpm2 else Sealing.HOST_KEY)
 
 
-def test_the_line_says_the_key_is_an_unsealed_file_whatever_is_available() -> None:
+def test_the_line_says_what_protects_the_key_now(tmp_path: Path) -> None:
+    key, sealed = tmp_path / "vault.key", tmp_path / "vault.key.cred"
     for sealing in Sealing:
-        line = describe_key_protection("/etc/facegate/vault.key", sealing)
-        assert line.startswith("root-only key file /etc/facegate/vault.key")
-        assert "not sealed" in line and sealing.value in line
+        assert "no key yet" in describe_key_protection(key, sealed, sealing)
+    key.write_bytes(b"k")
+    for sealing in Sealing:
+        line = describe_key_protection(key, sealed, sealing)
+        assert line.startswith(f"root-only key file {key}") and "not sealed" in line
+        assert sealing.value in line
+    sealed.write_bytes(b"s")
+    assert describe_key_protection(key, sealed, Sealing.HOST_KEY).startswith(
+        f"sealed with systemd-creds in {sealed}"
+    )
 
 
 def test_doctor_reports_the_login_key_protection(

@@ -97,7 +97,9 @@ def _login_service() -> list[Check]:
         checks.append(Check("login config", True, f"{where}: camera {config.camera}"))
     except FaceGateError as exc:
         checks.append(Check("login config", False, str(exc)))
-    protection = describe_key_protection(str(paths.key_file), available_sealing())
+    protection = describe_key_protection(
+        paths.key_file, paths.sealed_key_file, available_sealing()
+    )
     checks.append(Check("login vault key", True, protection))
     cameras = list_cameras()
     for cam in cameras:

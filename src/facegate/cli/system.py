@@ -20,6 +20,7 @@ from rich.table import Table
 
 from facegate.cli.app import READ_FRAMES, app, bench_app, err, friendly, out
 from facegate.cli.listing import print_rows, user_rows
+from facegate.errors import ConfigError
 from facegate.system import attempts
 from facegate.system import client as pam_client
 from facegate.system.config import load_config
@@ -275,6 +276,29 @@ def reset(user: str, root: RootOption = Path("/")) -> None:
         if outcome is pam_client.Outcome.OK
         else f"{user} is not enrolled"
     )
+
+
+@system_app.command("seal-key")
+@friendly
+def seal_key(root: RootOption = Path("/")) -> None:
+    """Seal the login vault's plain key file with systemd-creds (root only).
+
+    Keys made where systemd-creds was missing stay plain until this is run."""
+    from facegate.system.authenticate import system_key
+    from facegate.system.key_protection import Sealing, available_sealing, seal_existing
+
+    _require_root("sealing the login vault key")
+    paths = _paths(root)
+    if paths.sealed_key_file.exists():
+        out.print(f"already sealed: {paths.sealed_key_file}")
+        return
+    if not paths.key_file.exists():
+        raise ConfigError(f"no key file at {paths.key_file}: nothing to seal")
+    sealing = available_sealing()
+    if sealing is Sealing.NONE:
+        raise ConfigError("systemd-creds is not installed here; the key stays a root-only file")
+    seal_existing(paths.key_file, paths.sealed_key_file, system_key(paths))
+    out.print(f"sealed the login vault key in {paths.sealed_key_file} ({sealing.value})")
 
 
 @bench_app.command("login")

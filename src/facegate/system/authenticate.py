@@ -33,6 +33,7 @@ from facegate.session import Session
 from facegate.system.camera import camera_frames, camera_kind
 from facegate.system.client import Outcome
 from facegate.system.config import SystemConfig
+from facegate.system.key_protection import Sealing, available_sealing, new_sealed_key, unseal
 from facegate.system.paths import SystemPaths
 from facegate.vault import SqliteVault, load_key, validate_name
 from facegate.vault.sqlite import is_sealed
@@ -53,14 +54,30 @@ class AttemptResult:
 def open_system_session(paths: SystemPaths) -> Session:
     """A session on the system vault: templates in ``state_dir``, key in ``config_dir``."""
     settings = load_settings(paths.state_dir)
-    if is_sealed(paths.vault_file) and not paths.key_file.exists():
-        raise VaultKeyError(
-            f"the system vault {paths.vault_file} exists but its key {paths.key_file} is "
-            "missing; restore the key file: the vault cannot be opened without it"
-        )
-    key = load_key(Settings(home=paths.config_dir, key_source=KeySource.KEYFILE))
-    vault = SqliteVault(paths.vault_file, key)
+    vault = SqliteVault(paths.vault_file, system_key(paths))
     return Session(settings=settings, pipeline=FacePipeline(ModelFiles.of(settings)), _vault=vault)
+
+
+def system_key(paths: SystemPaths) -> bytes:
+    """The system vault's key: the sealed one, else a plain key file made before sealing
+    (or on a machine without systemd-creds), else a new key, sealed where possible."""
+    if paths.sealed_key_file.exists():
+        return unseal(paths.sealed_key_file)
+    plain = Settings(home=paths.config_dir, key_source=KeySource.KEYFILE)
+    if paths.key_file.exists():
+        return load_key(plain)
+    if is_sealed(paths.vault_file):
+        raise VaultKeyError(
+            f"the system vault {paths.vault_file} exists but its key ({paths.sealed_key_file}"
+            f" or {paths.key_file}) is missing; restore it: the vault cannot be opened without it"
+        )
+    if available_sealing() is Sealing.NONE:
+        return load_key(plain)
+    try:
+        return new_sealed_key(paths.sealed_key_file)
+    except VaultKeyError as err:
+        log.warning("could not seal a new login vault key (%s); using a root-only key file", err)
+        return load_key(plain)
 
 
 def warm_up(session: Session) -> None:

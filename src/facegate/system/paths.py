@@ -1,7 +1,8 @@
 """Where the login service keeps things, all under one root so tests use a temporary one.
 
     /etc/facegate/config.toml      settings (see ``facegate.system.config``)
-    /etc/facegate/vault.key        the system vault's key, 0600 in a 0700 directory
+    /etc/facegate/vault.key.cred   the system vault's key sealed by systemd-creds, or
+    /etc/facegate/vault.key        the key as a root-only file where systemd-creds is absent
     /var/lib/facegate/             0700: the vault, the attempt log, PAM file backups
     /run/facegate/facegate.sock    the daemon's socket (anyone may connect; see daemon)
     /etc/pam.d/                    the PAM files ``facegate system install`` edits
@@ -43,6 +44,10 @@ class SystemPaths:
     @property
     def key_file(self) -> Path:
         return self.config_dir / "vault.key"
+
+    @property
+    def sealed_key_file(self) -> Path:
+        return self.config_dir / "vault.key.cred"
 
     @property
     def state_dir(self) -> Path:
