@@ -36,5 +36,5 @@ def test_root_lists_resets_and_deletes_login_users(tmp_path: Path) -> None:
     system("delete", "alice", "--yes", *root)
     assert "no login users enrolled" in system("users", *root)
     assert "bob is not enrolled" in system("reset", "bob", *root)
-    assert paths.key_file.stat().st_mode & 0o777 == 0o600
+    assert paths.key_in_use.stat().st_mode & 0o777 == 0o600
     assert paths.state_dir.stat().st_mode & 0o777 == 0o700

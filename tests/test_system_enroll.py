@@ -58,8 +58,7 @@ def test_sudo_facegate_enroll_writes_the_system_vault(
     assert "system vault" in result.output
     assert enrolled_in_system(tmp_path) == ["alice"]
     paths = SystemPaths(root=tmp_path)
-    key = paths.sealed_key_file if paths.sealed_key_file.exists() else paths.key_file
-    assert key.stat().st_mode & 0o777 == 0o600  # sealed where systemd-creds is installed
+    assert paths.key_in_use.stat().st_mode & 0o777 == 0o600
     assert paths.state_dir.stat().st_mode & 0o777 == 0o700
     added = CliRunner().invoke(app, ["add", "alice", files[0], "--root", str(tmp_path)])
     assert added.exit_code == 0, added.output

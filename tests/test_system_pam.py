@@ -264,12 +264,12 @@ def _client_for_others(login: Login) -> list[str]:
 
 
 def test_an_unprivileged_user_cannot_read_the_system_vault_or_its_key(login: Login) -> None:
-    for secret in (login.paths.vault_file, login.paths.key_file):
+    for secret in (login.paths.vault_file, login.paths.key_in_use):
         assert secret.is_file()
         done = _as(login.alice, "cat", str(secret))
         assert done.returncode != 0 and "Permission denied" in done.stderr
     assert login.paths.state_dir.stat().st_mode & 0o777 == 0o700
-    assert login.paths.key_file.stat().st_mode & 0o777 == 0o600
+    assert login.paths.key_in_use.stat().st_mode & 0o777 == 0o600
 
 
 def test_an_unprivileged_user_cannot_authenticate_someone_else_or_clear_a_lockout(

@@ -50,6 +50,11 @@ class SystemPaths:
         return self.config_dir / "vault.key.cred"
 
     @property
+    def key_in_use(self) -> Path:
+        """The sealed key where there is one, else the plain key file."""
+        return self.sealed_key_file if self.sealed_key_file.exists() else self.key_file
+
+    @property
     def state_dir(self) -> Path:
         return self._at("/var/lib/facegate")
 
