@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from facegate.client import AppClient, stream
 from facegate.client.app import AppError
@@ -177,7 +179,8 @@ def test_browser_sessions_need_the_csrf_token_and_the_same_origin(live: LiveServ
     cookie = opened.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     csrf = opened.json()["csrf"]
-    assert browser.get("/api/user/grants").status_code == 200
+    assert browser.get("/api/user/grants").status_code == 401  # the cookie alone: no
+    assert browser.get("/api/user/grants", headers={"X-FaceGate-CSRF": csrf}).status_code == 200
     path = f"/api/user/grants/{issued.grant.id}/revoke"
     no_csrf = browser.post(path, headers={"Origin": origin})
     assert no_csrf.status_code == 401 and "X-FaceGate-CSRF" in no_csrf.json()["message"]
@@ -186,6 +189,46 @@ def test_browser_sessions_need_the_csrf_token_and_the_same_origin(live: LiveServ
     assert live.sharing.grant(issued.grant.id).revoked_at is None
     done = browser.post(path, headers={"X-FaceGate-CSRF": csrf, "Origin": origin})
     assert done.status_code == 200 and done.json()["state"] == "revoked"
+
+
+def test_a_stolen_session_cookie_cannot_approve_read_the_api_or_preview(
+    live: LiveService,
+) -> None:
+    """A cookie for 127.0.0.1 also reaches any other local server the person's browser
+    visits (cookies ignore ports). That server replays it, faking any Origin: it must
+    find no CSRF token in any page, and without one get nothing from the API or the
+    preview stream (the outside review's HIGH finding)."""
+    app, _ = add_app(live.sharing)
+    asked = live.sharing.request_consent(app.id, ["expressions"], 3600)
+    person = httpx.Client(base_url=live.base_url)
+    csrf = person.post("/api/user/session", json={"code": live.user_token}).json()["csrf"]
+    stolen = {"facegate_session": person.cookies["facegate_session"]}
+    thief = httpx.Client(base_url=live.base_url, cookies=stolen)
+    origin = {"Origin": live.base_url.rstrip("/")}
+    for page in ("/", "/grants", "/audit", f"/consent/{asked.id}", "/demo/avatar"):
+        shown = thief.get(page)
+        assert shown.status_code == 200 and csrf not in shown.text, page
+    approve = f"/api/user/consent-requests/{asked.id}/approve"
+    assert thief.post(approve, headers=origin).status_code == 401
+    for read in ("/api/user/grants", "/api/user/audit", "/api/user/apps"):
+        assert thief.get(read).status_code == 401, read
+    assert live.sharing.grants() == []
+
+    async def preview(first: dict[str, str]) -> Any:
+        url = live.stream_url.replace("v1/stream", "user/preview")
+        cookie = {"Cookie": f"facegate_session={stolen['facegate_session']}"}
+        ws = await connect(url, proxy=None, additional_headers=cookie)
+        await ws.send(json.dumps(first))
+        try:
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+        except ConnectionClosed:
+            return ws.protocol.close_rcvd
+        finally:
+            await ws.close()
+
+    refused = asyncio.run(preview({"csrf": "guessed"}))
+    assert getattr(refused, "code", None) == 4401
+    assert asyncio.run(preview({"csrf": csrf}))["type"] == "ready"  # the person's own tab
 
 
 def test_only_loopback_host_names_are_served(live: LiveService) -> None:

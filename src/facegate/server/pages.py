@@ -41,10 +41,14 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     )
 
 
-def _csrf(request: Request, svc: ServiceDep) -> str | None:
-    """The session's CSRF token, or None when the browser is not signed in."""
-    session = svc.users.session(request.cookies.get(SESSION_COOKIE))
-    return None if session is None else session.csrf
+def _signed_in(request: Request, svc: ServiceDep) -> bool:
+    """Whether the browser holds a live session cookie.
+
+    The session's CSRF token is never put in a page: the cookie also reaches any other
+    server on 127.0.0.1 the person's browser visits (cookies ignore ports), and that
+    server could fetch a page with it. The token lives in this origin's localStorage
+    (per port), written once at sign-in (``login.js``)."""
+    return svc.users.session(request.cookies.get(SESSION_COOKIE)) is not None
 
 
 def _signin(request: Request) -> HTMLResponse:
@@ -53,13 +57,12 @@ def _signin(request: Request) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, svc: ServiceDep) -> HTMLResponse:
-    csrf = _csrf(request, svc)
-    if csrf is None:
+    if not _signed_in(request, svc):
         return _signin(request)
     now = svc.sharing.clock()
     pending = svc.sharing.consent_requests(RequestStatus.PENDING)
     apps = {app.id: app for app in svc.sharing.apps()}
-    return render(request, "index.html", csrf=csrf, pending=pending, apps=apps, now=now)
+    return render(request, "index.html", pending=pending, apps=apps, now=now)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -70,8 +73,7 @@ def login(request: Request) -> HTMLResponse:
 
 @router.get("/consent/{request_id}", response_class=HTMLResponse)
 def consent_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> HTMLResponse:
-    csrf = _csrf(request, svc)
-    if csrf is None:
+    if not _signed_in(request, svc):
         return _signin(request)
     try:
         consent = svc.sharing.consent_request(request_id)
@@ -82,7 +84,6 @@ def consent_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> H
     return render(
         request,
         "consent.html",
-        csrf=csrf,
         consent=consent,
         status=consent.status(svc.sharing.clock()).value,
         app=app,
@@ -93,8 +94,7 @@ def consent_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> H
 
 @router.get("/grants", response_class=HTMLResponse)
 def my_grants(request: Request, svc: ServiceDep) -> HTMLResponse:
-    csrf = _csrf(request, svc)
-    if csrf is None:
+    if not _signed_in(request, svc):
         return _signin(request)
     now = svc.sharing.clock()
     apps = svc.sharing.apps()
@@ -103,7 +103,6 @@ def my_grants(request: Request, svc: ServiceDep) -> HTMLResponse:
     return render(
         request,
         "grants.html",
-        csrf=csrf,
         apps=apps,
         names={app.id: app.name for app in apps},
         grants=grants,
@@ -117,13 +116,11 @@ def my_grants(request: Request, svc: ServiceDep) -> HTMLResponse:
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, svc: ServiceDep) -> HTMLResponse:
-    csrf = _csrf(request, svc)
-    if csrf is None:
+    if not _signed_in(request, svc):
         return _signin(request)
     return render(
         request,
         "audit.html",
-        csrf=csrf,
         entries=list(reversed(svc.sharing.audit_entries())),
         report=svc.sharing.verify_audit(),
     )

@@ -7,11 +7,15 @@
   ``facegate serve`` prints (it is also in ``$FACEGATE_HOME``, readable only by
   them): as ``Authorization: Bearer`` for scripts, or once through the
   ``/login#<token>`` page, which swaps it for an HttpOnly, ``SameSite=Strict``
-  session cookie. A state-changing call made with that cookie must also carry the
-  session's CSRF token in ``X-FaceGate-CSRF`` and, if the browser sends an
-  ``Origin``, come from this service's own origin: another local page can neither
-  read the CSRF token nor set that header without a CORS preflight, which the
-  service never grants.
+  session cookie and a CSRF token. A cookie for 127.0.0.1 is sent to *every* port
+  on 127.0.0.1 (cookies ignore ports), so any local server the person's browser
+  visits receives it and can replay it: the cookie alone therefore opens nothing but
+  the pages' sign-in check. Every API call (reads too) and the preview stream must
+  also carry the CSRF token (``X-FaceGate-CSRF``, or the preview's first message),
+  which ``login.js`` keeps in this origin's localStorage (isolated by port) and no
+  page or cookie contains; a state-changing call must also come from this origin
+  when the browser sends an ``Origin``. What the cookie still shows to such a
+  server: the HTML pages' lists (apps, grants, audit entries), not a way to act.
 * **Apps** sign each request (``facegate.sharing.signed_requests``); they never get
   a cookie and cannot call the person's endpoints.
 * Every response carries a strict Content-Security-Policy and may not be framed, so
@@ -201,12 +205,11 @@ class UserAuth:
                 "sign in first: open the link `facegate serve` printed, or send "
                 "Authorization: Bearer <user token>"
             )
-        if not changes_state:
-            return
         origin = request.headers.get("origin")
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-        if origin is not None and origin != own:
+        if changes_state and origin is not None and origin != own:
             raise BadCredentials("cross-origin requests may not change anything here")
+        # Reads too: the cookie alone also reaches other local servers (see module doc).
         sent = request.headers.get(CSRF_HEADER, "")
         if not secrets.compare_digest(sent.encode(), session.csrf.encode()):
             raise BadCredentials(f"missing or wrong {CSRF_HEADER} header")

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from datetime import timedelta
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -48,24 +49,25 @@ MAX_CLIENT_MESSAGE = 4096
 router = APIRouter()
 
 
-async def _read_token(ws: WebSocket) -> str | None:
-    """The token from the first message, or None after closing the socket with the reason."""
+async def _read_first(ws: WebSocket, field: str) -> str | None:
+    """``field`` of the first message (``{"token": ...}`` or ``{"csrf": ...}``), or None
+    after closing the socket with the reason."""
     try:
         message = await asyncio.wait_for(ws.receive_text(), AUTH_SECONDS)
     except TimeoutError:
-        await ws.close(CloseCode.AUTH_TIMEOUT, 'send {"token": ...} first')
+        await ws.close(CloseCode.AUTH_TIMEOUT, f'send {{"{field}": ...}} first')
         return None
     except (WebSocketDisconnect, KeyError, RuntimeError):
         return None
     try:
-        token = json.loads(message).get("token") if len(message) <= MAX_CLIENT_MESSAGE else None
+        value = json.loads(message).get(field) if len(message) <= MAX_CLIENT_MESSAGE else None
     except (ValueError, AttributeError, RecursionError):
         # a deeply nested document exhausts the decoder's recursion: still just bad input
-        token = None
-    if not isinstance(token, str):
-        await ws.close(CloseCode.BAD_REQUEST, 'the first message must be {"token": "..."}')
+        value = None
+    if not isinstance(value, str):
+        await ws.close(CloseCode.BAD_REQUEST, f'the first message must be {{"{field}": "..."}}')
         return None
-    return token
+    return value
 
 
 async def _drain_client(ws: WebSocket) -> None:
@@ -90,7 +92,7 @@ async def _send_frames(ws: WebSocket, sub: Subscription) -> None:
 async def stream(ws: WebSocket) -> None:
     svc: Service = ws.app.state.service
     await ws.accept()
-    token = await _read_token(ws)
+    token = await _read_first(ws, "token")
     if token is None:
         return
     try:
@@ -181,8 +183,11 @@ async def preview(ws: WebSocket) -> None:
     """The person's own stream, every scope, for the avatar page: signed-in browsers only.
 
     A WebSocket is not covered by CORS, so besides the session cookie the handshake
-    must come from this service's own origin: another local page cannot open it.
-    It is the person watching themselves, not an app, so nothing is audited.
+    must come from this service's own origin, and the first message must carry the
+    session's CSRF token: the cookie also reaches any other server on 127.0.0.1 the
+    browser visits, and that server, not being a browser, could fake the origin; the
+    token sits in this origin's own storage. It is the person watching themselves, not
+    an app, so nothing is audited.
     """
     svc: Service = ws.app.state.service
     session = svc.users.session(ws.cookies.get(SESSION_COOKIE))
@@ -190,6 +195,12 @@ async def preview(ws: WebSocket) -> None:
     own = f"http://{ws.headers.get('host', '')}"
     await ws.accept()
     if session is None or (origin is not None and origin != own):
+        await ws.close(CloseCode.UNAUTHORISED, "sign in on this service's own pages first")
+        return
+    csrf = await _read_first(ws, "csrf")
+    if csrf is None:
+        return
+    if not secrets.compare_digest(csrf.encode(), session.csrf.encode()):
         await ws.close(CloseCode.UNAUTHORISED, "sign in on this service's own pages first")
         return
     if not svc.hub.source.ok and not (await svc.hub.check_source()).ok:

@@ -52,7 +52,8 @@
   const path = token ? "/api/v1/stream" : "/api/user/preview";
   const ws = new WebSocket(`${scheme}//${location.host}${path}`);
   show("connecting", token ? "Connecting…" : "Connecting to your own stream…");
-  if (token) ws.addEventListener("open", () => ws.send(JSON.stringify({ token })));
+  ws.addEventListener("open", () => ws.send(JSON.stringify(
+    token ? { token } : { csrf: window.facegate.csrf() })));
   ws.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "ready") {

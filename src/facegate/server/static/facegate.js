@@ -1,10 +1,11 @@
-// Shared by every page: calls the person's API with the page's CSRF token.
+// Shared by every page: calls the person's API with the session's CSRF token.
+// The token is kept in this origin's localStorage (scheme, host *and port*), never in a
+// page or a cookie: a cookie for 127.0.0.1 also goes to every other local port.
 "use strict";
 
 window.facegate = {
   csrf() {
-    const meta = document.querySelector('meta[name="facegate-csrf"]');
-    return meta ? meta.content : "";
+    return window.localStorage.getItem("facegate-csrf") || "";
   },
 
   async post(path, body) {

@@ -14,7 +14,8 @@
     return;
   }
   try {
-    await window.facegate.post("/api/user/session", { code });
+    const session = await window.facegate.post("/api/user/session", { code });
+    window.localStorage.setItem("facegate-csrf", session.csrf);
     status.textContent = "Signed in.";
     status.dataset.state = "done";
     location.replace(target);
