@@ -3,8 +3,12 @@
 Each stage is timed ``runs`` times after a warm-up; the table reports the median and
 the 90th percentile. The video rows time the same frame as a video frame, so detection
 follows the face from the previous frame (``vision.follow``), as an unlock from a
-camera does after its first frame. The frame is the public-domain astronaut photo from
-scikit-image, placed on a 640x480 canvas, so every machine times the same pixels.
+camera does after its first frame. Two rows time that video frame at one OpenCV thread
+and at the default count, in turn: the outputs are the same at any count, so only the
+time can choose. The attempt rows say what an unlock adds to its frame's verify, and
+how much of that is the lockout slot's two durable writes, which wait on the disk. The
+frame is the public-domain astronaut photo from scikit-image, placed on a 640x480
+canvas, so every machine times the same pixels.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from facegate.bench.timing import (
     time_alternating,
     time_by_threads,
     time_call,
+    time_extra,
 )
 from facegate.biometrics.match import template_score
 from facegate.biometrics.template import build_template
@@ -133,9 +138,10 @@ def run_bench(runs: int = 30, baseline: bool = True) -> BenchResult:
 
 def _attempt(frame: Frame, runs: int) -> list[StageTiming]:
     """A whole ``Unlocker.verify`` in a throw-away vault, liveness and attention off, so
-    the row adds to the verify only the decision, the occlusion map and the lockout
-    slot; and the slot alone (``begin_attempt`` then ``finish_attempt``), two durable
-    SQLite transactions whose fsyncs cost what the disk makes them cost."""
+    it adds to its frame's verify only the decision, the occlusion map and the lockout
+    slot; what it adds, each attempt timed in turn with a verify of the same frame;
+    and the slot alone (``begin_attempt`` then ``finish_attempt``), two durable SQLite
+    transactions whose fsyncs cost what the disk makes them cost."""
     from facegate.biometrics.policy import UnlockOptions
     from facegate.config import KeySource, Settings
     from facegate.demo import _captures
@@ -155,9 +161,14 @@ def _attempt(frame: Frame, runs: int) -> list[StageTiming]:
             def slot() -> None:
                 vault.finish_attempt(vault.begin_attempt("bench"), Outcome.NEUTRAL)
 
-            attempt = time_call(lambda: session.unlocker.verify("bench", [frame], options), runs)
+            attempt, extra = time_extra(
+                lambda: session.pipeline.observe(frame),
+                lambda: session.unlocker.verify("bench", [frame], options),
+                runs,
+            )
             return [
                 _named("unlock attempt (+ lockout slot, 2 vault writes, occlusion map)", attempt),
+                _named("  beyond its frame's verify (each pair taken in turn)", extra),
                 _named(
                     "  of which the lockout slot (2 durable vault writes)", time_call(slot, runs)
                 ),

@@ -64,6 +64,30 @@ def time_alternating(
     return a, b
 
 
+def time_extra(
+    base: Callable[[], object], whole: Callable[[], object], runs: int
+) -> tuple[StageTiming, StageTiming]:
+    """``whole``'s timing, and what it costs beyond ``base`` (a call it contains): the
+    two are taken in turn and each pair's difference is summarised, so a load that
+    drifts between pairs does not leak into the difference."""
+    base()
+    whole()
+    totals: list[float] = []
+    extras: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        base()
+        middle = time.perf_counter()
+        whole()
+        end = time.perf_counter()
+        totals.append((end - middle) * 1000.0)
+        extras.append(((end - middle) - (middle - start)) * 1000.0)
+    return (
+        StageTiming("", float(np.median(totals)), float(np.percentile(totals, 90))),
+        StageTiming("", float(np.median(extras)), float(np.percentile(extras, 90))),
+    )
+
+
 def time_by_threads(
     func: Callable[[], object], counts: tuple[int, ...], runs: int
 ) -> list[StageTiming]:
