@@ -4,8 +4,9 @@ Enrols a user into a throw-away system vault from one clip, warms the engine as 
 daemon does, then runs ``system.authenticate.authenticate`` with another clip as the
 camera, printing when each challenge prompt was issued and the time spent in each
 stage: the camera's first frame, ``FacePipeline.observe``, liveness ``add``, building
-the challenge's VIDEO-mode landmarker, and the landmarker calls. The stages are timed
-by wrapping those methods in this process only.
+the challenge's VIDEO-mode landmarker (the service builds it between attempts, so on
+the login path this is only taking it), the landmarker calls and SFace's runs. The
+stages are timed by wrapping those methods in this process only.
 
     PYTHONPATH=src python scripts/profile_login_attempt.py --timeout 10 --attempts 2
 """
@@ -26,6 +27,7 @@ import facegate.system.authenticate as auth
 from facegate.liveness.check import LivenessAttempt
 from facegate.system.config import SystemConfig
 from facegate.system.paths import SystemPaths
+from facegate.vision.embed import SFaceEmbedder
 from facegate.vision.mesh import FaceMesher
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import Frame, iter_frames
@@ -75,6 +77,7 @@ def main() -> None:
         "landmarker, video", FaceMesher.detect_for_video
     )
     FaceMesher.detect = timed("landmarker, still", FaceMesher.detect)  # type: ignore[method-assign]
+    SFaceEmbedder.embed = timed("SFace", SFaceEmbedder.embed)  # type: ignore[method-assign]
     auth.camera_frames = first_frame_timed(auth.camera_frames)  # type: ignore[assignment]
     root = Path(tempfile.mkdtemp(prefix="facegate-profile-"))
     try:
@@ -109,6 +112,7 @@ def main() -> None:
                         f"  {name}: {len(values)} calls, {sum(values):.3f} s in all, median "
                         f"{statistics.median(values) * 1000:.1f} ms; first calls {first} ms"
                     )
+                auth.prepare_next_attempt(session)  # as the service does after each attempt
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -540,3 +540,26 @@ def test_verify_json_with_liveness_shows_no_template(
     }  # fmt: skip
     template = nuaa_session.vault.get_template("n1")
     assert template[:16].hex() not in result.output
+
+
+def test_a_landmarker_prepared_ahead_sees_what_one_built_at_the_challenge_sees(
+    astronaut_bgr: np.ndarray,
+) -> None:
+    """The login service builds the next challenge's VIDEO landmarker between attempts;
+    handed out once, never fed before, it finds the same points as a new one."""
+    engine = LivenessEngine(ModelFiles())
+    engine.prepare_video_mesher()
+    prepared = engine.take_video_mesher()
+    built_now = engine.take_video_mesher()
+    try:
+        assert prepared is not built_now
+        assert prepared.options.running_mode is RunningMode.VIDEO
+        for ms in (0, 33, 66):
+            a = prepared.detect_for_video(astronaut_bgr, ms)
+            b = built_now.detect_for_video(astronaut_bgr, ms)
+            assert a is not None and b is not None
+            np.testing.assert_array_equal(a.pixels(), b.pixels())
+    finally:
+        prepared.close()
+        built_now.close()
+        engine.close()

@@ -35,6 +35,28 @@ def test_astronaut_gives_a_unit_128d_embedding(
     assert np.linalg.norm(obs.embedding) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_without_embedding_the_face_is_still_located_and_gated(
+    pipeline: FacePipeline, astronaut_bgr: np.ndarray
+) -> None:
+    """``embed=False`` (an unlock's frames past the ones it scores) skips only SFace:
+    the same faces, gates, class and aligned crop as the full chain."""
+    frame = Frame(np.ascontiguousarray(astronaut_bgr), "astronaut")
+    full = pipeline.observe(frame)
+    gated = pipeline.observe(frame, embed=False)
+    assert gated.usable and gated.embedding is None
+    assert full.embedding is not None
+    assert gated.quality == full.quality and gated.capture == full.capture
+    np.testing.assert_array_equal(gated.faces.boxes, full.faces.boxes)
+    assert gated.crop is not None and full.crop is not None
+    np.testing.assert_array_equal(gated.crop, full.crop)
+    assert gated.crop.shape == (112, 112, 3)
+
+
+def test_a_refused_frame_keeps_its_reason_without_embedding(pipeline: FacePipeline) -> None:
+    cat = to_bgr(data.chelsea())
+    assert pipeline.observe(Frame(cat, "cat"), embed=False).reason is Reason.NO_FACE
+
+
 def test_face_box_lies_on_the_astronaut_face(
     pipeline: FacePipeline, astronaut_bgr: np.ndarray
 ) -> None:

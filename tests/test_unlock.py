@@ -18,7 +18,7 @@ from facegate.errors import AlreadyEnrolled, EnrolmentError, InputError, NotEnro
 from facegate.liveness.check import LivenessMode
 from facegate.session import Session
 from facegate.vault import DEFAULT_MAX_FAILURES
-from facegate.vision.sources import Frame, read_image, to_bgr
+from facegate.vision.sources import Frame, SourceKind, read_image, to_bgr
 
 USER = "astronaut"
 OFF_MODE = LivenessMode.OFF
@@ -87,6 +87,29 @@ def test_a_match_without_liveness_never_teaches_the_template(
     assert verdict.matched and verdict.liveness is OFF_MODE
     after = enrolled.vault.read_template(USER)
     assert after == before
+
+
+def test_frames_past_the_scored_ones_feed_liveness_without_an_embedding(
+    enrolled: Session, astronaut_bgr: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a challenge waits for its answer the frames are still located and fed to
+    liveness, but SFace runs only on the max_frames frames the decision scores."""
+    embedder = enrolled.pipeline.embedder
+    runs: list[int] = []
+    real = embedder.embed
+
+    def counted(crop: np.ndarray) -> np.ndarray:
+        runs.append(1)
+        return real(crop)
+
+    monkeypatch.setattr(embedder, "embed", counted)
+    probe = astronaut_probe(astronaut_bgr)
+    video = [Frame(probe, "video", index=i, t=i / 10, kind=SourceKind.VIDEO) for i in range(10)]
+    options = UnlockOptions(liveness=LivenessMode.ACTIVE, require_attention=False)
+    verdict = enrolled.unlocker.verify(USER, video, options)
+    assert not verdict.matched and verdict.reason is Reason.LIVENESS  # a photo cannot answer
+    assert verdict.frames_seen == 10 and verdict.frames_used == options.max_frames
+    assert len(runs) == options.max_frames
 
 
 def test_a_photo_under_the_default_policy_is_refused_for_liveness(

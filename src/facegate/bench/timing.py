@@ -62,3 +62,50 @@ def time_alternating(
             out.append((time.perf_counter() - start) * 1000.0)
     a, b = (StageTiming("", float(np.median(x)), float(np.percentile(x, 90))) for x in samples)
     return a, b
+
+
+def time_extra(
+    base: Callable[[], object], whole: Callable[[], object], runs: int
+) -> tuple[StageTiming, StageTiming]:
+    """``whole``'s timing, and what it costs beyond ``base`` (a call it contains): the
+    two are taken in turn and each pair's difference is summarised, so a load that
+    drifts between pairs does not leak into the difference."""
+    base()
+    whole()
+    totals: list[float] = []
+    extras: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        base()
+        middle = time.perf_counter()
+        whole()
+        end = time.perf_counter()
+        totals.append((end - middle) * 1000.0)
+        extras.append(((end - middle) - (middle - start)) * 1000.0)
+    return (
+        StageTiming("", float(np.median(totals)), float(np.percentile(totals, 90))),
+        StageTiming("", float(np.median(extras)), float(np.percentile(extras, 90))),
+    )
+
+
+def time_by_threads(
+    func: Callable[[], object], counts: tuple[int, ...], runs: int
+) -> list[StageTiming]:
+    """``time_call`` of ``func`` under each OpenCV thread count in ``counts``, taken in
+    turn (the count is set outside the timed call), then the count found on entry is
+    restored. OpenCV's DNN gives the same outputs at any count, so only time differs."""
+    before = cv2.getNumThreads()
+    samples: list[list[float]] = [[] for _ in counts]
+    try:
+        for n in counts:
+            cv2.setNumThreads(n)
+            func()
+        for _ in range(runs):
+            for n, out in zip(counts, samples, strict=True):
+                cv2.setNumThreads(n)
+                start = time.perf_counter()
+                func()
+                out.append((time.perf_counter() - start) * 1000.0)
+    finally:
+        cv2.setNumThreads(before)
+    return [StageTiming("", float(np.median(x)), float(np.percentile(x, 90))) for x in samples]

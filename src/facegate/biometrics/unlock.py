@@ -74,7 +74,7 @@ from facegate.liveness.check import (
 from facegate.vault import Vault
 from facegate.vault.base import Attempt, Outcome
 from facegate.vision.capture import CaptureClass
-from facegate.vision.occlusion import OcclusionAssessor, OcclusionMap
+from facegate.vision.occlusion import OcclusionMap, RegionModels
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import ENROL_QUALITY
 from facegate.vision.sources import Frame
@@ -184,13 +184,14 @@ class Unlocker:
         self.calibration = calibration
         self.liveness = liveness or LivenessEngine(pipeline.models, pipeline=pipeline)
         self.masked = masked or load_masked_calibration()
-        self._occlusion: OcclusionAssessor | None = None
+        self._occlusion: RegionModels | None = None
 
     @property
-    def occlusion(self) -> OcclusionAssessor:
-        """The occlusion models, loaded when an attempt first needs a map."""
+    def occlusion(self) -> RegionModels:
+        """The occlusion models, loaded when an attempt first needs a map. The map is
+        drawn on the observation's own aligned crop, the one the embedding came from."""
         if self._occlusion is None:
-            self._occlusion = OcclusionAssessor(self.pipeline)
+            self._occlusion = RegionModels.load()
         return self._occlusion
 
     def enroll(
@@ -353,14 +354,17 @@ class Unlocker:
         try:
             for frame in frames:
                 seen += 1
-                obs = self.pipeline.observe(frame, follower=follower)
-                wanted = obs.embedding is not None and len(embeddings) < opts.max_frames
+                # Frames past max_frames only feed liveness (a challenge's answer): they
+                # are located and gated but not embedded, as their embedding was unused.
+                obs = self.pipeline.observe(
+                    frame, follower=follower, embed=len(embeddings) < opts.max_frames
+                )
+                wanted = obs.embedding is not None
                 check.add(frame, obs.faces, wanted)
-                if wanted and obs.embedding is not None:
+                if obs.embedding is not None:
                     embeddings.append(obs.embedding)
-                    occlusion = self.occlusion.assess_faces(frame, obs.faces).map
-                    if occlusion is not None:
-                        maps.append(occlusion)
+                    if obs.crop is not None:
+                        maps.append(self.occlusion.map(obs.crop))
                     scores.append(template_score(template, obs.embedding))
                     anchors.append(enrolled_score(template, obs.embedding))
                     if obs.capture is not None:

@@ -86,6 +86,13 @@ def warm_up(session: Session) -> None:
     _ = engine.pad, engine.still_mesher, session.pipeline.embedder, session.pipeline.mesher
     blank = Frame(np.zeros((480, 640, 3), np.uint8), "warm-up")
     session.pipeline.observe(blank)
+    prepare_next_attempt(session)
+
+
+def prepare_next_attempt(session: Session) -> None:
+    """Build what the next attempt would otherwise build on the login path: the
+    challenge's VIDEO-mode landmarker, fresh (never fed a frame) and kept aside."""
+    session.unlocker.liveness.prepare_video_mesher()
 
 
 def authenticate(

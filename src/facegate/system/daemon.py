@@ -45,6 +45,7 @@ from facegate.system.authenticate import (
     authenticate,
     clear_lockout,
     open_system_session,
+    prepare_next_attempt,
     warm_up,
 )
 from facegate.system.client import (
@@ -205,6 +206,9 @@ class LoginService:
         except BaseException:
             self._camera.release()
             raise
+        # Queued behind the attempt on the engine thread, so it runs once the attempt
+        # is over, while the reply travels back to PAM.
+        self._engine.submit(self._with_session, prepare_next_attempt)
         try:
             result: AttemptResult = future.result(timeout=self.config.timeout + REPLY_GRACE_S / 2)
         except FutureTimeout:

@@ -31,11 +31,14 @@ SECOND_FACE_AREA = 0.5
 
 @dataclass(frozen=True)
 class Observation:
-    """What one frame showed. ``embedding`` is set only when ``reason`` is None.
+    """What one frame showed. ``embedding`` is set only when ``reason`` is None and the
+    caller asked for it (``FacePipeline.observe``'s ``embed``).
 
     ``capture`` is the lighting class of the aligned crop (None when no face was
-    aligned); the match threshold is chosen by it. The embedding is an identity
-    template: never log, print or send it.
+    aligned); the match threshold is chosen by it. ``crop`` is that aligned crop, kept
+    so later judges of the same face (the occlusion map) need not align it again. The
+    embedding is an identity template and the crop a face image: never log, print or
+    send either.
     """
 
     source: str
@@ -46,6 +49,7 @@ class Observation:
     reason: Reason | None
     embedding: np.ndarray | None = field(default=None, repr=False)
     capture: CaptureClass | None = None
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:
@@ -99,11 +103,16 @@ class FacePipeline:
         frame: Frame,
         quality: QualityOptions | None = None,
         follower: FaceFollower | None = None,
+        embed: bool = True,
     ) -> Observation:
         """Run the whole chain on one frame; a refusal is a reason, not an exception.
 
         ``follower`` (from :meth:`follower`, one per stream) finds the face near where
         the stream's last frame had it; without one the whole frame is searched.
+        ``embed=False`` stops after the quality gates: a caller that already has the
+        embeddings it needs (an unlock waiting for a liveness answer) still learns where
+        the face is and whether it was usable, without SFace's run, most of a frame's
+        cost.
         """
         faces = (
             follower.detect(frame) if follower is not None else self.detector.detect(frame.image)
@@ -127,7 +136,7 @@ class FacePipeline:
             q: Quality | None, reason: Reason | None, emb: np.ndarray | None = None
         ) -> Observation:
             cls = None if crop is None else capture_class(crop)
-            return Observation(frame.source, frame.index, frame.t, faces, q, reason, emb, cls)
+            return Observation(frame.source, frame.index, frame.t, faces, q, reason, emb, cls, crop)
 
         if crop is None:
             return result(None, Reason.NO_FACE)
@@ -136,7 +145,7 @@ class FacePipeline:
         q = assess(faces, 0, crop, quality or QualityOptions())
         if not q.ok:
             return result(q, q.reason)
-        return result(q, None, self.embed_crop(crop))
+        return result(q, None, self.embed_crop(crop) if embed else None)
 
     def close(self) -> None:
         if self._mesher is not None:
