@@ -74,9 +74,30 @@ def test_a_smile_still_smiles_after_the_filter(model: FaceMapModel) -> None:
     for offset in (+0.08, -0.05):
         frames = _session(model, offset, tz=-50.0)
         neutral, smile = frames[59]["blendshapes"], frames[-1]["blendshapes"]
+        own = _resting(model, offset)["mouthSmileLeft"]
+        assert own is not None
         rise = smile["mouthSmileLeft"] - neutral["mouthSmileLeft"]
-        assert rise == pytest.approx(0.9 - _resting(model, offset)["mouthSmileLeft"], abs=1e-6)
+        assert rise > 0
+        rest = float(neutral["mouthSmileLeft"])
+        assert rise == pytest.approx((1 - rest) * (0.9 - own) / (1 - own), abs=1e-6)
         assert frames[-1]["face_map"] != frames[59]["face_map"]
+
+
+def test_a_sessions_extremes_do_not_show_the_resting_face(model: FaceMapModel) -> None:
+    """The outside review's attack: a coefficient cannot go below 0 (or above 1), so with
+    a plain shift the lowest value sent showed ``rest - baseline``. Two people who
+    rest differently but both fully relax and fully use a coefficient must reach
+    apps with the same lowest and highest values."""
+    extremes = []
+    for offset in (+0.08, -0.05):
+        stream = NeutralStream(model)
+        neutral = _resting(model, offset)
+        frames = [stream(_record(i / 30, neutral, -50.0)) for i in range(60)]
+        for t, value in ((2.0, 0.0), (2.1, 1.0)):
+            frames.append(stream(_record(t, dict(neutral, browDownLeft=value), -50.0)))
+        sent = [f["blendshapes"]["browDownLeft"] for f in frames]
+        extremes.append((min(sent), max(sent)))
+    assert extremes[0] == extremes[1] == (0.0, 1.0)
 
 
 def test_a_frame_without_a_face_passes_unchanged(model: FaceMapModel) -> None:

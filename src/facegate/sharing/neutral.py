@@ -4,16 +4,20 @@ How a face sits at rest (brows a little low, eyelids a little closed, the mouth 
 little wide) shows up as small, steady offsets of the blend-shape coefficients, and
 those offsets identify people; where the head usually sits in front of the camera
 (its distance follows the size of the face) does too. Expressions are *changes* from
-that resting face. This filter therefore re-centres each stream session on the
-population's resting face:
+that resting face. This filter therefore maps each stream session's own range onto
+the population's, piecewise linearly:
 
-    shared = clip(x - baseline + rest, 0, 1)
+    shared = rest * x / baseline                                  for x <= baseline
+    shared = rest + (1 - rest) * (x - baseline) / (1 - baseline)  above it
 
 ``baseline`` is the session's own median of each coefficient over the last
 ``window_seconds`` (the person's neutral face, learnt from their frames), ``rest``
 the population's median (``FaceMapModel.rest``). A neutral face is sent as the
-population's neutral face; a smile, a blink or an open jaw still rise as far above
-rest as they rise above the person's own neutral. Gaze and the face map are then
+population's neutral face, 0 stays 0 and 1 stays 1; a smile, a blink or an open jaw
+rise above rest in proportion to how far they rise above the person's own neutral.
+A plain shift (``x - baseline + rest``) is not enough: coefficients cannot go below
+0, so the lowest value a session sends would show ``rest - baseline``, the very
+offset this filter hides (an outside review separated people by it). Gaze and the face map are then
 derived from the re-centred coefficients. The head pose is sent relative to the
 session's median pose (degrees and centimetres from where the person usually holds
 their head), so the absolute distance to the camera is no longer sent.
@@ -37,6 +41,7 @@ from facegate.vision.blendshapes import NAMES
 from facegate.vision.mesh import Gaze
 
 POSE_KEYS = ("yaw", "pitch", "roll", "tx", "ty", "tz")
+BASELINE_EPS = 1e-6  # a neutral this close to 0 or 1 has no range on that side
 
 
 @dataclass(frozen=True)
@@ -55,11 +60,18 @@ class NeutralOptions:
 def recentre(
     values: np.ndarray, baseline: np.ndarray, rest: np.ndarray, quantum: float = 0.0
 ) -> np.ndarray:
-    """``clip(values - baseline + rest, 0, 1)``, rounded to ``quantum`` when it is > 0.
+    """The person's range mapped onto the population's (module docstring), rounded to
+    ``quantum`` when it is > 0.
 
     All three are (..., 52) arrays in ``NAMES`` order; NaN (not measured) stays NaN.
     """
-    shifted = np.clip(values - baseline + rest, 0.0, 1.0)
+    own = np.clip(baseline, BASELINE_EPS, 1.0 - BASELINE_EPS)
+    # A neutral at the very floor (or ceiling) has no range on that side: it is rest.
+    below = np.where(baseline > BASELINE_EPS, rest - rest * (own - values) / own, rest)
+    above = np.where(
+        baseline < 1.0 - BASELINE_EPS, rest + (1.0 - rest) * (values - own) / (1.0 - own), rest
+    )
+    shifted = np.clip(np.where(values <= own, below, above), 0.0, 1.0)
     if quantum > 0:
         shifted = np.round(shifted / quantum) * quantum
     return shifted
