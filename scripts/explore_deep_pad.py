@@ -203,17 +203,44 @@ class Presentations:
     live: np.ndarray
     source: np.ndarray
     label: np.ndarray
+    subject: np.ndarray
+    enrol: np.ndarray
 
     @classmethod
     def load(cls, cache: Path) -> Presentations:
         with np.load(cache / "features.npz") as npz:
             feats = {k[2:]: npz[k] for k in npz.files if k.startswith("f_")}
-            label = npz["label"]
-            return cls(feats, label == "live", npz["source"], label)
+            label, subject = npz["label"], npz["subject"]
+            enrol = enrolment_split(subject, label == "live", npz["path"])
+            return cls(feats, label == "live", npz["source"], label, subject, enrol)
 
     def family(self, combo: str) -> np.ndarray:
         """``a+b``: the families' features side by side."""
         return np.hstack([self.features[name] for name in combo.split("+")]).astype(np.float64)
+
+
+def enrolment_split(subject: np.ndarray, live: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """True for the first half (file order, at least one) of every subject's live rows:
+    the owner's enrolment in the ``--centre enrolment`` variant (as in
+    ``scripts/explore_enrolment_pad.py``)."""
+    enrol = np.zeros(subject.size, bool)
+    for who in np.unique(subject):
+        rows = sorted(np.flatnonzero((subject == who) & live), key=lambda i: path[i])
+        enrol[rows[: max(1, len(rows) // 2)]] = True
+    return enrol
+
+
+def centred(logits: np.ndarray, rows: np.ndarray, data: Presentations) -> np.ndarray:
+    """``logits`` (of ``rows``) minus the mean logit of each subject's own enrolment:
+    the owner's camera sets the zero, so a camera that makes every face look less live
+    is not held against its owner. A subject with no live face (one NUAA person has
+    only prints) has no owner to compare with: NaN, left out of thresholds and counts."""
+    out = np.full(logits.shape, np.nan)
+    for who in np.unique(data.subject[rows]):
+        mine = data.subject[rows] == who
+        if (mine & data.enrol[rows]).any():
+            out[mine] = logits[mine] - logits[mine & data.enrol[rows]].mean()
+    return out
 
 
 class SourceStats:
@@ -250,33 +277,55 @@ class SourceStats:
         return mean, scale, w, bias
 
 
-def held_out_logits(
+Linear = tuple[np.ndarray, np.ndarray, np.ndarray, float]
+
+
+def fit_without(
     x: np.ndarray, data: Presentations, test: np.ndarray, model: str, l2: float,
     stats: SourceStats | None,
-) -> np.ndarray:  # fmt: skip
-    """Logits of the ``test`` rows (whole sources) by a model fit on every other row."""
+) -> Linear:  # fmt: skip
+    """(mean, scale, weights, bias) fit on every row that is not ``test`` (whole sources)."""
     if model == "lda" and stats is not None:
-        mean, scale, w, b = stats.fit(set(np.unique(data.source[test]).tolist()), l2)
-    else:
-        mean, scale, w, b = fit_logistic(x[~test], data.live[~test], l2)
-    return ((x[test] - mean) / scale) @ w + b
+        return stats.fit(set(np.unique(data.source[test]).tolist()), l2)
+    return fit_logistic(x[~test], data.live[~test], l2)
 
 
-def accept_threshold(logits: np.ndarray, live: np.ndarray, source: np.ndarray) -> float:
+def logits_of(fit: Linear, x: np.ndarray) -> np.ndarray:
+    mean, scale, w, b = fit
+    return ((x - mean) / scale) @ w + b
+
+
+def accept_threshold(
+    logits: np.ndarray, live: np.ndarray, source: np.ndarray, print_apcer: float = PRINT_APCER
+) -> tuple[float, str]:
     """The lowest logit accepted as live at which every replay person keeps APCER <= 10 %
-    and NUAA's prints <= 2 % (accept when logit >= it)."""
-    limit = -np.inf
+    and NUAA's prints <= ``print_apcer`` (accept when logit >= it; prints are ignored
+    when it is 1), and the attack source that sets it."""
+    limit, by = -np.inf, ""
     for group in np.unique(source[~live]):
+        if group == "nuaa" and print_apcer >= 1.0:
+            continue
         scores = np.sort(logits[~live & (source == group)])[::-1]
-        target = PRINT_APCER if group == "nuaa" else REPLAY_APCER
+        target = print_apcer if group == "nuaa" else REPLAY_APCER
         k = int(np.floor(target * scores.size))
-        limit = max(limit, float(np.nextafter(scores[k], np.inf)))
-    return limit
+        value = float(np.nextafter(scores[k], np.inf))
+        if value > limit:
+            limit, by = value, str(group)
+    return limit, by
 
 
-def leave_one_source_out(x: np.ndarray, data: Presentations, model: str, l2: float) -> dict:
+def leave_one_source_out(
+    x: np.ndarray,
+    data: Presentations,
+    model: str,
+    l2: float,
+    centre: bool = False,
+    print_apcer: float = PRINT_APCER,
+) -> dict:
     """Per held-out source: its logits, and the threshold chosen from nested held-out
-    logits of the other sources (no fit or threshold ever sees the held-out source)."""
+    logits of the other sources (no fit or threshold ever sees the held-out source).
+    With ``centre``, every logit is taken relative to its subject's enrolment
+    (:func:`centred`) and only the other rows (probes) are thresholded and reported."""
     stats = SourceStats(x, data.live, data.source) if model == "lda" else None
     out = {}
     for held in np.unique(data.source):
@@ -285,15 +334,25 @@ def leave_one_source_out(x: np.ndarray, data: Presentations, model: str, l2: flo
         for other in np.unique(data.source[~test]):
             fold = data.source == other
             if model == "lda":
-                inner[fold] = held_out_logits(x, data, fold | test, model, l2, stats)[
-                    ~test[fold | test]
-                ]
+                fit = fit_without(x, data, fold | test, model, l2, stats)
             else:
                 sub = Presentations({}, data.live[~test], data.source[~test], data.label[~test])
-                inner[fold] = held_out_logits(x[~test], sub, fold[~test], model, l2, None)
-        thr = accept_threshold(inner[~test], data.live[~test], data.source[~test])
-        logits = held_out_logits(x, data, test, model, l2, stats)
-        out[str(held)] = {"threshold": thr, "logits": logits}
+                fit = fit_without(x[~test], sub, fold[~test], model, l2, None)
+            inner[fold] = logits_of(fit, x[fold])
+            if centre:
+                inner[fold] = centred(inner[fold], np.flatnonzero(fold), data)
+        probe = ~test & ~data.enrol & np.isfinite(inner) if centre else ~test
+        thr, set_by = accept_threshold(
+            inner[probe], data.live[probe], data.source[probe], print_apcer
+        )
+        fit = fit_without(x, data, test, model, l2, stats)
+        logits = logits_of(fit, x[test])
+        if centre:
+            logits = centred(logits, np.flatnonzero(test), data)
+        reported = ~data.enrol[test] & np.isfinite(logits) if centre else np.isfinite(logits)
+        out[str(held)] = {
+            "threshold": thr, "set_by": set_by, "logits": logits, "fit": fit, "reported": reported,
+        }  # fmt: skip
     return out
 
 
@@ -302,8 +361,15 @@ def rates(result: dict, data: Presentations) -> dict:
     table = {}
     for held, r in result.items():
         mine = data.source == held
-        live, accepted = data.live[mine], r["logits"] >= r["threshold"]
-        row = {"threshold": round(r["threshold"], 3)}
+        keep = r["reported"]
+        live, logits = data.live[mine][keep], r["logits"][keep]
+        accepted = logits >= r["threshold"]
+        row: dict[str, object] = {"threshold": round(r["threshold"], 3), "set_by": r["set_by"]}
+        if live.any() and (~live).any():
+            # threshold-free: does the learnt direction still order this camera's faces?
+            higher = logits[live][:, None] > logits[~live][None, :]
+            ties = logits[live][:, None] == logits[~live][None, :]
+            row["auc"] = round(float(higher.mean() + 0.5 * ties.mean()), 3)
         if live.any():
             row["live_refused"] = [int((~accepted[live]).sum()), int(live.sum())]
         if (~live).any():
@@ -338,18 +404,27 @@ def bar_summary(table: dict) -> dict:
     }
 
 
-def evaluate(cache: Path, families: Sequence[str], model: str, l2: float, out: Path | None) -> None:
+def evaluate(
+    cache: Path,
+    families: Sequence[str],
+    model: str,
+    l2: float,
+    centre: bool,
+    print_apcer: float,
+    out: Path | None,
+) -> None:
     """Print and (with ``out``) save the held-out table of every family."""
     data = Presentations.load(cache)
     report = {}
     for combo in families:
         started = time.time()
-        table = rates(leave_one_source_out(data.family(combo), data, model, l2), data)
+        result = leave_one_source_out(data.family(combo), data, model, l2, centre, print_apcer)
+        table = rates(result, data)
         summary = bar_summary(table)
         report[combo] = {"per_source": table, "summary": summary}
         print(f"== {combo} ({model}, l2={l2}; {time.time() - started:.0f} s)")
         for held, row in table.items():
-            cells = [f"thr {row['threshold']:+.2f}"]
+            cells = [f"thr {row['threshold']:+.2f} ({row['set_by']})"]
             for key, short in (
                 ("live_refused", "live refused"),
                 ("attacks_accepted", "attacks accepted"),
@@ -357,11 +432,73 @@ def evaluate(cache: Path, families: Sequence[str], model: str, l2: float, out: P
                 if key in row:
                     k, n = row[key]
                     cells.append(f"{short} {k}/{n} ({k / n:.1%})")
+            if "auc" in row:
+                cells.append(f"AUC {row['auc']:.3f}")
             print(f"  {held:16s} " + "; ".join(cells))
         print("  summary:", json.dumps(summary))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"model": model, "l2": l2, "families": report}, indent=1))
+        out.write_text(
+            json.dumps({"model": model, "l2": l2, "centre": centre, "families": report}, indent=1)
+        )
+
+
+def tight_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The face cut out as the replay_attacks_dev crops were: the box grown by 15 % on
+    each side, resized to at most 320 px (``scripts/check_crop_consistency.py``)."""
+    x, y, w, h = (float(v) for v in box[:4])
+    x0, y0 = int(max(x - 0.15 * w, 0)), int(max(y - 0.15 * h, 0))
+    x1, y1 = int(min(x + 1.15 * w, image.shape[1])), int(min(y + 1.15 * h, image.shape[0]))
+    crop = image[y0:y1, x0:x1]
+    scale = min(1.0, 320 / max(crop.shape[:2]))
+    size = (round(crop.shape[1] * scale), round(crop.shape[0] * scale))
+    return np.ascontiguousarray(cv2.resize(crop, size, interpolation=cv2.INTER_AREA))
+
+
+def consistency(
+    cache: Path, combo: str, model: str, l2: float, sources: Sequence[str], every: int
+) -> None:
+    """Does a face get the same decision from the whole frame and from a tight crop?
+    Each source is scored by the model and threshold fit without it."""
+    data = Presentations.load(cache)
+    result = leave_one_source_out(data.family(combo), data, model, l2)
+    spec = PadModel.load().spec
+    nets = DeepNets.load()
+    with np.load(cache / "features.npz") as npz:
+        paths = npz["path"]
+    report = {}
+    with FaceDetector(read_verified("yunet", load_settings())) as detector:
+        for source in sources:
+            fit, thr = result[source]["fit"], result[source]["threshold"]
+            rows = np.flatnonzero(data.source == source)[::every]
+            outcome: dict[str, list[tuple[bool, float]]] = {}
+            for row in rows:
+                image = read_image(Path(str(paths[row]))).image
+                logits = []
+                for frame in (image, None):
+                    if frame is None:
+                        frame = tight_crop(image, detector.detect(image).boxes[0])
+                    faces = detector.detect(frame)
+                    if not len(faces):
+                        break
+                    box = faces.boxes[0]
+                    feats = describe(nets, frame, align(frame, faces, 0), box)
+                    feats["lbp"] = pad_features(frame, box, spec)
+                    x = np.concatenate([feats[name] for name in combo.split("+")])
+                    logits.append(float(logits_of(fit, x[None].astype(np.float64))[0]))
+                if len(logits) == 2:
+                    same = (logits[0] >= thr) == (logits[1] >= thr)
+                    outcome.setdefault(str(data.label[row]), []).append(
+                        (same, abs(logits[0] - logits[1]))
+                    )
+            report[source] = {
+                label: {
+                    "same_decision": [sum(s for s, _ in pairs), len(pairs)],
+                    "median_abs_logit_change": float(np.median([d for _, d in pairs])),
+                }
+                for label, pairs in outcome.items()
+            }
+            print(source, json.dumps(report[source]), flush=True)
 
 
 def bench(repeats: int) -> None:
@@ -422,19 +559,43 @@ def main() -> None:
     p.add_argument("--cache", type=Path, default=Path("out/deep-pad"))
     p = sub.add_parser("evaluate", help="leave-one-source-out table per family")
     p.add_argument("--cache", type=Path, default=Path("out/deep-pad"))
-    p.add_argument("--families", nargs="+", default=["lbp", "sface_c3", "lbp+sface_c3"])
-    p.add_argument("--model", choices=("logistic", "lda"), default="logistic")
-    p.add_argument("--l2", type=float, default=0.01)
+    p.add_argument("--families", nargs="+", default=["lbp", "sface_c6", "lbp+sface_c6"])
+    p.add_argument("--model", choices=("logistic", "lda"), default="lda")
+    p.add_argument("--l2", type=float, default=1.0)
+    p.add_argument("--centre", choices=("none", "enrolment"), default="none")
+    p.add_argument(
+        "--print-apcer",
+        type=float,
+        default=PRINT_APCER,
+        help="NUAA print APCER the threshold must keep (1 = ignore prints; diagnostic only)",
+    )
     p.add_argument("--out", type=Path, default=None)
     p = sub.add_parser("bench", help="time the forward passes")
     p.add_argument("--repeats", type=int, default=200)
+    p = sub.add_parser("consistency", help="whole frame vs tight crop decisions")
+    p.add_argument("--cache", type=Path, default=Path("out/deep-pad"))
+    p.add_argument("--family", default="sface_c3")
+    p.add_argument("--model", choices=("logistic", "lda"), default="lda")
+    p.add_argument("--l2", type=float, default=1.0)
+    p.add_argument("--sources", nargs="+", default=["nuaa", "blink"])
+    p.add_argument("--every", type=int, default=5)
     args = parser.parse_args()
-    if args.command == "bench":
+    if args.command == "consistency":
+        consistency(args.cache, args.family, args.model, args.l2, args.sources, args.every)
+    elif args.command == "bench":
         bench(args.repeats)
     elif args.command == "extract":
         extract(args.labels, args.cache)
     elif args.command == "evaluate":
-        evaluate(args.cache, args.families, args.model, args.l2, args.out)
+        evaluate(
+            args.cache,
+            args.families,
+            args.model,
+            args.l2,
+            args.centre == "enrolment",
+            args.print_apcer,
+            args.out,
+        )
 
 
 if __name__ == "__main__":
