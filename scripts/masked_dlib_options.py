@@ -59,7 +59,13 @@ from typing import Any
 
 import cv2
 import numpy as np
-from masked_matching_options import ENROL, embed_options, fold_templates, score_matrix, split
+from masked_matching_options import (
+    embed_options,
+    fold_templates,
+    rmfrd_layout,
+    score_matrix,
+    split,
+)
 
 from facegate.bench.timing import time_alternating
 from facegate.biometrics.match import load_calibration
@@ -308,12 +314,7 @@ def main() -> None:
     args = parser.parse_args()
     root = args.data / "rmfrd_masked_identities"
     folds = rmfrd_folds(root)
-    paths = sorted(root.glob("*/*/*.jpg"))
-    people = np.array([p.parent.parent.name for p in paths])
-    masked = np.array([p.parent.name == "masked" for p in paths])
-    enrol = np.zeros(len(paths), bool)
-    for person in set(people.tolist()):
-        enrol[np.flatnonzero((people == person) & ~masked)[:ENROL]] = True
+    paths, people, masked, enrol = rmfrd_layout(root)
     args.cache.mkdir(parents=True, exist_ok=True)
     emb = embed_options(paths, enrol, args.cache / "masked-options.npz")
     emb.update(dlib_options(paths, emb["usable"], args.cache / "masked-dlib.npz"))

@@ -184,6 +184,18 @@ def split(
     return np.array(gen), np.array(imp), np.array(imp_probe, int)
 
 
+def rmfrd_layout(root: Path) -> tuple[list[Path], np.ndarray, np.ndarray, np.ndarray]:
+    """Every photo, its person, whether it is masked, and whether it is one of the
+    person's first ``ENROL`` unmasked photos (the enrolment)."""
+    paths = sorted(root.glob("*/*/*.jpg"))
+    people = np.array([p.parent.parent.name for p in paths])
+    masked = np.array([p.parent.name == "masked" for p in paths])
+    enrol = np.zeros(len(paths), bool)
+    for person in set(people.tolist()):
+        enrol[np.flatnonzero((people == person) & ~masked)[:ENROL]] = True
+    return paths, people, masked, enrol
+
+
 def fnmr(gen: np.ndarray, imp: np.ndarray) -> float | None:
     value = fnmr_at_fmr(gen, imp, [TARGET])["1e-3"]
     return None if value is None else round(float(value), 4)
@@ -215,12 +227,7 @@ def main() -> None:
     args = parser.parse_args()
     root = args.data / "rmfrd_masked_identities"
     folds = rmfrd_folds(root)
-    paths = sorted(root.glob("*/*/*.jpg"))
-    people = np.array([p.parent.parent.name for p in paths])
-    MASKED = np.array([p.parent.name == "masked" for p in paths])
-    enrol = np.zeros(len(paths), bool)
-    for person in set(people.tolist()):
-        enrol[np.flatnonzero((people == person) & ~MASKED)[:ENROL]] = True
+    paths, people, MASKED, enrol = rmfrd_layout(root)
     emb = embed_options(paths, enrol, args.cache / "masked-options.npz")
     consistency = load_calibration().consistency_threshold
     per_fold = []
