@@ -109,9 +109,14 @@ def test_the_osc_command_forwards_under_a_grant(
     result = CliRunner().invoke(cli_app, args)
     assert result.exit_code == 0, result.output
     assert "forwarded" in result.output and f"127.0.0.1:{receiver.port}" in result.output
+    assert "another machine" not in result.stderr
     token_file.write_text("fgt_" + "q" * 43)
     refused = CliRunner().invoke(cli_app, args)
     assert refused.exit_code == 2 and "4401" in refused.stderr
+    # Another machine: said out loud, since the frames leave it unencrypted (outside
+    # review: the consent text said "on this computer"). 192.0.2.1 is TEST-NET-1.
+    elsewhere = CliRunner().invoke(cli_app, [*args[:-4], "--host", "192.0.2.1", "--frames", "1"])
+    assert "192.0.2.1" in elsewhere.stderr and "unencrypted UDP" in elsewhere.stderr
 
 
 def _rotate(q: tuple[float, float, float, float], v: tuple[float, float, float]) -> list[float]:

@@ -7,6 +7,7 @@ service and client packages). Exit codes: 0 success, 1 a broken audit chain,
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from collections.abc import Iterator
@@ -491,6 +492,15 @@ def _given_token(token_file: Path | None) -> str:
     return token
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _bridge_token(service: str, scopes: list[str], grant_hours: float, wait: float) -> str:
     """Register the bridge locally if needed, ask for consent, wait for the person."""
     import httpx
@@ -553,6 +563,11 @@ def osc(
     from facegate.client.osc import VmcSender, bridge
     from facegate.client.streaming import StreamClosed
 
+    if not _is_loopback(host):
+        err.print(
+            f"[yellow]note[/]: frames go to {escape(host)}:{port}, another machine, as "
+            "unencrypted UDP: anyone on that network can read them"
+        )
     token = _given_token(token_file)
     if not token:
         wanted = [s.strip() for s in scopes.split(",") if s.strip()]

@@ -34,6 +34,13 @@ from facegate.sharing.terms import CURRENT_VERSION
 KEY_FILE = "osc_bridge_ed25519.pem"
 APP_FILE = "osc_bridge_app.json"
 BRIDGE_NAME = "VMC avatar bridge"
+# `facegate osc --host` may name another machine, so the consent text must not promise
+# "this computer": it says where the frames go and that the wire is not encrypted.
+BRIDGE_PURPOSE = (
+    "Forward your expressions and head pose to the avatar software at the address "
+    "given to `facegate osc` (this computer unless you chose another), as VMC over "
+    "unencrypted UDP; nothing is stored"
+)
 BRIDGE_WEBHOOK = "http://127.0.0.1:9/osc-bridge/notices"
 
 
@@ -88,8 +95,7 @@ def bridge_app(settings: Settings) -> LocalApp:
                     name=BRIDGE_NAME,
                     developer="The person at this computer",
                     contact="local@this-computer",
-                    purpose="Forward your expressions and head pose to your avatar software "
-                    "(VMC protocol, on this computer); nothing is stored",
+                    purpose=BRIDGE_PURPOSE,
                     retention_days=0,
                     webhook_url=BRIDGE_WEBHOOK,
                     public_key=public_key_b64(key),
