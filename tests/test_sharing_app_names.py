@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from facegate.sharing.errors import InvalidApp
 from facegate.sharing.service import Sharing, Via
 from facegate.sharing.signed_requests import sign_request
+from facegate.sharing.terms import CURRENT_VERSION
 from sharing_service import (
     LiveService,
     live_fixture,  # noqa: F401
@@ -90,3 +91,43 @@ def test_the_api_refuses_the_issue_name_and_no_prompt_shows_it(live: LiveService
     assert response.status_code == 422, response.text
     assert "scripts" in response.json()["message"]
     assert live.sharing.apps() == []
+
+
+@pytest.mark.parametrize(
+    "name", ["VMC avatar bridge", "vmc Avatar-Bridge", "VMC av\u0430tar bridge"]
+)
+def test_only_the_command_line_registers_the_local_bridges_name(
+    sharing: Sharing, name: str
+) -> None:
+    """An outside review registered "VMC avatar bridge" over HTTP: its consent page read
+    exactly like FaceGate's own `facegate osc` bridge."""
+    reg = replace(registration(Ed25519PrivateKey.generate(), HOOK), name=name)
+    with pytest.raises(InvalidApp):
+        sharing.register_app(reg, Via.WEB)
+    assert sharing.apps() == []
+
+
+def test_a_namesake_is_pointed_out_on_the_consent_page(live: LiveService) -> None:
+    """Same name, developer and purpose as an app the person banned: the prompt says a
+    namesake exists, that one was banned, and shows each app's id (outside review F2)."""
+    original = live.sharing.register_app(
+        registration(Ed25519PrivateKey.generate(), HOOK, "Mirror"), Via.CLI
+    )
+    live.sharing.ban_app(original.id, "sold data")
+    impostor = live.sharing.register_app(
+        registration(Ed25519PrivateKey.generate(), HOOK, "\uff2d\uff49\uff52\uff52\uff4f\uff52"),
+        Via.WEB,
+    )
+    live.sharing.accept_terms(impostor.id, CURRENT_VERSION)
+    asked = live.sharing.request_consent(impostor.id, ["expressions"], 3600)
+    browser = httpx.Client(base_url=live.base_url)
+    assert browser.post("/api/user/session", json={"code": live.user_token}).status_code == 200
+    page = browser.get(f"/consent/{asked.id}").text
+    assert impostor.id in page and original.id in page
+    assert "1 other app registered here" in page and "you banned one of them" in page
+    lone = live.sharing.register_app(
+        registration(Ed25519PrivateKey.generate(), HOOK, "Lantern"), Via.WEB
+    )
+    live.sharing.accept_terms(lone.id, CURRENT_VERSION)
+    alone = live.sharing.request_consent(lone.id, ["expressions"], 3600)
+    assert 'id="namesakes"' not in browser.get(f"/consent/{alone.id}").text

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from facegate.config import Settings
 from facegate.errors import ConfigError
+from facegate.sharing.app_names import BRIDGE_NAME
 from facegate.sharing.apps import AppRegistration
 from facegate.sharing.errors import NotFound
 from facegate.sharing.keys import public_key_b64
@@ -33,7 +34,6 @@ from facegate.sharing.terms import CURRENT_VERSION
 
 KEY_FILE = "osc_bridge_ed25519.pem"
 APP_FILE = "osc_bridge_app.json"
-BRIDGE_NAME = "VMC avatar bridge"
 # `facegate osc --host` may name another machine, so the consent text must not promise
 # "this computer": it says where the frames go and that the wire is not encrypted.
 BRIDGE_PURPOSE = (

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from facegate.server.context import ObjectId, ServiceDep
 from facegate.server.page_format import duration, local_time, retention
 from facegate.server.security import SESSION_COOKIE
+from facegate.sharing.app_names import looks_the_same
 from facegate.sharing.consent import GrantState, RequestStatus
 from facegate.sharing.errors import NotFound
 from facegate.sharing.scopes import Scope
@@ -80,6 +81,11 @@ def consent_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> H
     except NotFound:
         return render(request, "not_found.html", 404, what="consent request")
     app = svc.sharing.app(consent.app_id)
+    namesakes = [
+        other
+        for other in svc.sharing.apps()
+        if other.id != app.id and looks_the_same(other.name, app.name)
+    ]
     scopes = [scope for scope in Scope if scope in consent.scopes]
     return render(
         request,
@@ -87,6 +93,7 @@ def consent_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> H
         consent=consent,
         status=consent.status(svc.sharing.clock()).value,
         app=app,
+        namesakes=namesakes,
         scopes=scopes,
         terms_version=CURRENT_VERSION,
     )

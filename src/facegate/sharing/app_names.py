@@ -14,6 +14,12 @@ look-alike tricks (https://www.unicode.org/reports/tr39/):
   which ``facegate`` starts at a word (``Face Gate``, ``FaceGate System``,
   ``MyFaceGate``, ``F4ceG4te``) is refused: only the platform speaks as FaceGate.
   Inside a word it is allowed (``Surface Gateway``).
+* **The local VMC bridge's name** is the platform's too: only ``facegate osc``
+  registers it (from the command line); an app registering over HTTP may not.
+* **Namesakes are shown, not refused.** Two apps may end up with names that read the
+  same (a developer's second key, a banned app back under its old name); the consent
+  page then says so and shows each app's id and registration date
+  (``looks_the_same``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import unicodedata
 from facegate.sharing.errors import InvalidApp
 
 PLATFORM_NAME = "facegate"
+BRIDGE_NAME = "VMC avatar bridge"
 
 # Scripts that legitimately mix within one name.
 _SCRIPT_FAMILIES = dict.fromkeys(
@@ -105,3 +112,13 @@ def check_shown_name(field: str, value: str) -> str:
             "take the app for part of FaceGate"
         )
     return normalised
+
+
+def looks_the_same(first: str, second: str) -> bool:
+    """Whether two names read the same to a person (confusables, case, accents and
+    spacing folded; names without Latin letters compared NFKC-casefolded)."""
+    a, b = "".join(skeleton_words(first)), "".join(skeleton_words(second))
+    if a and b:
+        return a == b
+    fold = [unicodedata.normalize("NFKC", n).casefold().strip() for n in (first, second)]
+    return fold[0] == fold[1]

@@ -23,6 +23,7 @@ from facegate.config import Settings
 from facegate.sharing import apps as app_table
 from facegate.sharing import audit
 from facegate.sharing import consent as consent_table
+from facegate.sharing.app_names import BRIDGE_NAME, looks_the_same
 from facegate.sharing.apps import App, AppRegistration
 from facegate.sharing.audit import Actor, AuditEntry, AuditEvent, AuditLog, ChainReport, SignedHead
 from facegate.sharing.audit_head import head_path
@@ -153,6 +154,11 @@ class Sharing(Closing):
     def register_app(self, registration: AppRegistration, via: Via) -> App:
         """Check and store a registration; the app may ask for consent after accepting the terms."""
         reg = registration.validated()
+        if via is not Via.CLI and looks_the_same(reg.name, BRIDGE_NAME):
+            raise InvalidApp(
+                f"{BRIDGE_NAME!r} is FaceGate's own local bridge (`facegate osc`); choose "
+                "another name"
+            )
         check_at_registration(
             reg.webhook_url, allow_local=reg.allow_local_webhook, resolve=self._resolve
         )
