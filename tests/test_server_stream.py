@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from facegate.client import StreamClosed, stream
 from facegate.server.app import create_app
@@ -272,3 +272,31 @@ def test_a_record_that_would_leak_the_raw_mesh_ends_the_stream_not_the_service(
             second = approved_token(sharing, registered.id, ["face_map"])
             again, _ = asyncio.run(_messages(url, second.token, 2))
             assert [m["type"] for m in again] == ["ready", "frame"], "the service recovers"
+
+
+def test_a_web_page_of_another_origin_cannot_hold_stream_sockets(live: LiveService) -> None:
+    """Outside review F3: a page looping on stream sockets (each waiting 5 s for a token)
+    filled 127.0.0.1's connection cap and kept the person from their grants page. A
+    foreign Origin's handshake is now refused at once; the pages keep loading."""
+
+    async def flood() -> list[str]:
+        refused = []
+        for _ in range(80):
+            try:
+                ws = await connect(
+                    live.stream_url,
+                    proxy=None,
+                    origin="http://evil.example",
+                )
+            except InvalidStatus as err:
+                refused.append(str(err.response.status_code))
+            else:
+                await ws.close()
+                refused.append("accepted")
+        return refused
+
+    outcomes = asyncio.run(flood())
+    assert set(outcomes) == {"403"}
+    assert httpx.get(live.base_url + "grants").status_code in (200, 401)  # served, not reset
+    got, _ = asyncio.run(_messages(live.stream_url, "fgt_" + "q" * 43, 1))  # apps: no Origin
+    assert got == []  # an app's handshake is still accepted (then its bad token refused)

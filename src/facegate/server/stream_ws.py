@@ -90,7 +90,15 @@ async def _send_frames(ws: WebSocket, sub: Subscription) -> None:
 
 @router.websocket("/api/v1/stream")
 async def stream(ws: WebSocket) -> None:
+    """Apps stream from their own process; a web page of another origin may not even
+    open the socket (its handshake is refused at once): every local client shares
+    127.0.0.1's connection cap, and a page looping on sockets that wait
+    ``AUTH_SECONDS`` for a token would fill it and keep the person from their pages."""
     svc: Service = ws.app.state.service
+    origin = ws.headers.get("origin")
+    if origin is not None and origin != f"http://{ws.headers.get('host', '')}":
+        await ws.close(CloseCode.UNAUTHORISED, "streams are for apps, not other web pages")
+        return
     await ws.accept()
     token = await _read_first(ws, "token")
     if token is None:
