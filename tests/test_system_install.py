@@ -25,6 +25,7 @@ from facegate.system.pam_config import (
 )
 from facegate.system.paths import SystemPaths
 from facegate.system.unit import unit_text
+from system_service import require_root_installable_checkout
 
 DEBIAN_SUDO = b"""#%PAM-1.0
 
@@ -61,6 +62,7 @@ def _with_face_lines(folder: str, names: list[str]) -> list[str]:
 def root(tmp_path: Path) -> Path:
     if os.geteuid() != 0:
         pytest.skip("install keeps PAM files' owners, which needs root; CI runs as root")
+    require_root_installable_checkout()
     pam = tmp_path / "etc" / "pam.d"
     if Path("/etc/pam.d").is_dir():  # without live test services (they carry face lines)
         shutil.copytree("/etc/pam.d", pam, symlinks=True, ignore=_with_face_lines)

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from facegate.cli import app
 from facegate.system.pam_config import MARK, install, pam_lines, uninstall
 from facegate.system.paths import SystemPaths
+from system_service import require_root_installable_checkout
 
 SUDO_LIKE = (
     "#sudo-like\n@include common-auth\n@include common-account\nsession required pam_limits.so\n"
@@ -37,6 +38,7 @@ def system(*args: str, code: int = 0) -> str:
 def pam(tmp_path: Path) -> Path:
     if os.geteuid() != 0:
         pytest.skip("install and uninstall need root; CI runs as root")
+    require_root_installable_checkout()
     folder = tmp_path / "pam.d"
     folder.mkdir()
     (folder / "svc").write_text(SUDO_LIKE)
