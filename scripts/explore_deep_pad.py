@@ -60,6 +60,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from check_crop_consistency import tight_crop  # the replay_attacks_dev crops' cut
 
 from facegate.config import load_settings
 from facegate.eval.pad_data import read_labels
@@ -452,18 +453,6 @@ def evaluate(
         out.write_text(
             json.dumps({"model": model, "l2": l2, "centre": centre, "families": report}, indent=1)
         )
-
-
-def tight_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """The face cut out as the replay_attacks_dev crops were: the box grown by 15 % on
-    each side, resized to at most 320 px (``scripts/check_crop_consistency.py``)."""
-    x, y, w, h = (float(v) for v in box[:4])
-    x0, y0 = int(max(x - 0.15 * w, 0)), int(max(y - 0.15 * h, 0))
-    x1, y1 = int(min(x + 1.15 * w, image.shape[1])), int(min(y + 1.15 * h, image.shape[0]))
-    crop = image[y0:y1, x0:x1]
-    scale = min(1.0, 320 / max(crop.shape[:2]))
-    size = (round(crop.shape[1] * scale), round(crop.shape[0] * scale))
-    return np.ascontiguousarray(cv2.resize(crop, size, interpolation=cv2.INTER_AREA))
 
 
 def consistency(
