@@ -215,6 +215,7 @@ def test_reprs_hold_no_embedding(
                 found = leaks(text, source, plaintext)
                 assert not found, f"repr({type(obj).__name__}) contains {found}"
     assert "array(" not in repr(template)
+    assert observation.crop is not None and "crop=" not in repr(observation)  # a face image
     assert str(home) in vault_repr and "sealed" not in vault_repr
 
 
