@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 
 from facegate.cli import app
 from facegate.errors import VaultKeyError
+from facegate.private_files import create_private_file
 from facegate.system.authenticate import open_system_session, system_key
+from facegate.system.key_protection import seal
 from facegate.system.paths import SystemPaths
 
 pytestmark = [
@@ -106,3 +108,19 @@ def test_a_vault_whose_key_is_gone_says_so(tmp_path: Path, image_files: dict) ->
     with pytest.raises(VaultKeyError, match="is missing; restore it"):
         system_key(paths)
     assert not paths.key_file.exists()  # no fresh key minted for a vault it cannot open
+
+
+def test_seal_key_finishes_a_run_interrupted_before_the_plain_key_was_removed(
+    tmp_path: Path, image_files: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = SystemPaths(root=tmp_path)
+    real_path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no systemd-creds: a plain key
+    enrol(tmp_path, image_files["enrol"])
+    monkeypatch.setenv("PATH", real_path)
+    plain = paths.key_file.read_bytes()
+    create_private_file(paths.sealed_key_file, seal(plain))  # sealed, then interrupted
+    done = CliRunner().invoke(app, ["system", "seal-key", "--root", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    assert not paths.key_file.exists() and system_key(paths) == plain
+    assert login_users(tmp_path) == ["alice"]

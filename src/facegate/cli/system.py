@@ -284,20 +284,23 @@ def seal_key(root: RootOption = Path("/")) -> None:
     """Seal the login vault's plain key file with systemd-creds (root only).
 
     Keys made where systemd-creds was missing stay plain until this is run."""
-    from facegate.system.authenticate import system_key
+    from facegate.config import KeySource, Settings
     from facegate.system.key_protection import Sealing, available_sealing, seal_existing
+    from facegate.vault import load_key
 
     _require_root("sealing the login vault key")
     paths = _paths(root)
-    if paths.sealed_key_file.exists():
-        out.print(f"already sealed: {paths.sealed_key_file}")
-        return
     if not paths.key_file.exists():
+        if paths.sealed_key_file.exists():
+            out.print(f"already sealed: {paths.sealed_key_file}")
+            return
         raise ConfigError(f"no key file at {paths.key_file}: nothing to seal")
     sealing = available_sealing()
     if sealing is Sealing.NONE:
         raise ConfigError("systemd-creds is not installed here; the key stays a root-only file")
-    seal_existing(paths.key_file, paths.sealed_key_file, system_key(paths))
+    # With both files there (an interrupted seal-key), the plain key is the one checked.
+    plain = load_key(Settings(home=paths.config_dir, key_source=KeySource.KEYFILE))
+    seal_existing(paths.key_file, paths.sealed_key_file, plain)
     out.print(f"sealed the login vault key in {paths.sealed_key_file} ({sealing.value})")
 
 

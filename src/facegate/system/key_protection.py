@@ -125,11 +125,14 @@ def new_sealed_key(sealed_file: Path, path: str | None = None) -> bytes:
 def seal_existing(key_file: Path, sealed_file: Path, key: bytes, path: str | None = None) -> None:
     """Seal the key of ``key_file``, check the sealed copy opens to the same key, then
     remove the plain file: the key is never missing, and never plain once sealed."""
-    if not create_private_file(sealed_file, seal(key, path)):
-        raise VaultKeyError(f"{sealed_file} already exists: the key is sealed already")
+    created = create_private_file(sealed_file, seal(key, path))
     if unseal(sealed_file, path) != key:
-        sealed_file.unlink()
-        raise VaultKeyError("the sealed copy did not open to the same key; nothing changed")
+        if created:
+            sealed_file.unlink()
+        raise VaultKeyError(
+            "the sealed copy did not open to the same key; the plain key file stays"
+        )
+    # Also reached when a seal-key was interrupted after sealing: the plain copy goes.
     key_file.unlink()
     dir_fd = os.open(key_file.parent, os.O_RDONLY)
     try:
