@@ -62,6 +62,7 @@ import numpy as np
 from masked_matching_options import (
     embed_options,
     fold_templates,
+    per_photo_cache,
     rmfrd_layout,
     score_matrix,
     split,
@@ -70,14 +71,13 @@ from masked_matching_options import (
 from facegate.bench.timing import time_alternating
 from facegate.biometrics.match import load_calibration
 from facegate.config import load_settings
-from facegate.errors import InputError
 from facegate.eval.metrics import fnmr_at_fmr, threshold_at_fmr
 from facegate.eval.occlusion import rmfrd_folds
 from facegate.models import ModelFiles, resolve
 from facegate.vision.align import align
 from facegate.vision.illumination import variants
-from facegate.vision.pipeline import FacePipeline
-from facegate.vision.sources import read_image
+from facegate.vision.pipeline import FacePipeline, Observation
+from facegate.vision.sources import Frame, read_image
 
 CHIP = 150
 PAD = 48
@@ -136,42 +136,18 @@ class DlibEmbedder:
         }
 
 
-def dlib_options(paths: list[Path], usable: np.ndarray, cache: Path) -> dict[str, np.ndarray]:
-    """Per dlib option, (N, 128) unit descriptors of the usable photos (zeros for the
-    others), cached and resumable like ``embed_options``."""
-    keys = np.array([str(p) for p in paths])
-    n = len(paths)
-    out: dict[str, np.ndarray] = {k: np.zeros((n, 128), np.float32) for k in DLIB}
-    out["keys"], out["done"] = keys, np.zeros(n, bool)
-    if cache.is_file():
-        with np.load(cache) as raw:
-            if np.array_equal(raw["keys"], keys):
-                out = {k: np.asarray(raw[k]) for k in raw.files}
-    if out["done"].all():
-        return out
-    cv2.setNumThreads(1)
+def dlib_options(paths: list[Path], cache: Path) -> dict[str, np.ndarray]:
+    """Per dlib option, (N, 128) unit descriptors of the photos the unlock pipeline
+    finds usable (zeros for the others), cached and resumable (``per_photo_cache``)."""
     dlib = DlibEmbedder()
-    with FacePipeline(ModelFiles.of(load_settings())) as pipe:
-        for i, path in enumerate(paths):
-            if out["done"][i]:
-                continue
-            if i % 50 == 0:
-                np.savez(cache, **out)
-                print(f"dlib {i}/{n}", flush=True)
-            out["done"][i] = True
-            if not usable[i]:
-                continue
-            try:
-                frame = read_image(path)
-            except InputError:
-                continue
-            obs = pipe.observe(frame)
-            if obs.embedding is None:
-                raise RuntimeError(f"{path}: usable in the SFace cache but not now")
-            for name, vec in dlib.options(frame.image, obs.faces.boxes[0]).items():
-                out[name][i] = vec
-    np.savez(cache, **out)
-    return out
+
+    def fill(
+        i: int, frame: Frame, obs: Observation, pipe: FacePipeline, out: dict[str, np.ndarray]
+    ) -> None:
+        for name, vec in dlib.options(frame.image, obs.faces.boxes[0]).items():
+            out[name][i] = vec
+
+    return per_photo_cache(paths, list(DLIB), cache, fill, label="dlib ")
 
 
 def fnmr_at(gen: np.ndarray, imp: np.ndarray) -> float | None:
@@ -317,7 +293,7 @@ def main() -> None:
     paths, people, masked, enrol = rmfrd_layout(root)
     args.cache.mkdir(parents=True, exist_ok=True)
     emb = embed_options(paths, enrol, args.cache / "masked-options.npz")
-    emb.update(dlib_options(paths, emb["usable"], args.cache / "masked-dlib.npz"))
+    emb.update(dlib_options(paths, args.cache / "masked-dlib.npz"))
     consistency = load_calibration().consistency_threshold
     built = tuple(Fold(emb, people, masked, fp, consistency) for fp in folds)
     report: dict[str, Any] = {"people": [len(f) for f in folds], **evaluate((built[0], built[1]))}

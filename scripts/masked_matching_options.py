@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,8 @@ from facegate.eval.metrics import fnmr_at_fmr
 from facegate.eval.occlusion import rmfrd_folds
 from facegate.models import ModelFiles
 from facegate.vision.align import CROP_SIZE, REFERENCE_POINTS, align
-from facegate.vision.pipeline import FacePipeline
-from facegate.vision.sources import read_image
+from facegate.vision.pipeline import FacePipeline, Observation
+from facegate.vision.sources import Frame, read_image
 
 ENROL = 3
 TARGET = 1e-3
@@ -78,19 +79,22 @@ def warp(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
 
 
-def embed_options(paths: list[Path], enrol: np.ndarray, cache: Path) -> dict[str, np.ndarray]:
-    """Per option, (N, 128) unit embeddings; plus ``usable`` (the unlock pipeline's gate)
-    and ``done`` (photos embedded so far: the cache is written every 50 photos, so an
-    interrupted run on a busy machine resumes). Drawn masks only for ``enrol`` photos."""
+PhotoFill = Callable[[int, Frame, Observation, FacePipeline, dict[str, np.ndarray]], None]
+
+
+def per_photo_cache(
+    paths: list[Path], names: list[str], cache: Path, fill: PhotoFill, label: str = ""
+) -> dict[str, np.ndarray]:
+    """(N, 128) arrays ``names`` filled by ``fill`` for each readable photo, plus
+    ``usable`` (the unlock pipeline's gate) and ``done``. The cache is written every 50
+    photos, so a run interrupted on a busy machine resumes where it stopped."""
     keys = np.array([str(p) for p in paths])
     n = len(paths)
-    names = ["today", "flip", "eyes-aligned"] + [f"upper-{z}-{r:g}" for z, r in UPPER]
-    names += [f"synth-{c}" for c in COLOURS]
     out: dict[str, np.ndarray] = {k: np.zeros((n, 128), np.float32) for k in names}
     out["keys"], out["usable"], out["done"] = keys, np.zeros(n, bool), np.zeros(n, bool)
     if cache.is_file():
         with np.load(cache) as raw:
-            if np.array_equal(raw["keys"], keys):
+            if np.array_equal(raw["keys"], keys) and set(out) <= set(raw.files):
                 out = {k: np.asarray(raw[k]) for k in raw.files}
     if out["done"].all():
         return out
@@ -102,7 +106,7 @@ def embed_options(paths: list[Path], enrol: np.ndarray, cache: Path) -> dict[str
                 continue
             if i % 50 == 0:
                 np.savez(cache, **out)
-                print(f"{i}/{n}", flush=True)
+                print(f"{label}{i}/{n}", flush=True)
             out["done"][i] = True
             try:
                 frame = read_image(path)
@@ -112,21 +116,36 @@ def embed_options(paths: list[Path], enrol: np.ndarray, cache: Path) -> dict[str
             if obs.embedding is None:
                 continue
             out["usable"][i] = True
-            out["today"][i] = obs.embedding
-            points = obs.faces.landmarks[0]
-            crop = align(frame.image, obs.faces, 0)
-            both = pipe.embed_crop(crop) + pipe.embed_crop(np.ascontiguousarray(crop[:, ::-1]))
-            out["flip"][i] = both / np.linalg.norm(both)
-            eyes = warp(frame.image, upper_matrix(points, 1.0, 51.6))
-            out["eyes-aligned"][i] = pipe.embed_crop(eyes)
-            for z, r in UPPER:
-                upper = warp(frame.image, upper_matrix(points, z, r))
-                out[f"upper-{z}-{r:g}"][i] = pipe.embed_crop(upper)
-            if enrol[i]:
-                for c in COLOURS:
-                    out[f"synth-{c}"][i] = pipe.embed_crop(drawn_mask(crop, c))
+            fill(i, frame, obs, pipe, out)
     np.savez(cache, **out)
     return out
+
+
+def embed_options(paths: list[Path], enrol: np.ndarray, cache: Path) -> dict[str, np.ndarray]:
+    """Per option, (N, 128) unit embeddings (see ``per_photo_cache``); drawn masks only
+    for ``enrol`` photos."""
+    names = ["today", "flip", "eyes-aligned"] + [f"upper-{z}-{r:g}" for z, r in UPPER]
+    names += [f"synth-{c}" for c in COLOURS]
+
+    def fill(
+        i: int, frame: Frame, obs: Observation, pipe: FacePipeline, out: dict[str, np.ndarray]
+    ) -> None:
+        assert obs.embedding is not None
+        out["today"][i] = obs.embedding
+        points = obs.faces.landmarks[0]
+        crop = align(frame.image, obs.faces, 0)
+        both = pipe.embed_crop(crop) + pipe.embed_crop(np.ascontiguousarray(crop[:, ::-1]))
+        out["flip"][i] = both / np.linalg.norm(both)
+        eyes = warp(frame.image, upper_matrix(points, 1.0, 51.6))
+        out["eyes-aligned"][i] = pipe.embed_crop(eyes)
+        for z, r in UPPER:
+            upper = warp(frame.image, upper_matrix(points, z, r))
+            out[f"upper-{z}-{r:g}"][i] = pipe.embed_crop(upper)
+        if enrol[i]:
+            for c in COLOURS:
+                out[f"synth-{c}"][i] = pipe.embed_crop(drawn_mask(crop, c))
+
+    return per_photo_cache(paths, names, cache, fill)
 
 
 def score_matrix(rows: list[np.ndarray], emb: np.ndarray) -> np.ndarray:
