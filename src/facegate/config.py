@@ -21,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from facegate.errors import ConfigError
+from facegate.models import MODELS
 
 
 class KeySource(StrEnum):
@@ -100,11 +101,19 @@ def load_settings(home: Path | None = None) -> Settings:
     ``FACEGATE_MODEL_SFACE``), ``FACEGATE_KEY_SOURCE``, ``FACEGATE_PASSPHRASE``.
     """
     home = home or default_home()
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"FaceGate's home {home} is a file, not a folder (FACEGATE_HOME?)")
     file_cfg = _read_config_file(home / "config.toml")
     model_paths = {k: Path(v).expanduser() for k, v in file_cfg.get("models", {}).items()}
     for key, value in os.environ.items():
         if key.startswith("FACEGATE_MODEL_") and value:
             model_paths[key.removeprefix("FACEGATE_MODEL_").lower()] = Path(value).expanduser()
+    unknown = sorted(set(model_paths) - set(MODELS))
+    if unknown:
+        raise ConfigError(
+            f"no model is called {', '.join(unknown)} (in [models] or FACEGATE_MODEL_*); "
+            f"known: {', '.join(MODELS)}"
+        )
 
     raw_source = os.environ.get("FACEGATE_KEY_SOURCE") or file_cfg.get("vault", {}).get(
         "key_source", "auto"

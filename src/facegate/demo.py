@@ -8,6 +8,8 @@ two refusals with their reasons (a cat, an image of a different scene).
 
 from __future__ import annotations
 
+import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,4 +93,18 @@ def run_demo(console: Console, camera: int | None) -> None:
                 f"  vault holds {len(records)} user(s): "
                 + ", ".join(f"{r.name} (failures={r.failures})" for r in records)
             )
-        console.print("Demo vault deleted. Enrol yourself with: facegate enroll $USER 0")
+        console.print(
+            f"Demo vault deleted. Enrol yourself with: {_command()} enroll $USER 0", highlight=False
+        )
+
+
+def _command() -> str:
+    """How to call ``facegate`` from where the person is: the bare name when it is on
+    PATH, else this interpreter's copy (``.venv/bin/facegate`` after ``make demo``)."""
+    beside = Path(sys.executable).with_name("facegate")
+    if shutil.which("facegate") == str(beside) or not beside.exists():
+        return "facegate"
+    try:
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import metadata
 
-from facegate.config import load_settings
+from facegate.config import Settings, load_settings
 from facegate.errors import FaceGateError, ModelMissing
 from facegate.models import MODELS, resolve
 
@@ -78,8 +78,17 @@ def run_checks() -> list[Check]:
                 )
         except FaceGateError as exc:
             checks.append(Check(f"model {name}", False, str(exc)))
-    checks.append(Check("vault key source", True, settings.key_source.value))
+    checks.append(_key_source(settings))
     return checks + _login_service()
+
+
+def _key_source(settings: Settings) -> Check:
+    from facegate.vault.keys import describe_source
+
+    try:
+        return Check("vault key source", True, describe_source(settings))
+    except FaceGateError as exc:
+        return Check("vault key source", False, str(exc))
 
 
 def _login_service() -> list[Check]:
@@ -97,9 +106,7 @@ def _login_service() -> list[Check]:
         checks.append(Check("login config", True, f"{where}: camera {config.camera}"))
     except FaceGateError as exc:
         checks.append(Check("login config", False, str(exc)))
-    protection = describe_key_protection(
-        paths.key_file, paths.sealed_key_file, available_sealing()
-    )
+    protection = describe_key_protection(paths.key_file, paths.sealed_key_file, available_sealing())
     checks.append(Check("login vault key", True, protection))
     cameras = list_cameras()
     for cam in cameras:

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
+
+from facegate.errors import InputError
 
 
 def make_private_dir(path: Path) -> None:
@@ -51,3 +56,35 @@ def create_private_file(path: Path, data: bytes) -> bool:
     finally:
         os.close(dir_fd)
     return True
+
+
+@contextmanager
+def private_output(path: Path, inputs: Sequence[str] = ()) -> Iterator[TextIO]:
+    """A text file at ``path`` that only its owner can read, in place only once the
+    block ends without an error.
+
+    Why: a command's output (raw tracking records can identify a person) goes to a
+    fresh 0600 file under a temporary name, so an existing file at ``path`` does not
+    lend it its looser mode and an interrupted run leaves the earlier file whole. An
+    output that names one of ``inputs`` (the command's sources) is refused before
+    anything is opened: writing it would destroy the input being read.
+    """
+    for source in inputs:
+        if path.exists() and os.path.exists(source) and os.path.samefile(source, path):
+            raise InputError(f"{path} is also an input ({source}); write to another file")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; name a file to write")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

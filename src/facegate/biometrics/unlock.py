@@ -494,8 +494,10 @@ def _verdict(
     failures: int,
     locked: bool,
 ) -> Verdict:
-    """The one place a Verdict is built (``evidence`` is None when refused at the door)."""
-    return Verdict(
+    """The one place a Verdict is built (``evidence`` is None when refused at the door).
+
+    It is logged (``-v``) with what the verdict already shows, never a score."""
+    verdict = Verdict(
         user=attempt.user,
         matched=decision.matched,
         reason=decision.reason,
@@ -507,3 +509,16 @@ def _verdict(
         locked=locked,
         mask=decision.mask,
     )
+    log.info(
+        "verify %s: %s (reason=%s, level=%s, liveness=%s, frames %d/%d, failures %d%s)",
+        verdict.user,
+        "match" if verdict.matched else "no match",
+        verdict.reason.value,
+        verdict.level.value,
+        verdict.liveness.value,
+        verdict.frames_used,
+        verdict.frames_seen,
+        verdict.failures,
+        ", locked" if verdict.locked else "",
+    )
+    return verdict

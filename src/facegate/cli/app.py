@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
-    help="FaceGate: private, offline face unlock.", no_args_is_help=True, context_settings=HELP
+    help="FaceGate: private, offline face unlock.",
+    no_args_is_help=True,
+    context_settings=HELP,
+    rich_markup_mode="markdown",
 )
 eval_app = typer.Typer(
     help="Measure accuracy the way biometric systems are measured.", context_settings=HELP
@@ -129,11 +132,28 @@ def _global_options(
 ) -> None:
     """FaceGate: private, offline face unlock."""
     logger = logging.getLogger("facegate")
-    for handler in [h for h in logger.handlers if isinstance(h, RichHandler)]:
+    for handler in [h for h in logger.handlers if h.get_name() == LOG_HANDLER]:
         logger.removeHandler(handler)  # one process may run several commands (tests)
     logger.setLevel(logging.DEBUG if verbose else logging.NOTSET)
     if verbose:
-        logger.addHandler(RichHandler(console=err, show_path=False))
+        logger.addHandler(_log_handler())
+
+
+LOG_HANDLER = "facegate-cli"
+"""The name of the handler ``-v`` adds, so a second command in one process replaces it."""
+
+
+def _log_handler() -> logging.Handler:
+    """Rich's columns on a terminal; plain lines when stderr is a file or a pipe, where
+    Rich would pad every line to the piped console's width."""
+    handler: logging.Handler
+    if err.is_terminal:
+        handler = RichHandler(console=err, show_path=False)
+    else:
+        handler = logging.StreamHandler(err.file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name(LOG_HANDLER)
+    return handler
 
 
 def friendly(func: F) -> F:

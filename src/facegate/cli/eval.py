@@ -121,7 +121,7 @@ def eval_verify(
     pairs: Annotated[Path | None, typer.Option(help="CSV path_a,path_b,same.")] = None,
     cache: Annotated[Path | None, typer.Option(help=CACHE_HELP)] = None,
 ) -> None:
-    """Score all genuine and impostor pairs of ROOT/<identity>/<images> (or --pairs)."""
+    """Score all genuine and impostor pairs of ROOT/IDENTITY/IMAGE (or --pairs)."""
     from facegate.biometrics.match import load_calibration
     from facegate.eval.dataset import list_dataset, read_pairs
     from facegate.eval.protocols import verify_scores
@@ -148,7 +148,10 @@ def eval_unlock(
     out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")],
     enroll: Annotated[int, typer.Option(help="Images per identity to enrol.")] = 3,
     liveness: Annotated[
-        LivenessMode, typer.Option(help="PAD on every probe: off or passive.")
+        LivenessMode,
+        typer.Option(
+            help="PAD on every probe: off or passive (stills cannot answer active challenges)."
+        ),
     ] = LivenessMode.OFF,
     attacks: Annotated[
         Path | None,

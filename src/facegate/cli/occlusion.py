@@ -6,21 +6,15 @@ facegate eval occlusion DATA_DIR --out DIR                AUC per region (masks,
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
 import typer
 
 from facegate.cli.app import app, eval_app, friendly, out, progress_bar
-
-
-def _open(path: Path) -> TextIO:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("w", encoding="utf-8")
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot write {path}: {exc.strerror}") from None
+from facegate.private_files import private_output
 
 
 @app.command("occlusion")
@@ -48,14 +42,14 @@ def occlusion_command(
     from facegate.vision.pipeline import FacePipeline
     from facegate.vision.sources import iter_sources
 
-    handle = _open(jsonl) if jsonl is not None else None
     if heatmap is not None:
         try:
             heatmap.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise typer.BadParameter(f"cannot create {heatmap}: {exc.strerror}") from None
     n = found = 0
-    try:
+    with contextlib.ExitStack() as stack:
+        handle = None if jsonl is None else stack.enter_context(private_output(jsonl, sources))
         with FacePipeline(ModelFiles.of(load_settings())) as pipe:
             assessor = OcclusionAssessor(pipe)
             for frame in iter_sources(sources):
@@ -76,9 +70,6 @@ def occlusion_command(
                     cv2.imwrite(str(heatmap / name), draw_heatmap(frame.image, result))
                 n += 1
                 found += result.face_found
-    finally:
-        if handle is not None:
-            handle.close()
     if jsonl is not None:
         out.print(f"{n} records ({found} with a face) from {len(sources)} source(s); wrote {jsonl}")
 

@@ -10,7 +10,6 @@ facegate bench track [VIDEO] --out DIR      tracking speed (median of runs)
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,6 +27,7 @@ from facegate.cli.app import (
     out,
     progress_bar,
 )
+from facegate.private_files import private_output
 
 if TYPE_CHECKING:
     from facegate.eval.blink import BlinkReport
@@ -55,7 +55,8 @@ def track_command(
     """Track expressions in SOURCE... and write raw per-frame records for your own use.
 
     The raw stream (resting face, head distance) can identify a person (docs/privacy.md),
-    so the file is private to you; apps receive it only through `facegate serve`, which
+    so the file is written private to you (0600, replacing any file of that name only
+    when the run completes); apps receive it only through `facegate serve`, which
     re-centres it first."""
     from facegate.config import load_settings
     from facegate.models import ModelFiles
@@ -64,14 +65,8 @@ def track_command(
 
     models = ModelFiles.of(load_settings())
     counts = [frame_count(s) for s in sources]
-    try:
-        jsonl.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(jsonl, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        handle = os.fdopen(fd, "w", encoding="utf-8")
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot write {jsonl}: {exc.strerror}") from None
     n = found = 0
-    with handle, progress_bar() as progress:
+    with private_output(jsonl, sources) as handle, progress_bar() as progress:
         total = None if None in counts else sum(c for c in counts if c is not None)
         task = progress.add_task("tracking", total=total)
         for record in track(sources, smoothing=smooth, models=models):

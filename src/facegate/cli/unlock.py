@@ -22,7 +22,7 @@ from facegate.cli.app import (
     out,
 )
 from facegate.cli.listing import print_rows, user_rows
-from facegate.errors import Reason
+from facegate.errors import InputError, Reason
 from facegate.liveness.modes import LivenessMode
 
 if TYPE_CHECKING:
@@ -107,9 +107,11 @@ def add(
 def _print_report(done: str, report: EnrolmentReport, where: str = "") -> None:
     """The summary line, then each refused capture by name so it can be retaken."""
     rejected = ", ".join(f"{r.value}: {n}" for r, n in report.rejected.items()) or "none"
+    usable = report.seen - sum(report.rejected.values())
+    varied = f" (the most varied of {usable} usable)" if usable > report.kept else ""
     out.print(
-        f"{done} [bold]{report.user}[/]{where}: kept {report.kept} of {report.seen} capture(s); "
-        f"rejected: {rejected}",
+        f"{done} [bold]{report.user}[/]{where}: kept {report.kept} of {report.seen} "
+        f"capture(s){varied}; rejected: {rejected}",
         soft_wrap=True,
     )
     for refusal in report.refusals:
@@ -124,7 +126,13 @@ def verify(
     sources: SourcesArgument,
     level: Annotated[SecurityLevel, typer.Option(help="Security level.")] = SecurityLevel.STANDARD,
     frames: Annotated[int, typer.Option(help="Usable frames fused per attempt.")] = 3,
-    budget: Annotated[float, typer.Option(help="Seconds allowed for one attempt.")] = 3.0,
+    budget: Annotated[
+        float,
+        typer.Option(
+            help="Seconds allowed for the face to be found and matched; a liveness "
+            "challenge, once prompted, gets its own time to be answered."
+        ),
+    ] = 3.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
     liveness: Annotated[
         LivenessMode | None,
@@ -174,7 +182,7 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
         f"reason={verdict.reason.value} level={verdict.level.value} "
         f"liveness={verdict.liveness.value} mask={_mask_text(verdict.mask)} "
         f"frames={verdict.frames_used}/{verdict.frames_seen}"
-        + (" [bold red]LOCKED[/] (clear with `facegate reset USER`)" if verdict.locked else ""),
+        + (_locked_hint(verdict.user) if verdict.locked else ""),
         soft_wrap=True,
     )
     if verdict.reason is Reason.LIVENESS and not verdict.locked:
@@ -183,6 +191,10 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
             "camera or video, answer the prompts; a still photo rarely proves it.",
             soft_wrap=True,
         )
+
+
+def _locked_hint(user: str) -> str:
+    return f" [bold red]LOCKED[/] (clear with `facegate reset {user}`)"
 
 
 def _mask_text(mask: bool | None) -> str:
@@ -210,11 +222,18 @@ def users(
 @app.command()
 @friendly
 def delete(
-    user: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
+    user: UserArgument,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask (scripts).")] = False,
 ) -> None:
-    """Delete USER and their template for good."""
-    if not yes and not typer.confirm(f"Delete {user} and their face template for good?"):
-        raise typer.Exit(1)
+    """Delete USER and their template for good; asks first unless --yes."""
+    if not yes:
+        try:
+            sure = typer.confirm(f"Delete {user} and their face template for good?")
+        except typer.Abort:
+            raise InputError(f"no answer, so {user} was kept; in a script, add --yes") from None
+        if not sure:
+            out.print(f"kept {user}")
+            raise typer.Exit(1)
     from facegate.session import Session
 
     with Session.open() as session:
@@ -224,7 +243,7 @@ def delete(
 
 @app.command()
 @friendly
-def reset(user: str) -> None:
+def reset(user: UserArgument) -> None:
     """Clear USER's lockout after five failed attempts."""
     from facegate.session import Session
 
@@ -259,7 +278,7 @@ def doctor(
 def demo(
     camera: Annotated[int | None, typer.Option(help="Camera index to use if present.")] = 0,
 ) -> None:
-    """Enrol and unlock end to end in a throw-away vault (camera, or bundled sample photos)."""
+    """Enrol and unlock end to end in a throw-away vault (a camera, or the astronaut photo)."""
     from facegate.demo import run_demo
 
     run_demo(out, camera)

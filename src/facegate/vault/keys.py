@@ -72,6 +72,20 @@ def load_key(settings: Settings) -> bytes:
     return _create_key_file(settings.key_path)
 
 
+def describe_source(settings: Settings) -> str:
+    """Which source the vault's key comes from, as ``load_key`` would choose it, without
+    touching the keyring (which may prompt or hang): ``auto`` alone tells a person
+    nothing about where their key is."""
+    source = settings.key_source
+    if source is not KeySource.AUTO:
+        return source.value
+    if settings.key_path.exists():
+        return f"auto: the key file {settings.key_path}"
+    if is_sealed(settings.vault_path):
+        return "auto: the OS keyring (there is no key file)"
+    return "auto: not chosen yet (the first enrolment uses the OS keyring, else a key file)"
+
+
 def _passphrase_key(settings: Settings) -> bytes:
     if not settings.passphrase:
         raise VaultKeyError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -116,7 +117,12 @@ def read_image(path: str | Path) -> Frame:
     name = str(path)
     _check_file(path)
     try:
-        with Image.open(path, formats=IMAGE_FORMATS) as pil:
+        with warnings.catch_warnings():
+            # Pillow warns about large images on open; check_size refuses them next,
+            # in FaceGate's words, so its warning would only add noise above the error.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            pil = Image.open(path, formats=IMAGE_FORMATS)
+        with pil:
             check_size(pil.width, pil.height, name)
             pil.seek(0)
             pil.load()
@@ -130,7 +136,8 @@ def read_image(path: str | Path) -> Frame:
     except ImageSizeError:
         raise
     except Image.DecompressionBombError as err:
-        raise ImageSizeError(f"{name}: {err}") from err
+        limit = MAX_PIXELS // 1_000_000
+        raise ImageSizeError(f"{name}: exceeds the {limit} megapixel limit ({err})") from err
     except UnidentifiedImageError as err:
         formats = ", ".join(IMAGE_FORMATS)
         raise UnreadableSource(f"{name}: not an image in a supported format ({formats})") from err
