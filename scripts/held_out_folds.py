@@ -93,8 +93,8 @@ def evaluate_fold(
         probe_parts.append(v.subset(rows[~is_enrol]))
         masked_parts.append(p.masked[rows[~is_enrol]])
         pop_parts.append(np.full(int((~is_enrol).sum()), p.population.value))
-    enrol = concat(enrol_parts)
-    probes = concat(probe_parts)
+    enrol = EmbeddedSet.joined(enrol_parts)
+    probes = EmbeddedSet.joined(probe_parts)
     masked = np.concatenate(masked_parts)
     probe_pop = np.concatenate(pop_parts)
     enrol_pop = np.array([s.identity.split("/")[0] for s in enrol.samples])
@@ -194,17 +194,6 @@ def evaluate_fold(
         "cohort_calibration_decisions": len(z_dec.scores),
         "results": rows,
     }
-
-
-def concat(parts: list[EmbeddedSet]) -> EmbeddedSet:
-    return EmbeddedSet(
-        [s for p in parts for s in p.samples],
-        np.concatenate([p.embeddings for p in parts]),
-        np.concatenate([p.usable for p in parts]),
-        [r for p in parts for r in p.reasons],
-        np.concatenate([p.seconds for p in parts]),
-        [c for p in parts for c in p.captures],
-    )
 
 
 def _n(rate: dict[str, Any]) -> str:
