@@ -222,7 +222,8 @@ def eval_calibrate(
         str,
         typer.Option(
             help="How cohort z is read off the impostor decisions: 'empirical' (their "
-            "quantile) or 'gpd' (a generalised Pareto fit to each class's top 1 %)."
+            "quantile; shipped) or 'gpd' (a generalised Pareto fit to each class's top "
+            "1 %; measured held out, not steadier, see docs/accuracy.md)."
         ),
     ] = "empirical",
 ) -> None:
