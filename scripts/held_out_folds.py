@@ -44,6 +44,7 @@ from facegate.eval.dataset import EmbeddedSet, embed_cached
 from facegate.eval.metrics import rule_of_three, threshold_at_fmr
 from facegate.eval.populations import Population, PopulationSet, load_population
 from facegate.eval.protocols import decision_cohort, split_enrolment, unlock_decisions
+from facegate.eval.tail import TailRule
 from facegate.models import ModelFiles
 from facegate.vision.capture import CaptureClass
 from facegate.vision.pipeline import FacePipeline
@@ -81,7 +82,7 @@ def evaluate_fold(
     per_class = class_thresholds(decisions, names, per_population=args.rule == "strict")
     single = {lvl: threshold_at_fmr(decisions.scores, lvl.target_fmr) for lvl in SecurityLevel}
     z_dec = cohort_decisions(pooled, template_size=args.template_size, subsets=args.subsets)
-    z_class = class_thresholds(z_dec, names)
+    z_class = class_thresholds(z_dec, names, tail=TailRule(args.tail))
     cohort = fit_cohort(pooled)
     # Held-out people of every population, enrolled and probed as one group.
     enrol_parts, probe_parts, masked_parts, pop_parts = [], [], [], []
@@ -92,8 +93,8 @@ def evaluate_fold(
         probe_parts.append(v.subset(rows[~is_enrol]))
         masked_parts.append(p.masked[rows[~is_enrol]])
         pop_parts.append(np.full(int((~is_enrol).sum()), p.population.value))
-    enrol = concat(enrol_parts)
-    probes = concat(probe_parts)
+    enrol = EmbeddedSet.joined(enrol_parts)
+    probes = EmbeddedSet.joined(probe_parts)
     masked = np.concatenate(masked_parts)
     probe_pop = np.concatenate(pop_parts)
     enrol_pop = np.array([s.identity.split("/")[0] for s in enrol.samples])
@@ -195,17 +196,6 @@ def evaluate_fold(
     }
 
 
-def concat(parts: list[EmbeddedSet]) -> EmbeddedSet:
-    return EmbeddedSet(
-        [s for p in parts for s in p.samples],
-        np.concatenate([p.embeddings for p in parts]),
-        np.concatenate([p.usable for p in parts]),
-        [r for p in parts for r in p.reasons],
-        np.concatenate([p.seconds for p in parts]),
-        [c for p in parts for c in p.captures],
-    )
-
-
 def _n(rate: dict[str, Any]) -> str:
     return f"{rate['errors']}/{rate['n']}"
 
@@ -223,6 +213,12 @@ def main() -> None:
     parser.add_argument("--template-size", type=int, default=8)
     parser.add_argument("--subsets", type=int, default=12)
     parser.add_argument("--rule", choices=("pooled", "strict"), default="pooled")
+    parser.add_argument(
+        "--tail",
+        choices=[r.value for r in TailRule],
+        default=TailRule.EMPIRICAL.value,
+        help="how cohort z is read off the calibration decisions (see facegate.eval.tail)",
+    )
     parser.add_argument("--min-brightness", type=float, default=QualityOptions().min_brightness)
     args = parser.parse_args()
     pops = [load_population(p, args.data) for p in Population]

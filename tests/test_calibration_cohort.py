@@ -160,3 +160,25 @@ def test_learnt_entries_never_move_a_threshold() -> None:
         template = adapt(template, far, 1.0)
     assert template.adaptive.sum() == 3
     assert cal.decision_threshold(STD, [EVEN], template) == pytest.approx(before)
+
+
+def test_a_candidate_calibration_is_loaded_with_the_cohort_beside_it(tmp_path: Path) -> None:
+    """``load_calibration(path)`` reads another calibration.json (as `eval calibrate
+    --out` writes it) and checks the cohort next to it against its digest."""
+    package = resources.files("facegate.biometrics")
+    raw = json.loads(Path(str(package.joinpath("calibration.json"))).read_text())
+    raw["cohort_normalisation"]["z_thresholds"]["standard"]["side_lit"] = 4.9
+    candidate = tmp_path / "calibration.json"
+    candidate.write_text(json.dumps(raw))
+    shipped = load_calibration()
+    assert shipped.cohort is not None
+    shipped.cohort.save(tmp_path / COHORT_FILE)
+    got = load_calibration(candidate)
+    assert got.z_thresholds[STD][SIDE] == 4.9
+    assert got.z_thresholds[STD][EVEN] == shipped.z_thresholds[STD][EVEN]
+    assert got.cohort is not None and got.cohort.digest() == shipped.cohort.digest()
+    Cohort(shipped.cohort.mean + 1e-3, shipped.cohort.covariance, 1, ("p",)).save(
+        tmp_path / COHORT_FILE
+    )
+    with pytest.raises(ConfigError, match="not the cohort"):
+        load_calibration(candidate)

@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from facegate.biometrics.match import Calibration, SecurityLevel, load_calibration
-from facegate.eval.calibrate import ImpostorDecisions, class_thresholds
+from facegate.eval.calibrate import ImpostorDecisions, class_thresholds, tail_record
 from facegate.eval.levels import level_rates
 from facegate.eval.metrics import rule_of_three, threshold_at_fmr
 from facegate.eval.protocols import harder_capture
+from facegate.eval.tail import TailFit, TailRule
 from facegate.vision.capture import CaptureClass, capture_class
 
 EVEN, SIDE, DARK = CaptureClass.EVEN, CaptureClass.SIDE_LIT, CaptureClass.DARK
@@ -120,14 +121,36 @@ def test_a_pair_takes_the_class_of_its_harder_lit_image() -> None:
     assert harder_capture(a, b).tolist() == ["side_lit", "dark", "side_lit", "even"]
 
 
-def test_harder_light_never_gets_a_looser_threshold() -> None:
+@pytest.mark.parametrize("tail", list(TailRule))
+def test_harder_light_never_gets_a_looser_threshold(tail: TailRule) -> None:
     """Side-lit impostors that happen to score low in a small sample must not undercut
-    the even-light threshold; dark is at least as strict as side light."""
+    the even-light threshold; dark is at least as strict as side light, whichever way
+    the thresholds are read off the scores."""
     rng = np.random.default_rng(1)
     n = 300_000
     caps = np.array([EVEN.value, SIDE.value, DARK.value])[np.arange(n) % 3]
     scores = rng.normal(0.1, 0.1, n) - np.where(caps == SIDE.value, 0.2, 0.0)
-    got = class_thresholds(ImpostorDecisions(scores, caps, np.full(n, "")), [])
+    got = class_thresholds(ImpostorDecisions(scores, caps, np.full(n, "")), [], tail=tail)
     for level in SecurityLevel:
         assert got[level][EVEN] <= got[level][SIDE] <= got[level][DARK]
         assert got[level][SIDE] == got[level][EVEN]
+
+
+def test_the_record_holds_the_tail_fits_that_set_each_class_threshold() -> None:
+    """With the tail rule, calibration.json keeps each class's fit, and the fit's
+    quantile at the level's FMR is the class's threshold (here no class is raised)."""
+    rng = np.random.default_rng(2)
+    n = 300_000
+    caps = np.array([EVEN.value, SIDE.value, DARK.value])[np.arange(n) % 3]
+    scores = rng.normal(0.0, 1.0, n) + np.where(caps == DARK.value, 1.0, 0.0)
+    scores += np.where(caps == SIDE.value, 0.5, 0.0)
+    decisions = ImpostorDecisions(scores, caps, np.full(n, ""))
+    got = class_thresholds(decisions, [], tail=TailRule.GPD)
+    record = tail_record(decisions, TailRule.GPD)
+    assert record["rule"] == "gpd"
+    for cls in CaptureClass:
+        fit = TailFit(**record["fits"][cls.value])
+        assert fit.n == n // 3 and fit.n_exceed == pytest.approx(n // 300, abs=1)
+        for level in SecurityLevel:
+            assert fit.quantile(level.target_fmr) == pytest.approx(got[level][cls], abs=1e-4)
+    assert tail_record(decisions, TailRule.EMPIRICAL) == {"rule": "empirical"}

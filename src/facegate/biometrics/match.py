@@ -99,16 +99,18 @@ def _by_level(raw: dict[str, dict[str, float]]) -> dict[SecurityLevel, dict[Capt
     return table
 
 
-def load_calibration() -> Calibration:
+def load_calibration(path: Path | None = None) -> Calibration:
     """The calibration shipped with the package (``biometrics/calibration.json`` and the
-    cohort it was measured against, ``biometrics/cohort.npz``)."""
-    package = resources.files("facegate.biometrics")
-    text = package.joinpath("calibration.json").read_text()
+    cohort it was measured against, ``biometrics/cohort.npz``), or the one at ``path``
+    (a ``calibration.json`` written by ``facegate eval calibrate``, its cohort beside
+    it), so an evaluation script can judge a candidate calibration before it ships."""
+    source = path or Path(str(resources.files("facegate.biometrics") / "calibration.json"))
+    text = source.read_text()
     try:
         raw = json.loads(text)
         normalisation = raw["cohort_normalisation"]
         cohort = Cohort.load(
-            Path(str(package.joinpath(normalisation["file"]))), str(normalisation["sha256"])
+            source.with_name(str(normalisation["file"])), str(normalisation["sha256"])
         )
         return Calibration(
             thresholds=_by_level(raw["thresholds"]),

@@ -72,6 +72,18 @@ class EmbeddedSet:
             [self.captures[i] for i in rows],
         )
 
+    @classmethod
+    def joined(cls, parts: list[EmbeddedSet]) -> EmbeddedSet:
+        """``parts`` one after the other (several populations as one set of people)."""
+        return cls(
+            [s for p in parts for s in p.samples],
+            np.concatenate([p.embeddings for p in parts]),
+            np.concatenate([p.usable for p in parts]),
+            [r for p in parts for r in p.reasons],
+            np.concatenate([p.seconds for p in parts]),
+            [c for p in parts for c in p.captures],
+        )
+
     @property
     def identities(self) -> np.ndarray:
         return np.array([s.identity for s in self.samples])
