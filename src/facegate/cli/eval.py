@@ -221,25 +221,11 @@ def eval_calibrate(
     ] = Path("out/cache"),
     template_size: Annotated[int, typer.Option(help="Captures per calibration template.")] = 8,
     subsets: Annotated[int, typer.Option(help="Random templates per identity.")] = 12,
-    tail: Annotated[
-        str,
-        typer.Option(
-            help="How cohort z is read off the impostor decisions: 'empirical' (their "
-            "quantile; shipped) or 'gpd' (a generalised Pareto fit to each class's top "
-            "1 %; measured held out, not steadier, see docs/accuracy.md)."
-        ),
-    ] = "empirical",
 ) -> None:
     """Set the thresholds per level and capture class from impostor decisions measured
     on every population under DATA (the shared dataset folder, e.g. ../shared/data)."""
-    from facegate.errors import InputError
     from facegate.eval.calibrate import COHORT_FILE, calibrate
     from facegate.eval.populations import Population, load_population
-    from facegate.eval.tail import TailRule
-
-    if tail not in {r.value for r in TailRule}:
-        raise InputError(f"--tail must be one of {', '.join(r.value for r in TailRule)}")
-    rule = TailRule(tail)
 
     pops = [load_population(Population(p), data) for p in (population or list(Population))]
     sets = [(p, _embed_cached(p, cache)) for p in pops]
@@ -249,7 +235,6 @@ def eval_calibrate(
         subsets=subsets,
         command=command_line(),
         data_folder=str(data),
-        tail=rule,
     )
     out_file.write_text(json.dumps(record, indent=2) + "\n")
     cohort.save(out_file.with_name(COHORT_FILE))

@@ -32,10 +32,10 @@ thresholds too loose on anyone else (held out, ORL and NUAA impostors then passe
 contains the impostor at the camera either.
 
 ``z`` is the empirical quantile of those z-scores, so a handful of decisions among
-three people of Yale B set the side-lit and dark values. ``tail=TailRule.GPD`` (CLI
-``--tail gpd``) reads it off a generalised Pareto fit to each class's top 1 % instead
-(:mod:`facegate.eval.tail`); held out it moved ``z`` more between folds, not less, and
-is not what ships.
+three people of Yale B set the side-lit and dark values. ``class_thresholds(...,
+tail=TailRule.GPD)`` (``scripts/held_out_folds.py --tail gpd``) reads it off a
+generalised Pareto fit to each class's top 1 % instead (:mod:`facegate.eval.tail`);
+held out it moved ``z`` more between folds, not less, and is not what ships.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from facegate.errors import InputError
 from facegate.eval.dataset import EmbeddedSet
 from facegate.eval.metrics import rule_of_three, threshold_at_fmr
 from facegate.eval.populations import PopulationSet
-from facegate.eval.tail import TailRule, estimator, fit_tail
+from facegate.eval.tail import TailRule, estimator
 from facegate.vision.capture import CaptureClass
 
 CONSISTENCY_FMR = 1e-3  # single image pairs; decides only whether captures show one person
@@ -276,18 +276,15 @@ def calibrate(
     subsets: int,
     command: str,
     data_folder: str,
-    tail: TailRule = TailRule.EMPIRICAL,
 ) -> tuple[dict[str, Any], Cohort]:
     """The calibration record written to ``biometrics/calibration.json`` and the cohort
-    written beside it (``cohort.npz``), whose digest the record holds. ``tail`` is how
-    the cohort ``z`` thresholds are read off the z-normalised decisions; the cosine
-    thresholds (used where no template is at hand) are always the empirical ones."""
+    written beside it (``cohort.npz``), whose digest the record holds."""
     pooled = Pooled.of(sets)
     populations = [p.population.value for p, _ in sets]
     decisions = impostor_decisions(pooled, template_size=template_size, subsets=subsets)
     thresholds = class_thresholds(decisions, populations)
     z_decisions = cohort_decisions(pooled, template_size=template_size, subsets=subsets)
-    z_thresholds = class_thresholds(z_decisions, populations, tail=tail)
+    z_thresholds = class_thresholds(z_decisions, populations)
     cohort = fit_cohort(pooled)
     pairs = impostor_pairs(pooled)
     record = {
@@ -310,7 +307,6 @@ def calibrate(
                 "fitted_on": "every usable unmasked image, each person weighted equally",
             },
             "z_thresholds": _rounded(z_thresholds),
-            "z_tail": tail_record(z_decisions, tail),
             "n_impostor": len(z_decisions.scores),
             "false_matches": false_match_table(z_decisions, z_thresholds, populations),
         },
@@ -334,20 +330,6 @@ def calibrate(
         "machine": platform.platform(),
     }
     return record, cohort
-
-
-def tail_record(decisions: ImpostorDecisions, tail: TailRule) -> dict[str, Any]:
-    """How ``z`` was read off ``decisions``: the rule and, for a tail fit, each class's
-    fitted tail (before the harder-class-never-looser step)."""
-    if tail is TailRule.EMPIRICAL:
-        return {"rule": tail.value}
-    return {
-        "rule": tail.value,
-        "fits": {
-            cls.value: fit_tail(decisions.scores[decisions.captures == cls.value]).as_dict()
-            for cls in CaptureClass
-        },
-    }
 
 
 def _rounded(

@@ -73,16 +73,6 @@ class TailFit:
             return self.threshold + self.scale * float(np.log(ratio))
         return self.threshold + self.scale / self.shape * (ratio**self.shape - 1.0)
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {
-            "threshold": round(self.threshold, 6),
-            "exceed_rate": self.exceed_rate,
-            "n_exceed": self.n_exceed,
-            "n": self.n,
-            "shape": round(self.shape, 6),
-            "scale": round(self.scale, 6),
-        }
-
 
 def fit_tail(scores: ArrayLike, exceed_fraction: float = EXCEED_FRACTION) -> TailFit:
     """Fit the top ``exceed_fraction`` of ``scores`` (maximum likelihood, location 0).
