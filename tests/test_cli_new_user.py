@@ -67,6 +67,7 @@ def test_track_replaces_an_existing_output_with_a_private_file(
     result = cli("track", image_files["probe"], "--jsonl", target)
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert result.stderr.startswith("tracking (1 to do) ..."), "a piped run says it started"
     records = [json.loads(line) for line in target.read_text().splitlines()]
     assert len(records) == 1 and records[0]["face_found"]
 

@@ -94,12 +94,21 @@ READ_FRAMES = typer.Option("--read-frames", help="Frames to read per video or ca
 def progress_bar() -> Progress:
     """A progress display on stderr (spinner, task, bar, done of total) for long work.
 
-    rich.progress is imported here, when a command shows progress, so ``--help`` does
-    not pay for it.
+    Into a file or a pipe Rich draws nothing until the end, so a long job would look
+    hung there: each task then says on one line that it started. rich.progress is
+    imported here, when a command shows progress, so ``--help`` does not pay for it.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-    return Progress(
+    class _Announced(Progress):
+        def add_task(self, description: str, *args: Any, **kwargs: Any) -> Any:
+            if not err.is_terminal:
+                total = kwargs.get("total", args[1] if len(args) > 1 else 100.0)
+                of = "" if total is None else f" ({int(total)} to do)"
+                err.print(f"{description}{of} ...", highlight=False, markup=False)
+            return super().add_task(description, *args, **kwargs)
+
+    return _Announced(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         console=err,
     )  # fmt: skip
