@@ -4,9 +4,11 @@ page cannot revoke or approve anything (CSRF)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from facegate.client import AppClient
+from facegate.client import AppClient, stream
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -274,12 +276,27 @@ def test_the_consent_page_shows_hostile_names_as_text_and_warns_of_namesakes(
     assert "no such consent request" in page.inner_text("#page-state")
 
 
-def test_the_audit_page_exports_the_log_with_the_sessions_token(
+def test_the_audit_page_names_where_frames_went_and_exports_the_log(
     context: BrowserContext, live: LiveService, tmp_path: Path
 ) -> None:
     registered, _ = add_app(live.sharing)
-    approved_token(live.sharing, registered.id)
+    issued = approved_token(live.sharing, registered.id)
+    where = "osc.udp://192.0.2.1:39539"
+
+    async def take() -> int:
+        frames = stream(live.stream_url, issued.token, max_frames=3, destination=where)
+        return len([frame async for frame in frames])
+
+    with ThreadPoolExecutor(1) as apart:  # Playwright's own event loop runs in this thread
+        assert apart.submit(asyncio.run, take()).result() == 3
+    for _ in range(100):
+        if any(e.event == "stream_ended" for e in live.sharing.audit_entries()):
+            break
+        time.sleep(0.05)
     page = _open(_sign_in(context, live), f"{live.base_url}audit")
+    for event in ("stream_started", "stream_ended"):
+        shown = page.inner_text(f"tr[data-event='{event}'] .destination")
+        assert shown == f" (sent on to {where})", event
     with page.expect_download() as download:
         page.click("#export")
     saved = tmp_path / "audit.jsonl"

@@ -308,6 +308,7 @@ def audit_show(
             "app_id": e.app_id,
             "scopes": list(e.scopes or ()),
             "frames": e.frames,
+            "destination": e.detail.get("destination"),
         }
         for e in shown
     ]

@@ -11,7 +11,7 @@
     return fg.el("td", {}, entry.event,
       detail.attempts ? ` (${detail.attempts} attempts)` : null,
       typeof detail.destination === "string"
-        && fg.el("span", { class: "destination" }, ` to ${detail.destination}`));
+        && fg.el("span", { class: "destination" }, ` (sent on to ${detail.destination})`));
   }
 
   function entryRow(entry) {
