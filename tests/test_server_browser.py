@@ -1,6 +1,7 @@
 """The web pages in a real headless Chromium: grant access in the consent page and the
 avatar moves; revoke it in "my apps and grants" and the stream stops. Another local web
-page cannot revoke or approve anything (CSRF)."""
+page cannot revoke or approve anything (CSRF). The pages fetch the person's lists with
+the session's token: the signed-in person sees them, the session cookie alone does not."""
 
 from __future__ import annotations
 
