@@ -148,6 +148,9 @@ def test_refusing_in_the_page_gives_the_app_nothing(
     page.click("#refuse")
     page.wait_for_selector("#consent-result[data-status='refused']")
     assert live.sharing.grants() == []
+    _open(page, f"{live.base_url}consent/{request.id}")
+    assert page.inner_text("#consent-result") == "This request is refused."
+    assert not page.is_visible("#approve")
     _open(page, f"{live.base_url}audit")
     assert page.get_attribute("#chain", "data-ok") == "true"
     assert page.locator("tr[data-event='refused']").count() == 1
