@@ -12,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.routing import APIRoute
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from facegate.client import AppClient, stream
 from facegate.client.app import AppError
+from facegate.server.app import ROUTERS
 from facegate.server.security import MAX_BODY_BYTES
 from facegate.sharing.keys import public_key_b64
 from facegate.sharing.service import MAX_PENDING_REQUESTS, Via
@@ -229,6 +231,77 @@ def test_a_stolen_session_cookie_cannot_approve_read_the_api_or_preview(
     refused = asyncio.run(preview({"csrf": "guessed"}))
     assert getattr(refused, "code", None) == 4401
     assert asyncio.run(preview({"csrf": csrf}))["type"] == "ready"  # the person's own tab
+
+
+def _private_data(live: LiveService) -> tuple[list[str], dict[str, str]]:
+    """Apps, grants, a pending request, a ban and their audit entries, with words no
+    generic page holds; returns those words and real ids for every path parameter."""
+    kept, _ = add_app(live.sharing, name="Quiet Diary Companion")
+    issued = approved_token(live.sharing, kept.id)
+    waiting, _ = add_app(live.sharing, name="Pending Lantern Studio")
+    asked = live.sharing.request_consent(waiting.id, ["face_map"], 3600)
+    banned, _ = add_app(live.sharing, name="Banned Parrot")
+    live.sharing.ban_app(banned.id, "resold frames to brokers")
+    private = [
+        kept.name, waiting.name, banned.name, kept.id, waiting.id, banned.id,
+        issued.grant.id, "resold frames to brokers", "Animate the player's character",
+        live.sharing.audit_entries()[-1].hash,
+    ]  # fmt: skip
+    ids = {"request_id": asked.id, "grant_id": issued.grant.id, "app_id": kept.id}
+    return private, ids
+
+
+def test_a_stolen_session_cookie_reads_no_private_data_from_any_route(live: LiveService) -> None:
+    """Every HTTP route, every method, with only the person's replayed session cookie
+    (and their own Origin, which a server can fake): the pages are empty shells (the
+    lists come from the API with the CSRF token) and the person's API refuses. The
+    outside review's F1 follow-up: the pages had still listed apps, grants and the audit
+    log for the cookie alone."""
+    private, ids = _private_data(live)
+    person = httpx.Client(base_url=live.base_url)
+    csrf = person.post("/api/user/session", json={"code": live.user_token}).json()["csrf"]
+    own = {"X-FaceGate-CSRF": csrf}
+    with_token = " ".join(
+        person.get(path, headers=own).text
+        for path in ("/api/user/apps", "/api/user/grants", "/api/user/audit")
+    )
+    assert all(word in with_token for word in private), "the words are the person's data"
+    thief = httpx.Client(
+        base_url=live.base_url,
+        cookies={"facegate_session": person.cookies["facegate_session"]},
+        headers={"Origin": live.base_url.rstrip("/")},
+    )
+    shells = set()
+    for route in [route for router in ROUTERS for route in router.routes]:
+        if not isinstance(route, APIRoute):
+            continue  # the WebSockets: see the test above
+        path = route.path.format(**ids)
+        for method in sorted(route.methods):
+            answer = thief.request(method, path, json={} if method == "POST" else None)
+            leaked = [word for word in private if word in answer.text]
+            assert not leaked, (method, route.path, leaked)
+            if route.path.startswith("/api/user/") and route.path != "/api/user/session":
+                assert answer.status_code == 401, (method, route.path)
+            if answer.status_code == 200 and "text/html" in answer.headers["content-type"]:
+                shells.add(route.path)
+    assert {"/", "/grants", "/audit", "/consent/{request_id}"} <= shells
+    assert not [word for word in private if word in thief.get("/openapi.json").text]
+    assert len(live.sharing.grants()) == 1 and live.sharing.grants()[0].revoked_at is None
+
+
+def test_the_consent_prompt_comes_from_the_api_with_its_namesakes(live: LiveService) -> None:
+    first, _ = add_app(live.sharing, name="Mirror")
+    second, _ = add_app(live.sharing, name="mirror")
+    asked = live.sharing.request_consent(second.id, ["head_pose", "expressions"], 720)
+    person = httpx.Client(base_url=live.base_url, headers=live.user_headers)
+    prompt = person.get(f"/api/user/consent-requests/{asked.id}/prompt").json()
+    assert set(prompt) == {"request", "app", "namesakes", "scopes", "terms_version"}
+    assert set(prompt["request"]) == REQUEST_KEYS and set(prompt["app"]) == APP_KEYS
+    assert prompt["app"]["id"] == second.id and prompt["request"]["grant_seconds"] == 720
+    assert prompt["namesakes"] == [{"id": first.id, "banned": False}]
+    assert [s["name"] for s in prompt["scopes"]] == ["expressions", "head_pose"]
+    missing = person.get("/api/user/consent-requests/req_missing/prompt")
+    assert missing.status_code == 404
 
 
 def test_only_loopback_host_names_are_served(live: LiveService) -> None:

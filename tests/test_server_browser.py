@@ -1,12 +1,15 @@
 """The web pages in a real headless Chromium: grant access in the consent page and the
 avatar moves; revoke it in "my apps and grants" and the stream stops. Another local web
-page cannot revoke or approve anything (CSRF)."""
+page cannot revoke or approve anything (CSRF). The pages fetch the person's lists with
+the session's token: the signed-in person sees them, the session cookie alone does not."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from facegate.client import AppClient
+from facegate.client import AppClient, stream
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -69,6 +72,13 @@ def _sign_in(context: BrowserContext, live: LiveService) -> Page:
     return page
 
 
+def _open(page: Page, url: str) -> Page:
+    """Go to one of the person's pages and wait until its script has filled it in."""
+    page.goto(url)
+    page.wait_for_selector("#page-state:not([data-state='loading'])", state="attached")
+    return page
+
+
 def _avatar_state(page: Page) -> tuple[int, str, str]:
     frames = int(page.get_attribute("#stream-status", "data-frames") or 0)
     head = page.get_attribute("#head", "transform") or ""
@@ -92,8 +102,7 @@ def test_grant_moves_the_avatar_and_revoke_stops_it(
     app.accept_terms()
     asked = app.request_consent(["expressions", "head_pose"], 3600)
 
-    page = _sign_in(context, live)
-    page.goto(asked.consent_url)
+    page = _open(_sign_in(context, live), asked.consent_url)
     assert page.inner_text(".app-name") == "Avatar Demo"
     shown = page.eval_on_selector_all("#scopes li", "els => els.map(e => e.dataset.scope)")
     assert shown == ["expressions", "head_pose"]
@@ -112,7 +121,7 @@ def test_grant_moves_the_avatar_and_revoke_stops_it(
     assert after[1] != before[1], "the head moves with the head pose"
     assert after[1].startswith("translate(") and "rotate(" in after[1]
 
-    page.goto(f"{live.base_url}grants")
+    _open(page, f"{live.base_url}grants")
     row = f"tr[data-grant='{token.grant_id}']"
     assert page.get_attribute(row, "data-state") == "active"
     page.click(f"{row} button[data-action='revoke']")
@@ -134,13 +143,15 @@ def test_refusing_in_the_page_gives_the_app_nothing(
 ) -> None:
     registered, _ = add_app(live.sharing)
     request = live.sharing.request_consent(registered.id, ["face_map"])
-    page = _sign_in(context, live)
-    page.goto(f"{live.base_url}consent/{request.id}")
+    page = _open(_sign_in(context, live), f"{live.base_url}consent/{request.id}")
     assert "never receives your identity" in page.inner_text(".never")
     page.click("#refuse")
     page.wait_for_selector("#consent-result[data-status='refused']")
     assert live.sharing.grants() == []
-    page.goto(f"{live.base_url}audit")
+    _open(page, f"{live.base_url}consent/{request.id}")
+    assert page.inner_text("#consent-result") == "This request is refused."
+    assert not page.is_visible("#approve")
+    _open(page, f"{live.base_url}audit")
     assert page.get_attribute("#chain", "data-ok") == "true"
     assert page.locator("tr[data-event='refused']").count() == 1
 
@@ -204,3 +215,96 @@ def test_another_local_page_cannot_revoke(context: BrowserContext, live: LiveSer
         server.shutdown()
         server.server_close()
     assert live.sharing.grant(issued.grant.id).revoked_at is None
+
+
+def test_the_lists_are_the_signed_in_persons_and_not_the_cookies(
+    browser: Browser, context: BrowserContext, live: LiveService
+) -> None:
+    """Signed in, the person sees their requests, apps, grants and audit log. The same
+    session cookie in a browser without the session's token (what a local server that
+    received the cookie has) gets the pages' frames, no data, and a way back."""
+    kept, _ = add_app(live.sharing, name="Quiet Diary Companion")
+    issued = approved_token(live.sharing, kept.id)
+    waiting, _ = add_app(live.sharing, name="Pending Lantern Studio")
+    asked = live.sharing.request_consent(waiting.id, ["face_map"], 3600)
+    page = _open(_sign_in(context, live), live.base_url)
+    assert page.inner_text(f"#pending li[data-request='{asked.id}'] a") == waiting.name
+    _open(page, f"{live.base_url}grants")
+    assert page.inner_text(f"tr[data-grant='{issued.grant.id}'] td") == kept.name
+    assert page.inner_text(f"#apps tr[data-app='{waiting.id}'] td") == waiting.name
+    _open(page, f"{live.base_url}audit")
+    events = page.eval_on_selector_all("#audit tbody tr", "rows => rows.map(r => r.dataset.event)")
+    assert events == [e.event for e in reversed(live.sharing.audit_entries())]
+
+    (cookie,) = context.cookies()
+    elsewhere = browser.new_context()
+    try:
+        elsewhere.add_cookies([cookie])
+        other = elsewhere.new_page()
+        for path in ("", "grants", "audit", f"consent/{asked.id}"):
+            shown = other.goto(f"{live.base_url}{path}")
+            assert shown is not None and shown.status == 200, path
+            other.wait_for_selector("#page-state[data-state='signin']")
+            assert "Sign in again on this page" in other.inner_text("#page-state")
+            text = other.inner_text("body")
+            assert kept.name not in text and waiting.name not in text, path
+    finally:
+        elsewhere.close()
+
+
+def test_the_consent_page_shows_hostile_names_as_text_and_warns_of_namesakes(
+    context: BrowserContext, live: LiveService
+) -> None:
+    """App names are the app's choice: markup in them is shown, not parsed. A banned app
+    under a name that reads the same is pointed out with both ids (outside review F2)."""
+    hostile = "<b>Mirror</b><img src=x onerror=\"document.title='pwned'\">"
+    original, _ = add_app(live.sharing, name=hostile)
+    live.sharing.ban_app(original.id, "sold data")
+    impostor, _ = add_app(live.sharing, name=hostile.replace("Mirror", "\uff2d\uff49rror"))
+    asked = live.sharing.request_consent(impostor.id, ["expressions"], 720)
+    page = _open(_sign_in(context, live), f"{live.base_url}consent/{asked.id}")
+    assert page.inner_text(".app-name") == hostile
+    assert page.locator("#prompt b, #prompt img, #consent-title b").count() == 0
+    assert page.title() == f"Allow {hostile}? · FaceGate"
+    assert page.inner_text("#grant-duration").startswith("12 minutes,")
+    warning = page.inner_text("#namesakes")
+    assert warning.startswith("1 other app registered here use this name, and you banned one")
+    assert original.id in warning
+    assert page.is_visible("#approve")
+    lone, _ = add_app(live.sharing, name="Lantern")
+    alone = live.sharing.request_consent(lone.id, ["expressions"], 720)
+    _open(page, f"{live.base_url}consent/{alone.id}")
+    assert page.inner_text(".app-name") == "Lantern" and not page.is_visible("#namesakes")
+    _open(page, f"{live.base_url}consent/req_missing")
+    assert page.get_attribute("#page-state", "data-state") == "missing"
+    assert "no such consent request" in page.inner_text("#page-state")
+
+
+def test_the_audit_page_names_where_frames_went_and_exports_the_log(
+    context: BrowserContext, live: LiveService, tmp_path: Path
+) -> None:
+    registered, _ = add_app(live.sharing)
+    issued = approved_token(live.sharing, registered.id)
+    where = "osc.udp://192.0.2.1:39539"
+
+    async def take() -> int:
+        frames = stream(live.stream_url, issued.token, max_frames=3, destination=where)
+        return len([frame async for frame in frames])
+
+    with ThreadPoolExecutor(1) as apart:  # Playwright's own event loop runs in this thread
+        assert apart.submit(asyncio.run, take()).result() == 3
+    for _ in range(100):
+        if any(e.event == "stream_ended" for e in live.sharing.audit_entries()):
+            break
+        time.sleep(0.05)
+    page = _open(_sign_in(context, live), f"{live.base_url}audit")
+    for event in ("stream_started", "stream_ended"):
+        shown = page.inner_text(f"tr[data-event='{event}'] .destination")
+        assert shown == f" (sent on to {where})", event
+    with page.expect_download() as download:
+        page.click("#export")
+    saved = tmp_path / "audit.jsonl"
+    download.value.save_as(saved)
+    lines = saved.read_text("utf-8").splitlines()
+    assert len(lines) == len(live.sharing.audit_entries()) + 1
+    assert live.sharing.verify_audit_export(lines).ok

@@ -5,10 +5,12 @@ getting its own grant through the consent page."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
@@ -117,6 +119,41 @@ def test_the_osc_command_forwards_under_a_grant(
     # review: the consent text said "on this computer"). 192.0.2.1 is TEST-NET-1.
     elsewhere = CliRunner().invoke(cli_app, [*args[:-4], "--host", "192.0.2.1", "--frames", "1"])
     assert "192.0.2.1" in elsewhere.stderr and "unencrypted UDP" in elsewhere.stderr
+
+
+def test_the_osc_command_names_its_receiver_in_the_audit_log(
+    live: LiveService, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the frames went is in the session's audit entries, the API's and `facegate
+    audit show`'s (outside review F4: only a session id was recorded)."""
+    app, _ = add_app(live.sharing)
+    issued = approved_token(live.sharing, app.id, ["expressions"])
+    token_file = tmp_path / "token"
+    token_file.write_text(issued.token)
+    args = ["osc", "--service", live.base_url, "--token-file", str(token_file)]
+    args += ["--host", "127.0.0.1", "--port", str(receiver.port), "--frames", "5"]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 0, result.output
+    where = f"osc.udp://127.0.0.1:{receiver.port}"
+    for _ in range(100):
+        session = [e for e in live.sharing.audit_entries() if e.grant_id == issued.grant.id]
+        if any(e.event == "stream_ended" for e in session):
+            break
+        threading.Event().wait(0.05)
+    streamed = {e.event: e for e in session if e.event.startswith("stream_")}
+    assert set(streamed) == {"stream_started", "stream_ended"}
+    assert {e.detail["destination"] for e in streamed.values()} == {where}
+    assert streamed["stream_ended"].frames is not None and streamed["stream_ended"].frames >= 5
+    user = {"Authorization": f"Bearer {live.user_token}"}
+    listed = httpx.get(f"{live.base_url}api/user/audit", headers=user).json()
+    assert [e["detail"]["destination"] for e in listed if "destination" in e["detail"]] == [
+        where,
+        where,
+    ]
+    monkeypatch.setenv("FACEGATE_HOME", str(live.home))
+    shown = json.loads(CliRunner().invoke(cli_app, ["audit", "show", "--json"]).output)
+    assert [e["destination"] for e in shown if e["destination"]] == [where, where]
+    assert VmcSender("::1", 39539).destination == "osc.udp://[::1]:39539"
 
 
 def _rotate(q: tuple[float, float, float, float], v: tuple[float, float, float]) -> list[float]:

@@ -25,7 +25,7 @@ from sharing_service import (
     live_fixture,  # noqa: F401
     open_sharing,
 )
-from test_server_browser import CHROMIUM, CHROMIUM_ARGS, FRAMES, _sign_in, sync_api
+from test_server_browser import CHROMIUM, CHROMIUM_ARGS, FRAMES, _open, _sign_in, sync_api
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -65,8 +65,7 @@ def _fits(page: Page) -> None:
 def test_consent_prompt_says_durations_in_words(context: BrowserContext, live: LiveService) -> None:
     app, _ = add_app(live.sharing)
     request = live.sharing.request_consent(app.id, ["expressions"], 720)
-    page = _sign_in(context, live)
-    page.goto(f"{live.base_url}consent/{request.id}")
+    page = _open(_sign_in(context, live), f"{live.base_url}consent/{request.id}")
     assert page.inner_text("#grant-duration").startswith("12 minutes,")
     assert page.inner_text("#app-retention") == "7 days at most"
     assert "(s)" not in page.inner_text("main")
@@ -80,8 +79,7 @@ def test_the_tables_follow_a_revoke_and_a_ban_in_local_time(
     banned, _ = add_app(live.sharing, name="Bad App")
     first = approved_token(live.sharing, kept.id)
     approved_token(live.sharing, banned.id)
-    page = _sign_in(context, live)
-    page.goto(f"{live.base_url}grants")
+    page = _open(_sign_in(context, live), f"{live.base_url}grants")
     _fits(page)
     width = page.viewport_size["width"] if page.viewport_size else 0
     for control in ("button[data-action='revoke']", "form.ban button"):
@@ -105,10 +103,10 @@ def test_the_tables_follow_a_revoke_and_a_ban_in_local_time(
     )
     assert live.sharing.app(banned.id).ban_reason == "sold my data"
     assert page.locator(f"#grants tr[data-app='{banned.id}'][data-state='active']").count() == 0
-    page.reload()
+    _open(page, f"{live.base_url}grants")
     assert page.inner_text(kept_row) == "no active grant"
     assert page.locator(f"#apps tr[data-app='{banned.id}'] form.ban").count() == 0
-    page.goto(f"{live.base_url}audit")
+    _open(page, f"{live.base_url}audit")
     _fits(page)
     assert "UTC" not in page.inner_text("#audit tbody tr:first-child time")
 
@@ -120,6 +118,8 @@ def test_every_page_fits_and_an_unknown_page_is_html(
     for path in ("", "grants", "audit", "demo/avatar", "docs"):
         response = page.goto(f"{live.base_url}{path}")
         assert response is not None and response.status == 200, path
+        if path in ("", "grants", "audit"):
+            page.wait_for_selector("#page-state[data-state='done']", state="attached")
         _fits(page)
     missing = page.goto(f"{live.base_url}no/such/page")
     assert missing is not None and missing.status == 404

@@ -20,6 +20,9 @@ from typer.testing import CliRunner
 from facegate.bench.stream import write_sample_clip
 from facegate.cli import app as cli_app
 from facegate.client import AppClient, StreamClosed, stream
+from facegate.config import load_settings
+from facegate.models import ModelFiles
+from facegate.server.feeds import TrackerFeed
 from sharing_service import add_app, approved_token, open_sharing
 
 FACEGATE = Path(sys.executable).with_name("facegate")
@@ -41,13 +44,15 @@ def test_serve_streams_the_live_tracker_under_a_grant(tmp_path: Path) -> None:
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     try:
-        login = None
+        login, printed = None, ""
         deadline = time.monotonic() + 60
         assert process.stdout is not None
         while login is None and time.monotonic() < deadline:
             line = process.stdout.readline()
+            printed += line
             login = re.search(r"(http://127\.0\.0\.1:\d+/login#(\S+))", line)
         assert login is not None, "no sign-in link was printed"
+        assert f"expression source: a video file (looping) ({clip})" in printed
         base, user_token = f"http://127.0.0.1:{port}/", login.group(2)
         for _ in range(200):
             try:
@@ -55,6 +60,10 @@ def test_serve_streams_the_live_tracker_under_a_grant(tmp_path: Path) -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
+        # Public (any local process, any user): what the source is, never the file's path.
+        status = httpx.get(base + "api/v1/status").json()
+        assert status == {"source_ok": True, "source": "a video file (looping)"}
+        assert str(tmp_path) not in httpx.get(base + "login").text
 
         with AppClient.register(
             base,
@@ -140,3 +149,12 @@ def test_serve_without_a_camera_says_so_and_streams_get_4503_not_a_traceback(
         _, stderr = process.communicate(timeout=15)
     assert "no expression source" in stderr and "no camera 96" in stderr
     assert "Traceback" not in stderr
+
+
+def test_an_unreadable_file_source_is_described_without_its_path(tmp_path: Path) -> None:
+    """The status is public to every local process; the path stays in the terminal."""
+    missing = tmp_path / "alice-private" / "clip.avi"
+    models = ModelFiles.of(load_settings(tmp_path / "home"))
+    checked = TrackerFeed(str(missing), models).check()
+    assert not checked.ok and "cannot be read" in checked.message
+    assert "alice-private" not in checked.message and str(missing) in checked.detail

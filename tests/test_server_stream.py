@@ -217,7 +217,27 @@ def test_stream_sessions_are_audited_with_their_frame_counts(live: LiveService) 
     assert entry.scopes == ("expressions",)
     assert entry.frames is not None and entry.frames >= 10
     assert entry.started_at == started.started_at and entry.ended_at is not None
+    assert "destination" not in entry.detail and "destination" not in started.detail
     assert live.sharing.verify_audit().ok
+
+
+def test_a_declared_destination_must_be_one_printable_line(live: LiveService) -> None:
+    app, _ = add_app(live.sharing)
+    issued = approved_token(live.sharing, app.id, ["expressions"])
+    before = len(live.sharing.audit_entries())
+
+    async def refused(destination: object) -> Any:
+        ws = await connect(live.stream_url, proxy=None)
+        await ws.send(json.dumps({"token": issued.token, "destination": destination}))
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        return ws.protocol.close_rcvd
+
+    for destination in ("", "osc.udp://x:1\nforged entry", "\u202eevil", "x" * 201, 7, ["a"]):
+        closed = asyncio.run(refused(destination))
+        assert closed is not None and closed.code == 4400, destination
+        assert "destination" in closed.reason
+    assert len(live.sharing.audit_entries()) == before, "nothing was streamed or audited"
 
 
 def test_the_client_raises_stream_closed_on_refusal(live: LiveService) -> None:

@@ -107,9 +107,10 @@ def test_only_the_command_line_registers_the_local_bridges_name(
     assert sharing.apps() == []
 
 
-def test_a_namesake_is_pointed_out_on_the_consent_page(live: LiveService) -> None:
-    """Same name, developer and purpose as an app the person banned: the prompt says a
-    namesake exists, that one was banned, and shows each app's id (outside review F2)."""
+def test_a_namesake_is_pointed_out_to_the_consent_page(live: LiveService) -> None:
+    """Same name, developer and purpose as an app the person banned: the prompt's data
+    names the namesake and that it was banned, so the page can say so and show each
+    app's id (outside review F2; the page's wording: test_server_browser)."""
     original = live.sharing.register_app(
         registration(Ed25519PrivateKey.generate(), HOOK, "Mirror"), Via.CLI
     )
@@ -121,13 +122,14 @@ def test_a_namesake_is_pointed_out_on_the_consent_page(live: LiveService) -> Non
     live.sharing.accept_terms(impostor.id, CURRENT_VERSION)
     asked = live.sharing.request_consent(impostor.id, ["expressions"], 3600)
     browser = httpx.Client(base_url=live.base_url)
-    assert browser.post("/api/user/session", json={"code": live.user_token}).status_code == 200
-    page = browser.get(f"/consent/{asked.id}").text
-    assert impostor.id in page and original.id in page
-    assert "1 other app registered here" in page and "you banned one of them" in page
+    session = browser.post("/api/user/session", json={"code": live.user_token})
+    browser.headers["X-FaceGate-CSRF"] = session.json()["csrf"]
+    prompt = browser.get(f"/api/user/consent-requests/{asked.id}/prompt").json()
+    assert prompt["app"]["id"] == impostor.id and prompt["app"]["name"] == "Mirror"
+    assert prompt["namesakes"] == [{"id": original.id, "banned": True}]
     lone = live.sharing.register_app(
         registration(Ed25519PrivateKey.generate(), HOOK, "Lantern"), Via.WEB
     )
     live.sharing.accept_terms(lone.id, CURRENT_VERSION)
     alone = live.sharing.request_consent(lone.id, ["expressions"], 3600)
-    assert 'id="namesakes"' not in browser.get(f"/consent/{alone.id}").text
+    assert browser.get(f"/api/user/consent-requests/{alone.id}/prompt").json()["namesakes"] == []

@@ -308,6 +308,7 @@ def audit_show(
             "app_id": e.app_id,
             "scopes": list(e.scopes or ()),
             "frames": e.frames,
+            "destination": e.detail.get("destination"),
         }
         for e in shown
     ]
@@ -456,11 +457,14 @@ def serve(
 
 
 def _announce_source(checked: SourceStatus) -> None:
+    """The source as the person's terminal sees it: with the file's path (``detail``)
+    that the pages leave out."""
+    said = escape(checked.message + (f" ({checked.detail})" if checked.detail else ""))
     if checked.ok:
-        out.print(f"expression source: {escape(checked.message)}")
+        out.print(f"expression source: {said}", soft_wrap=True)
         return
     err.print(
-        f"[bold yellow]no expression source[/]: {escape(checked.message)}\n"
+        f"[bold yellow]no expression source[/]: {said}\n"
         "the pages work, but apps cannot stream until this is fixed (they get close code "
         "4503 and the pages say why)",
         soft_wrap=True,

@@ -132,6 +132,9 @@ class VmcSender:
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         self._client = SimpleUDPClient(host, port)
         self._origin: tuple[float, float, float] | None = None
+        shown_host = f"[{host}]" if ":" in host else host
+        # An OSC URL (as liblo writes them): says the frames go out as OSC over UDP.
+        self.destination = f"osc.udp://{shown_host}:{port}"
 
     def send(self, blendshapes: Mapping[str, float | None]) -> int:
         """Blend shapes only (no pose): one bundle. Returns how many values went."""
@@ -187,11 +190,14 @@ async def bridge(
 ) -> int:
     """Forward the stream to ``sender``; returns the frames forwarded.
 
-    A grant with neither ``expressions`` nor ``head_pose`` is refused at the first
-    frame; a frame where no face was found is skipped, so the avatar holds its pose.
+    The service is told where the frames go (``sender.destination``), so the person's
+    audit log names the receiver of each session. A grant with neither
+    ``expressions`` nor ``head_pose`` is refused at the first frame; a frame where no
+    face was found is skipped, so the avatar holds its pose.
     """
     forwarded = 0
-    async for frame in stream(stream_url, token, max_frames=max_frames):
+    frames = stream(stream_url, token, max_frames=max_frames, destination=sender.destination)
+    async for frame in frames:
         if frame.blendshapes is None and frame.head_pose is None:
             raise StreamClosed(
                 None, "the grant includes neither the expressions nor the head_pose scope"

@@ -38,7 +38,8 @@ _WS_LOG = _QuietFrames(logging.getLogger("facegate.client.websocket"), {})
 class StreamClosed(Exception):
     """The service refused the stream or ended it; ``code`` is the WebSocket close code.
 
-    4400: the first message was not ``{"token": "..."}``. 4401: unknown token.
+    4400: the first message was not ``{"token": "..."}`` (or its ``destination`` was
+    not one printable line). 4401: unknown token.
     4403: no consent (revoked, expired, app banned). 4408: the token was not sent in
     time. 4409: the grant already has two streams open. 4429: over a budget (refused
     attempts, stream starts, failed tokens); wait a minute. 1011: the expression
@@ -83,16 +84,21 @@ class StreamFrame:
 
 
 async def stream(
-    url: str, token: str, *, max_frames: int | None = None
+    url: str, token: str, *, max_frames: int | None = None, destination: str | None = None
 ) -> AsyncIterator[StreamFrame]:
     """Frames from ``url`` (``ws://127.0.0.1:8765/api/v1/stream``) under ``token``.
 
     Stops after ``max_frames`` if given, or when the source ends; raises StreamClosed
-    if the service refuses the token or ends the grant.
+    if the service refuses the token or ends the grant. An app that sends the frames
+    on names where in ``destination`` (one printable line, e.g.
+    ``osc.udp://127.0.0.1:39539``); the person's audit log then shows it.
     """
     sent = 0
+    first = (
+        {"token": token} if destination is None else {"token": token, "destination": destination}
+    )
     async with connect(url, proxy=None, open_timeout=OPEN_TIMEOUT_SECONDS, logger=_WS_LOG) as ws:
-        await ws.send(json.dumps({"token": token}))
+        await ws.send(json.dumps(first))
         try:
             async for raw in ws:
                 message = json.loads(raw)

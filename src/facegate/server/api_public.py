@@ -7,7 +7,6 @@ from fastapi import APIRouter
 
 from facegate.server.context import ServiceDep
 from facegate.server.schemas import PlatformKeyOut, ScopeOut, SourceStatusOut, TermsOut
-from facegate.sharing.frames import SCOPE_FIELDS
 from facegate.sharing.keys import key_id
 from facegate.sharing.scopes import Scope
 from facegate.sharing.terms import current_terms
@@ -32,14 +31,7 @@ def platform_key(svc: ServiceDep) -> PlatformKeyOut:
 @router.get("/scopes", response_model=list[ScopeOut])
 def scopes() -> list[ScopeOut]:
     """Every scope an app may ask for. There is no identity scope."""
-    return [
-        ScopeOut(
-            name=scope.value,
-            fields=list(SCOPE_FIELDS[scope]),
-            description=scope.description,
-        )
-        for scope in Scope
-    ]
+    return [ScopeOut.of(scope) for scope in Scope]
 
 
 @router.get("/status", response_model=SourceStatusOut)

@@ -1,9 +1,11 @@
 """The person's endpoints: decide consent, see and revoke grants, ban apps, read the audit.
 
-Reads need the user's session or token (``UserReader``); anything that changes
-state also needs the CSRF header when called with the session cookie
-(``UserWriter``). After a revocation or ban, due deletion notices are sent in the
-background so the answer does not wait on an app's webhook.
+Every call needs the user token (``Authorization: Bearer``) or the browser session:
+its cookie *and* its CSRF header, reads included (``UserReader``); calls that change
+state also refuse a foreign ``Origin`` (``UserWriter``). The person's pages fetch
+everything they show from here (see ``pages``). After a revocation or ban, due
+deletion notices are sent in the background so the answer does not wait on an app's
+webhook.
 """
 
 from __future__ import annotations
@@ -21,15 +23,21 @@ from facegate.server.schemas import (
     AuditEntryOut,
     BanIn,
     ChainReportOut,
+    ConsentPromptOut,
     ConsentRequestOut,
     ErrorOut,
     GrantOut,
+    NamesakeOut,
+    ScopeOut,
     SessionIn,
     SessionOut,
 )
 from facegate.server.security import SESSION_COOKIE, SESSION_SECONDS
+from facegate.sharing.app_names import looks_the_same
 from facegate.sharing.consent import RequestStatus
+from facegate.sharing.scopes import Scope
 from facegate.sharing.service import Via
+from facegate.sharing.terms import CURRENT_VERSION
 
 ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorOut} for status in (401, 404, 409, 422)
@@ -88,6 +96,29 @@ def list_requests(
 def get_request(request_id: ObjectId, request: Request, svc: ServiceDep) -> ConsentRequestOut:
     consent = svc.sharing.consent_request(request_id)
     return ConsentRequestOut.of(consent, _now(svc), str(request.base_url))
+
+
+@router.get(
+    "/consent-requests/{request_id}/prompt",
+    response_model=ConsentPromptOut,
+    dependencies=[UserReader],
+)
+def get_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> ConsentPromptOut:
+    """What the consent page shows: the request, the app asking, and the other apps whose
+    name looks the same (anyone can register any name)."""
+    consent = svc.sharing.consent_request(request_id)
+    app = svc.sharing.app(consent.app_id)
+    return ConsentPromptOut(
+        request=ConsentRequestOut.of(consent, _now(svc), str(request.base_url)),
+        app=AppOut.of(app),
+        namesakes=[
+            NamesakeOut(id=other.id, banned=other.banned)
+            for other in svc.sharing.apps()
+            if other.id != app.id and looks_the_same(other.name, app.name)
+        ],
+        scopes=[ScopeOut.of(scope) for scope in Scope if scope in consent.scopes],
+        terms_version=app.terms_version or CURRENT_VERSION,
+    )
 
 
 @router.post(

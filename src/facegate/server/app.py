@@ -41,6 +41,10 @@ from facegate.sharing.service import Sharing
 log = logging.getLogger(__name__)
 
 NOTICE_INTERVAL_SECONDS = 1.0
+# Every route the service has, beside /openapi.json and the /static files.
+ROUTERS = tuple(
+    module.router for module in (api_public, api_apps, api_user, stream_ws, pages, api_docs)
+)
 
 
 async def _deliver_notices(sharing: Sharing) -> None:
@@ -101,8 +105,8 @@ def create_app(
         sharing=sharing, hub=hub, users=UserAuth(user_token), limits=RateLimits(budgets)
     )
     error_handlers.install(app)
-    for module in (api_public, api_apps, api_user, stream_ws, pages, api_docs):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(GuardMiddleware, allowed_hosts=LOOPBACK_NAMES | extra_hosts)
     return app

@@ -22,10 +22,17 @@ Record = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class SourceStatus:
-    """Whether the feed's source can be read; ``message`` says what it is, or what is wrong."""
+    """Whether the feed's source can be read; ``message`` says what it is, or what is wrong.
+
+    ``message`` is public: ``/api/v1/status`` and every page (the sign-in page too)
+    show it to anyone on this machine, another user's process included. So it never
+    names a file's path (which says whose home it is in and what the person called
+    it); ``detail`` holds that, for the person's own terminal only.
+    """
 
     ok: bool
     message: str
+    detail: str = ""
 
 
 class Feed(Protocol):
@@ -73,8 +80,13 @@ class TrackerFeed:
             for _ in iter_video(self.source, max_frames=1):
                 break
         except FaceGateError as err:
-            return SourceStatus(False, f"{err}; restart with another --source")
-        return SourceStatus(True, f"video file {self.source}" + (" (looping)" if self.loop else ""))
+            return SourceStatus(
+                False,
+                "the video file given to --source cannot be read; restart with another --source",
+                detail=str(err),
+            )
+        looping = " (looping)" if self.loop else ""
+        return SourceStatus(True, f"a video file{looping}", detail=self.source)
 
     def frames(self, stop: threading.Event) -> Generator[Record, None, None]:
         from facegate.sharing.tracker import track  # loads MediaPipe: only when streaming

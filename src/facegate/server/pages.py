@@ -1,9 +1,14 @@
 """The web pages: sign-in, the consent prompt, my apps and grants, the audit log, the demo.
 
-Pages are rendered on the server from the same ``Sharing`` calls as the API, with
-Jinja2's autoescaping (an app's name is shown, never executed). Their buttons call
-the person's API with the CSRF token embedded in the page; scripts come only from
-``/static`` (the Content-Security-Policy forbids inline script).
+A page is a **shell**: the server renders its frame and headings, never the person's
+data. A session cookie for 127.0.0.1 is sent to every port on 127.0.0.1, so any local
+server the person's browser visits receives it and can replay it; a page that listed
+apps, grants or audit entries for the cookie alone would show them to that server.
+Each page's script (``/static``, the only scripts the Content-Security-Policy allows)
+fetches the lists from the person's API with the session's CSRF token, which lives
+only in this origin's localStorage (``facegate.js``), and builds them as text nodes,
+so an app's chosen name is shown, never parsed as HTML. Without the token the page
+says to sign in again.
 """
 
 from __future__ import annotations
@@ -17,24 +22,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from facegate.server.context import ObjectId, ServiceDep
-from facegate.server.page_format import duration, local_time, retention
 from facegate.server.security import SESSION_COOKIE
-from facegate.sharing.app_names import looks_the_same
-from facegate.sharing.consent import GrantState, RequestStatus
-from facegate.sharing.errors import NotFound
-from facegate.sharing.scopes import Scope
-from facegate.sharing.terms import CURRENT_VERSION
 
 TEMPLATES_DIR = Path(str(resources.files("facegate.server").joinpath("templates")))
 STATIC_DIR = Path(str(resources.files("facegate.server").joinpath("static")))
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
-templates.env.filters.update(duration=duration, retention=retention, local_time=local_time)
 
 router = APIRouter(include_in_schema=False)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page; every page also shows whether the expression source can be read."""
+    """A page; every page also shows whether the expression source can be read (public:
+    ``/api/v1/status`` tells anyone on this machine)."""
     service = getattr(request.app.state, "service", None)
     source = None if service is None else service.hub.source
     return templates.TemplateResponse(
@@ -42,28 +41,19 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     )
 
 
-def _signed_in(request: Request, svc: ServiceDep) -> bool:
-    """Whether the browser holds a live session cookie.
+def _person_page(request: Request, svc: ServiceDep, name: str, **context: Any) -> HTMLResponse:
+    """The shell of one of the person's pages, or the sign-in page without a live session.
 
-    The session's CSRF token is never put in a page: the cookie also reaches any other
-    server on 127.0.0.1 the person's browser visits (cookies ignore ports), and that
-    server could fetch a page with it. The token lives in this origin's localStorage
-    (per port), written once at sign-in (``login.js``)."""
-    return svc.users.session(request.cookies.get(SESSION_COOKIE)) is not None
-
-
-def _signin(request: Request) -> HTMLResponse:
-    return render(request, "signin.html", 401, next=request.url.path)
+    The cookie only decides which of the two is shown; neither holds the person's data.
+    """
+    if svc.users.session(request.cookies.get(SESSION_COOKIE)) is None:
+        return render(request, "signin.html", 401, next=request.url.path)
+    return render(request, name, **context)
 
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, svc: ServiceDep) -> HTMLResponse:
-    if not _signed_in(request, svc):
-        return _signin(request)
-    now = svc.sharing.clock()
-    pending = svc.sharing.consent_requests(RequestStatus.PENDING)
-    apps = {app.id: app for app in svc.sharing.apps()}
-    return render(request, "index.html", pending=pending, apps=apps, now=now)
+    return _person_page(request, svc, "index.html")
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -74,63 +64,18 @@ def login(request: Request) -> HTMLResponse:
 
 @router.get("/consent/{request_id}", response_class=HTMLResponse)
 def consent_prompt(request_id: ObjectId, request: Request, svc: ServiceDep) -> HTMLResponse:
-    if not _signed_in(request, svc):
-        return _signin(request)
-    try:
-        consent = svc.sharing.consent_request(request_id)
-    except NotFound:
-        return render(request, "not_found.html", 404, what="consent request")
-    app = svc.sharing.app(consent.app_id)
-    namesakes = [
-        other
-        for other in svc.sharing.apps()
-        if other.id != app.id and looks_the_same(other.name, app.name)
-    ]
-    scopes = [scope for scope in Scope if scope in consent.scopes]
-    return render(
-        request,
-        "consent.html",
-        consent=consent,
-        status=consent.status(svc.sharing.clock()).value,
-        app=app,
-        namesakes=namesakes,
-        scopes=scopes,
-        terms_version=CURRENT_VERSION,
-    )
+    """The prompt's shell; ``consent.js`` asks ``/api/user/consent-requests/{id}/prompt``."""
+    return _person_page(request, svc, "consent.html", request_id=request_id)
 
 
 @router.get("/grants", response_class=HTMLResponse)
 def my_grants(request: Request, svc: ServiceDep) -> HTMLResponse:
-    if not _signed_in(request, svc):
-        return _signin(request)
-    now = svc.sharing.clock()
-    apps = svc.sharing.apps()
-    grants = [(grant, grant.state(now).value) for grant in svc.sharing.grants()]
-    active = GrantState.ACTIVE.value
-    return render(
-        request,
-        "grants.html",
-        apps=apps,
-        names={app.id: app.name for app in apps},
-        grants=grants,
-        active=active,
-        live_grants={
-            app.id: sum(g.app_id == app.id and state == active for g, state in grants)
-            for app in apps
-        },
-    )
+    return _person_page(request, svc, "grants.html")
 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, svc: ServiceDep) -> HTMLResponse:
-    if not _signed_in(request, svc):
-        return _signin(request)
-    return render(
-        request,
-        "audit.html",
-        entries=list(reversed(svc.sharing.audit_entries())),
-        report=svc.sharing.verify_audit(),
-    )
+    return _person_page(request, svc, "audit.html")
 
 
 @router.get("/demo/avatar", response_class=HTMLResponse)

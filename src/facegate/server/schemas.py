@@ -21,6 +21,7 @@ from facegate.sharing.consent import (
     ConsentRequest,
     Grant,
 )
+from facegate.sharing.frames import SCOPE_FIELDS
 from facegate.sharing.keys import MAX_KEY_TEXT
 from facegate.sharing.scopes import Scope, to_names
 
@@ -71,6 +72,12 @@ class ScopeOut(BaseModel):
     name: str
     fields: list[str] = Field(description="The frame fields this scope adds.")
     description: str
+
+    @classmethod
+    def of(cls, scope: Scope) -> ScopeOut:
+        return cls(
+            name=scope.value, fields=list(SCOPE_FIELDS[scope]), description=scope.description
+        )
 
 
 class AppRegistrationIn(Input):
@@ -142,6 +149,24 @@ class ConsentRequestOut(BaseModel):
             decided_at=request.decided_at,
             consent_url=f"{base_url}consent/{request.id}",
         )
+
+
+class NamesakeOut(BaseModel):
+    id: str
+    banned: bool
+
+
+class ConsentPromptOut(BaseModel):
+    """Everything the consent page shows, so the page itself holds no data (a session
+    cookie also reaches other local servers; this answer needs the CSRF token)."""
+
+    request: ConsentRequestOut
+    app: AppOut
+    namesakes: list[NamesakeOut] = Field(
+        description="Other apps registered under a name that looks the same as this app's."
+    )
+    scopes: list[ScopeOut] = Field(description="The scopes asked for, in the usual order.")
+    terms_version: str = Field(description="The terms version the app accepted.")
 
 
 class TokenOut(BaseModel):

@@ -14,8 +14,9 @@
   also carry the CSRF token (``X-FaceGate-CSRF``, or the preview's first message),
   which ``login.js`` keeps in this origin's localStorage (isolated by port) and no
   page or cookie contains; a state-changing call must also come from this origin
-  when the browser sends an ``Origin``. What the cookie still shows to such a
-  server: the HTML pages' lists (apps, grants, audit entries), not a way to act.
+  when the browser sends an ``Origin``. The HTML pages are shells that fetch their
+  lists from that API (``pages``), so what the cookie alone still gets is whether
+  it is a live session: the sign-in page or an empty shell, no data and no action.
 * **Apps** sign each request (``facegate.sharing.signed_requests``); they never get
   a cookie and cannot call the person's endpoints.
 * Every response carries a strict Content-Security-Policy and may not be framed, so

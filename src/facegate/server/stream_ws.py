@@ -4,7 +4,10 @@ Protocol (JSON text messages):
 
 1. the app connects to ``/api/v1/stream`` and, within ``AUTH_SECONDS``, sends
    ``{"token": "fgt_..."}``. The token travels in a message, not the URL, so it
-   never lands in an access log or a browser's history;
+   never lands in an access log or a browser's history. An app that sends the
+   frames on (``facegate osc`` to a VMC receiver) adds ``"destination"``, e.g.
+   ``"osc.udp://192.0.2.1:39539"``: it is written into the session's audit entries
+   as the app's own statement of where the frames go (the service cannot see it);
 2. the service answers ``{"type": "ready", "grant_id", "scopes", "fields",
    "expires_at"}`` and then sends ``{"type": "frame", ...}`` messages holding only
    the fields the grant's scopes allow (``facegate.sharing.frames``);
@@ -28,6 +31,7 @@ import json
 import logging
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
@@ -45,13 +49,14 @@ log = logging.getLogger(__name__)
 
 AUTH_SECONDS = 5.0
 MAX_CLIENT_MESSAGE = 4096
+MAX_DESTINATION_CHARS = 200
 
 router = APIRouter()
 
 
-async def _read_first(ws: WebSocket, field: str) -> str | None:
-    """``field`` of the first message (``{"token": ...}`` or ``{"csrf": ...}``), or None
-    after closing the socket with the reason."""
+async def _read_first(ws: WebSocket, field: str) -> dict[str, Any] | None:
+    """The first message, an object whose ``field`` is a string (``{"token": ...}`` or
+    ``{"csrf": ...}``), or None after closing the socket with the reason."""
     try:
         message = await asyncio.wait_for(ws.receive_text(), AUTH_SECONDS)
     except TimeoutError:
@@ -60,13 +65,29 @@ async def _read_first(ws: WebSocket, field: str) -> str | None:
     except (WebSocketDisconnect, KeyError, RuntimeError):
         return None
     try:
-        value = json.loads(message).get(field) if len(message) <= MAX_CLIENT_MESSAGE else None
-    except (ValueError, AttributeError, RecursionError):
+        parsed = json.loads(message) if len(message) <= MAX_CLIENT_MESSAGE else None
+    except (ValueError, RecursionError):
         # a deeply nested document exhausts the decoder's recursion: still just bad input
-        value = None
-    if not isinstance(value, str):
+        parsed = None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get(field), str):
         await ws.close(CloseCode.BAD_REQUEST, f'the first message must be {{"{field}": "..."}}')
         return None
+    return parsed
+
+
+def _declared_destination(first: dict[str, Any]) -> str | None:
+    """Where the first message says the app sends the frames on; None when it says nothing.
+
+    ValueError unless it is one printable line of at most ``MAX_DESTINATION_CHARS``:
+    the audit page and ``facegate audit show`` print it as it came.
+    """
+    value = first.get("destination")
+    if value is None:
+        return None
+    if not (isinstance(value, str) and 0 < len(value) <= MAX_DESTINATION_CHARS):
+        raise ValueError(f"destination must be text of at most {MAX_DESTINATION_CHARS} characters")
+    if not value.isprintable():
+        raise ValueError("destination must be printable (no control or format characters)")
     return value
 
 
@@ -100,11 +121,16 @@ async def stream(ws: WebSocket) -> None:
         await ws.close(CloseCode.UNAUTHORISED, "streams are for apps, not other web pages")
         return
     await ws.accept()
-    token = await _read_first(ws, "token")
-    if token is None:
+    first = await _read_first(ws, "token")
+    if first is None:
         return
     try:
-        grant, _ = await run_in_threadpool(svc.sharing.authorize, token)
+        destination = _declared_destination(first)
+    except ValueError as err:
+        await ws.close(CloseCode.BAD_REQUEST, str(err))
+        return
+    try:
+        grant, _ = await run_in_threadpool(svc.sharing.authorize, first["token"])
     except BadCredentials as err:
         try:
             svc.limits.failed_auth()
@@ -141,14 +167,18 @@ async def stream(ws: WebSocket) -> None:
         )
         return
     session_id = new_id("ses")
-    started = await run_in_threadpool(svc.sharing.stream_started, grant, session_id)
+    started = await run_in_threadpool(
+        lambda: svc.sharing.stream_started(grant, session_id, destination=destination)
+    )
     why = "the app disconnected"
     try:
         why = await _run_session(ws, sub, grant, session_id) or why
     finally:
         svc.hub.unsubscribe(sub)
         await run_in_threadpool(
-            svc.sharing.stream_ended, grant, session_id, started, sub.frames_sent, why
+            lambda: svc.sharing.stream_ended(
+                grant, session_id, started, sub.frames_sent, why, destination=destination
+            )
         )
 
 
@@ -205,10 +235,10 @@ async def preview(ws: WebSocket) -> None:
     if session is None or (origin is not None and origin != own):
         await ws.close(CloseCode.UNAUTHORISED, "sign in on this service's own pages first")
         return
-    csrf = await _read_first(ws, "csrf")
-    if csrf is None:
+    first = await _read_first(ws, "csrf")
+    if first is None:
         return
-    if not secrets.compare_digest(csrf.encode(), session.csrf.encode()):
+    if not secrets.compare_digest(str(first["csrf"]).encode(), session.csrf.encode()):
         await ws.close(CloseCode.UNAUTHORISED, "sign in on this service's own pages first")
         return
     if not svc.hub.source.ok and not (await svc.hub.check_source()).ok:

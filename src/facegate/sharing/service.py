@@ -496,8 +496,14 @@ class Sharing(Closing):
 
     # --- streams ----------------------------------------------------------------------
 
-    def stream_started(self, grant: Grant, session_id: str) -> datetime:
-        """Audit the start of a stream session; returns its start time."""
+    def stream_started(
+        self, grant: Grant, session_id: str, *, destination: str | None = None
+    ) -> datetime:
+        """Audit the start of a stream session; returns its start time.
+
+        ``destination`` is where the app says it sends the frames on (``facegate osc``:
+        its VMC receiver), kept in both of the session's entries.
+        """
         now = self.clock()
         with self.store.write("audit a stream in") as conn:
             self.audit.append(
@@ -509,12 +515,19 @@ class Sharing(Closing):
                 grant_id=grant.id,
                 scopes=grant.scopes,
                 started_at=now,
-                detail={"session_id": session_id},
+                detail={"session_id": session_id, **_destination_detail(destination)},
             )
         return now
 
     def stream_ended(
-        self, grant: Grant, session_id: str, started_at: datetime, frames: int, why: str
+        self,
+        grant: Grant,
+        session_id: str,
+        started_at: datetime,
+        frames: int,
+        why: str,
+        *,
+        destination: str | None = None,
     ) -> None:
         """Audit the end of a stream session with the number of frames the app was sent."""
         now = self.clock()
@@ -530,7 +543,11 @@ class Sharing(Closing):
                 started_at=started_at,
                 ended_at=now,
                 frames=frames,
-                detail={"session_id": session_id, "ended_because": why},
+                detail={
+                    "session_id": session_id,
+                    "ended_because": why,
+                    **_destination_detail(destination),
+                },
             )
 
     def stream_refused(self, grant: Grant, why: str) -> None:
@@ -600,6 +617,10 @@ class Sharing(Closing):
     def deliver_notices(self) -> list[Delivery]:
         """Send the deletion notices that are due; failures stay queued for a retry."""
         return self.notices.deliver_due()
+
+
+def _destination_detail(destination: str | None) -> dict[str, str]:
+    return {} if destination is None else {"destination": destination}
 
 
 def _check_allowed(app: App) -> None:
