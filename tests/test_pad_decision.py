@@ -298,3 +298,56 @@ def test_eval_liveness_by_source_leave_one_out_counts_every_decision(
     for counts in groups.values():
         assert {sum(c.values()) for c in counts.values()} == {3}
     assert (out / "det.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_live_pad_alone_never_admits_a_still_unless_allowed(
+    astronaut_bgr: np.ndarray, tmp_path: Path
+) -> None:
+    """A still cannot answer a prompt, and the PAD's LIVE can be reached by a sharpened
+    print (outside attack, F3), so by default a still is refused whatever the PAD says."""
+    path = tmp_path / "lenient.npz"
+    _with_band(1e-6, 0.0).save(path)
+    engine = LivenessEngine(ModelFiles.of(load_settings()), path)
+    with FaceDetector(engine.models.read("yunet")) as detector:
+        faces = detector.detect(astronaut_bgr)
+    from facegate.vision.sources import Frame
+
+    still = Frame(image=astronaut_bgr, source="still")
+    verdicts = {}
+    for trusting in (False, True):
+        options = LivenessOptions(
+            LivenessMode.PASSIVE, require_attention=False, accept_on_pad_alone=trusting
+        )
+        check = engine.attempt(options, None)
+        check.add(still, faces, True)
+        assert check.settled
+        verdicts[trusting] = check.verdict()
+    engine.close()
+    assert verdicts[False].pad_decision is PadDecision.LIVE and not verdicts[False].live
+    assert verdicts[True].live
+
+
+@pytest.mark.dataset
+def test_a_sharpened_print_of_the_owner_is_refused_as_a_still(
+    home: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """The outside attack F3 as it was run: the owner (NUAA 0009) enrolled from five
+    webcam photos, then the dataset's printed-photo attack of them, unsharp-masked
+    (amount 12, sigma 3), which the PAD scored LIVE and which unlocked at `standard`."""
+    from facegate.errors import Reason
+    from facegate.session import Session
+    from facegate.vision.sources import read_image
+
+    nuaa = data_dir / "nuaa_photo_imposter_subset"
+    clients = sorted((nuaa / "ClientRaw" / "0009").glob("*.jpg"))
+    attack = nuaa / "ImposterRaw" / "0009" / "0009_01_00_01_422.jpg"
+    if len(clients) < 41 or not attack.is_file():
+        pytest.skip(f"{nuaa} lacks NUAA person 0009")
+    image = cv2.imread(str(attack))
+    sharp = cv2.addWeighted(image, 13, cv2.GaussianBlur(image, (0, 0), 3), -12, 0)
+    probe = tmp_path / "sharp.png"
+    cv2.imwrite(str(probe), sharp)
+    with Session.open(home) as session:
+        session.unlocker.enroll("o0009", [read_image(clients[i]) for i in (0, 10, 20, 30, 40)])
+        verdict = session.verify("o0009", [str(probe)])
+    assert not verdict.matched and verdict.reason is Reason.LIVENESS

@@ -7,7 +7,8 @@ which the unlock loop feeds with each frame and its detection, and which gives o
 
 - OFF: no liveness check (attention may still be required).
 - PASSIVE: the mean PAD score of the usable frames decides (:class:`PadDecision`).
-  On a still, LIVE passes and ATTACK or UNCERTAIN fail. On a camera or a video
+  On a still, every decision fails (a LIVE one passes only with
+  ``accept_on_pad_alone``: sharpened prints reach it). On a camera or a video
   (``LivenessOptions.challenge_when_uncertain``), ATTACK fails and anything else
   asks for a blink and a smile, in random order, and passes if they are answered.
   Held out by camera, the PAD cannot tell an unfamiliar webcam from a screen (and a
@@ -59,11 +60,11 @@ class LivenessOptions:
     PASSIVE mode asks for a challenge instead of failing; None (the default) decides
     from the frames: yes when they come from a camera or a video, which can answer;
     pad_frames: usable frames scored before the PAD decides whether to ask;
-    accept_on_pad_alone: whether a LIVE PAD passes without the challenge where one
-    can be asked. Off by default: held out by person, a replayed clip scored LIVE
-    (docs/liveness.md, whole clips), so on a camera or video only the challenge
-    admits and the PAD can only refuse; a still, which cannot answer, is still
-    admitted by a LIVE PAD."""
+    accept_on_pad_alone: whether a LIVE PAD passes on its own. Off by default: held
+    out by person, a replayed clip scored LIVE (docs/liveness.md, whole clips), and a
+    printed photo sharpened with an unsharp mask scores LIVE (an outside attack: 9 of
+    49 NUAA prints), so the PAD can only refuse; on a camera or video only the
+    challenge admits, and a still, which cannot answer, is refused."""
 
     mode: LivenessMode = LivenessMode.PASSIVE
     require_attention: bool = True
@@ -287,7 +288,7 @@ class LivenessAttempt:
         if mode is LivenessMode.OFF:
             live = True
         elif challenge is None:
-            live = decision is PadDecision.LIVE
+            live = decision is PadDecision.LIVE and self.options.accept_on_pad_alone
         else:
             live = decision is not PadDecision.ATTACK and challenge.passed
         attentive = any(self._attentive) if self.options.require_attention else None
