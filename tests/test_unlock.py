@@ -93,7 +93,9 @@ def test_frames_past_the_scored_ones_feed_liveness_without_an_embedding(
     enrolled: Session, astronaut_bgr: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a challenge waits for its answer the frames are still located and fed to
-    liveness, but SFace runs only on the max_frames frames the decision scores."""
+    liveness; SFace runs on the max_frames frames the decision scores and then once per
+    0.1 s of the frame clock, only to check that the face answering is the one that
+    matched (here every frame, 0.1 s apart)."""
     embedder = enrolled.pipeline.embedder
     runs: list[int] = []
     real = embedder.embed
@@ -109,7 +111,7 @@ def test_frames_past_the_scored_ones_feed_liveness_without_an_embedding(
     verdict = enrolled.unlocker.verify(USER, video, options)
     assert not verdict.matched and verdict.reason is Reason.LIVENESS  # a photo cannot answer
     assert verdict.frames_seen == 10 and verdict.frames_used == options.max_frames
-    assert len(runs) == options.max_frames
+    assert len(runs) == options.max_frames + (10 - options.max_frames)
 
 
 def test_a_photo_under_the_default_policy_is_refused_for_liveness(
@@ -304,3 +306,28 @@ def test_enrolment_names_each_refused_capture(session: Session, astronaut_bgr: n
     frames = [*_captures(astronaut_bgr, "astronaut"), *cat()]
     report = session.unlocker.enroll(USER, frames)
     assert [(r.source, r.reason) for r in report.refusals] == [("chelsea", Reason.NO_FACE)]
+
+
+@pytest.mark.dataset
+def test_a_face_liveness_reads_before_the_match_must_be_the_matched_face(
+    enrolled: Session, astronaut_bgr: np.ndarray, other_person_bgr: np.ndarray
+) -> None:
+    """Outside attack F2 at `high` ran the other way round: the attacker's own face,
+    kept below the quality gates, answered the prompts first, then the owner's photo
+    won the match. Every face liveness reads, scored or not, must be the matched one."""
+    import cv2
+
+    blurred = cv2.GaussianBlur(other_person_bgr, (0, 0), 4)
+    probe = astronaut_probe(astronaut_bgr)
+    stream = [cv2.resize(blurred, probe.shape[1::-1])] * 3 + [probe] * 3
+    frames = [
+        Frame(image, "video", index=i, t=i / 10, kind=SourceKind.VIDEO)
+        for i, image in enumerate(stream)
+    ]
+    first = enrolled.pipeline.observe(frames[0])
+    assert first.crop is not None and first.embedding is None, "a located but unscored face"
+    options = UnlockOptions(liveness=LivenessMode.PASSIVE, require_attention=False)
+    verdict = enrolled.unlocker.verify(USER, frames, options)
+    assert verdict.reason is Reason.NOT_MATCHED and verdict.failures == 1
+    owner_only = enrolled.unlocker.verify(USER, frames[3:], options)
+    assert owner_only.reason is Reason.LIVENESS, "the owner's photo alone: liveness, as before"

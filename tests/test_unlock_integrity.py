@@ -28,7 +28,7 @@ from facegate.liveness.challenge import ChallengeKind
 from facegate.liveness.check import LivenessMode
 from facegate.session import Session
 from facegate.vault import DEFAULT_MAX_FAILURES
-from facegate.vision.sources import Frame, iter_frames
+from facegate.vision.sources import Frame, iter_frames, read_image
 
 NUAA = "nuaa_photo_imposter_subset"
 FACEGATE = [str(Path(sys.executable).with_name("facegate"))]
@@ -278,3 +278,72 @@ def test_verify_output_holds_no_score(enrolled_astronaut: str, astronaut_probe_p
         "frames_used", "frames_seen", "failures", "locked", "mask",
     }  # fmt: skip
     assert record["mask"] in (True, False, None)
+
+
+def _clip(path: Path, lead: list[np.ndarray], video: Path, spans: list[tuple[int, int]]) -> Path:
+    """A 6 fps MJPG clip: ``lead`` frames, then the frame ``spans`` of ``video``."""
+    frames = [f.image for f in iter_frames(video)]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 6.0, (640, 480))
+    for image in lead + [frames[i] for a, b in spans for i in range(a, b)]:
+        writer.write(cv2.resize(image, (640, 480)))
+    writer.release()
+    return path
+
+
+# Frames of soniya_test_5_low_fps.avi: a blink (~195), a smile (~325), another blink (~224).
+BLINK_SMILE_BLINK = [(185, 200), (318, 331), (205, 232)]
+
+
+@pytest.mark.dataset
+def test_the_owners_print_cannot_win_the_match_for_someone_else_to_answer(
+    home: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """Outside attack F2: three frames of the owner's printed photo (NUAA's attack of
+    person 0001) won the match on identity, then another person (soniya) blinked and
+    smiled for the challenge, which read frames no longer compared with anyone: 6 of 6
+    such clips unlocked at `standard`. Now the frames a challenge reads must still show
+    the matched face."""
+    nuaa = data_dir / "nuaa_photo_imposter_subset"
+    clients = sorted((nuaa / "ClientRaw" / "0001").glob("*.jpg"))
+    prints = sorted((nuaa / "ImposterRaw" / "0001").glob("*.jpg"))
+    other = data_dir / "blink_webcam_videos" / "soniya_test_5_low_fps.avi"
+    if len(clients) < 41 or not prints or not other.is_file():
+        pytest.skip("NUAA person 0001 or soniya's clip absent")
+    lead = [cv2.imread(str(prints[0]))] * 3
+    clip = _clip(tmp_path / "swap.avi", lead, other, BLINK_SMILE_BLINK)
+    with Session.open(home) as session:
+        session.unlocker.enroll("owner", [read_image(clients[i]) for i in range(0, 50, 10)])
+        verdicts = [session.verify("owner", [str(clip)]) for _ in range(3)]
+    assert [v.reason for v in verdicts] == [Reason.NOT_MATCHED] * 3
+    assert [v.failures for v in verdicts] == [1, 2, 3], "each swap is a counted failure"
+
+
+@pytest.mark.dataset
+@pytest.mark.xfail(
+    strict=True,
+    reason="known hole (outside attack F1, docs/liveness.md): a blink is never a wrong "
+    "action, so a recording that blinks, smiles and blinks answers the standard fallback "
+    "in either order",
+)
+def test_a_recording_that_blinks_smiles_and_blinks_cannot_answer_both_orders(
+    home: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """The owner's own clip (soniya), cut to blink, smile, blink, must not pass both
+    draws of the blink-and-smile fallback; it does, so this is expected to fail until
+    the challenge has actions a cover-all recording cannot hold."""
+    clips = data_dir / "blink_webcam_videos"
+    own, other = clips / "soniya_test_5_low_fps.avi", clips / "soniya_test_3.avi"
+    if not (own.is_file() and other.is_file()):
+        pytest.skip(f"{clips} absent")
+    clip = _clip(tmp_path / "bsb.avi", [], own, BLINK_SMILE_BLINK)
+    orders = [
+        (ChallengeKind.BLINK, ChallengeKind.SMILE),
+        (ChallengeKind.SMILE, ChallengeKind.BLINK),
+    ]
+    with Session.open(home) as session:
+        session.unlocker.enroll("s", iter_frames(other, max_frames=200, step=10))
+        matched = [
+            session.unlocker.verify("s", iter_frames(clip), UnlockOptions(challenges=o)).matched
+            for o in orders
+        ]
+    assert matched != [True, True]

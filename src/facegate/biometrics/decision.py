@@ -18,6 +18,9 @@ and every caller shares it. The order of the rules matters:
    names the failure, so covering the eyes buys an impostor no uncounted tries.
    Averaging steadies a genuine user's score across blinks and motion, while an
    impostor's mean is no likelier to cross the threshold than one frame's.
+   A frame read after the matched ones (for a liveness challenge) that no longer shows
+   the matched face is a counted ``not_matched`` too: the owner's photo must not win
+   the match for someone else to answer the challenge.
 4. A match that fails liveness: ``liveness`` (a failure, as an attack should be).
 5. A live match with eyes closed or looking away: ``no_attention`` (not a failure).
 6. A match with liveness off (which a caller must ask for): ``match``, but neutral on
@@ -53,7 +56,10 @@ class Evidence:
     one may be learnt. ``captures`` are the usable frames' lighting classes, which chose
     the threshold. ``challenged``: a liveness challenge was asked and answered.
     ``cover`` is what the occlusion maps of the usable frames showed, or None when they
-    were not assessed (an evaluation without maps; judged as masked, never looser)."""
+    were not assessed (an evaluation without maps; judged as masked, never looser).
+    ``same_face``: every frame checked after the matched ones (those a liveness
+    challenge reads) still showed the face that matched; False ends the attempt as a
+    non-match, as someone else answered the challenge."""
 
     frames_seen: int
     scores: tuple[float, ...] = field(repr=False)
@@ -65,6 +71,7 @@ class Evidence:
     anchors: tuple[float, ...] = field(default=(), repr=False)
     challenged: bool = False
     cover: Cover | None = None
+    same_face: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,11 @@ class Thresholds:
     @property
     def covered(self) -> float:
         """The threshold of a masked face: never looser than the bare one it was
-        calibrated against."""
-        floor = self.bare if self.mask_floor is None else self.mask_floor
+        calibrated against, nor than this template's own bare one. A template that
+        strangers resemble has a cohort threshold above the global masked one; without
+        the second bound, one masked frame among an impostor's bare ones lowered the
+        bar below it (outside attack F4)."""
+        floor = self.bare if self.mask_floor is None else max(self.bare, self.mask_floor)
         return floor if self.masked is None else max(self.masked, floor)
 
 
@@ -141,6 +151,8 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> Decision:
         eyes = cover is not None and cover.eyes_covered
         reason = Reason.EYES_COVERED if eyes else Reason.NOT_MATCHED
         return Decision(reason, Outcome.FAILURE, mask=mask)
+    if not evidence.same_face:
+        return Decision(Reason.NOT_MATCHED, Outcome.FAILURE, mask=mask)
     if not evidence.live:
         return Decision(Reason.LIVENESS, Outcome.FAILURE, mask=mask)
     if evidence.attentive is False:

@@ -81,6 +81,12 @@ from facegate.vision.sources import Frame
 
 log = logging.getLogger(__name__)
 
+SAME_FACE_EVERY_S = 0.1
+"""Frame-clock seconds between identity checks of the frames a challenge reads: every
+third frame of a 30 fps camera, every frame of a slower one. An action (a blink is
+0.1-0.4 s) cannot be answered by another face between two checks, and the run-up the
+challenge's continuity rule asks for is longer still."""
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -346,6 +352,9 @@ class Unlocker:
         captures: list[CaptureClass] = []
         refusals: list[Reason] = []
         seen = 0
+        others: list[np.ndarray] = []  # faces of the frames that were not scored
+        same_face = True
+        last_checked = -np.inf
         check = self.liveness.attempt(
             LivenessOptions(mode, opts.require_attention, opts.challenges), on_challenge
         )
@@ -359,6 +368,20 @@ class Unlocker:
                 obs = self.pipeline.observe(
                     frame, follower=follower, embed=len(embeddings) < opts.max_frames
                 )
+                if (
+                    mode is not LivenessMode.OFF
+                    and obs.embedding is None
+                    and obs.crop is not None
+                    and frame.t - last_checked >= SAME_FACE_EVERY_S - 1e-3  # clock jitter
+                ):
+                    # A frame liveness reads but the match does not score: before the
+                    # scored frames (too small, blurred) or after them (a challenge's).
+                    last_checked = frame.t
+                    others.append(self.pipeline.embed_crop(obs.crop))
+                    if len(embeddings) >= opts.max_frames:
+                        same_face = self._same_face(embeddings, others)
+                        if not same_face:
+                            break
                 wanted = obs.embedding is not None
                 check.add(frame, obs.faces, wanted)
                 if obs.embedding is not None:
@@ -387,7 +410,12 @@ class Unlocker:
                 check.abandon()
                 raise
             log.info("a source failed part-way; deciding on the %d frame(s) read", seen)
-        if not embeddings or not self._matches(scores, captures, maps, template, opts):
+        same_face = same_face and (not embeddings or self._same_face(embeddings, others))
+        if (
+            not embeddings
+            or not same_face
+            or not self._matches(scores, captures, maps, template, opts)
+        ):
             check.abandon()  # no face, or not this person: liveness has nothing to add
             live, attentive, challenged = False, None, False
         else:
@@ -404,8 +432,21 @@ class Unlocker:
             tuple(anchors),
             challenged,
             cover,
+            same_face,
         )
         return _Collected(evidence, tuple(embeddings))
+
+    def _same_face(self, matched: list[np.ndarray], others: list[np.ndarray]) -> bool:
+        """Whether every other frame liveness read shows the face that matched, so a
+        challenge cannot be answered by someone else before or after the owner's photo
+        wins the match. Each was embedded whatever its quality (an attacker could blur
+        or shrink their own face below the gates) and must resemble one of the matched
+        frames as two captures of one person do at enrolment (``consistency_threshold``,
+        FMR 1e-3 for a single pair). Compared with the attempt's own frames, not the
+        template, so a masked or side-lit owner is held to the same bar as anyone."""
+        limit = self.calibration.consistency_threshold
+        stack = np.stack(matched)
+        return all(float(np.max(stack @ other)) >= limit for other in others)
 
     def _threshold(
         self, level: SecurityLevel, captures: list[CaptureClass], template: Template
