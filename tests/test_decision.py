@@ -29,6 +29,9 @@ thresholds = st.builds(
     st.floats(0.0, 1.0),
     st.one_of(st.none(), st.floats(0.0, 1.0)),
     st.floats(0.0, 1.0),
+    # the per-class cosine threshold the masked one was calibrated against, which a
+    # template's cohort threshold (bare) may exceed
+    st.one_of(st.none(), st.floats(0.0, 1.0)),
 )
 
 
@@ -98,6 +101,19 @@ def test_a_mask_never_loosens_the_threshold(
         assert score >= limits.bare
         if cover is None or cover.masked:
             assert limits.masked is not None and score >= limits.masked
+
+
+def test_one_masked_frame_cannot_lower_the_bar_below_the_templates_own() -> None:
+    """Outside attack F4 with its scores: a template that strangers resemble holds bare
+    faces at 0.6282 (its cohort threshold), above the masked 0.5472; an impostor refused
+    bare (0.6225) added one drawn-mask frame (0.5366), the attempt counted as masked, and
+    its mean 0.5939 passed."""
+    limits = Thresholds(bare=0.6282, masked=0.5472, adapt=0.70, mask_floor=0.5375)
+    masked = Cover(masked=True, eyes_covered=False)
+    bare_only = decide(evidence([0.6225] * 3), limits)
+    mixed = decide(evidence([0.6225, 0.6225, 0.5366], cover=masked), limits)
+    assert bare_only.reason is Reason.NOT_MATCHED
+    assert mixed.reason is Reason.NOT_MATCHED and mixed.outcome is Outcome.FAILURE
 
 
 @given(scores, covers)
