@@ -75,6 +75,7 @@ LAYER = {
     "system": 5, "demo": 5,
     "eval": 6, "bench": 6, "doctor": 6,
     "cli": 7,
+    "__main__": 8,
 }  # fmt: skip
 
 

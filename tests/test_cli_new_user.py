@@ -6,6 +6,7 @@ home that is a file, a mistyped model variable, ``delete`` in a script, a lockou
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 from collections.abc import Callable
@@ -168,3 +169,11 @@ def test_doctor_says_which_key_source_auto_chose(cli: Invoke, image_files: dict)
     rows = json.loads(cli("doctor", "--json", env_extra=auto).stdout)
     (source,) = [row for row in rows if row["check"] == "vault key source"]
     assert "auto: the key file" in source["detail"]
+
+
+def test_a_fifo_as_the_config_file_is_refused_not_waited_on(cli: Invoke, home: Path) -> None:
+    """Outside attack F8: a FIFO planted as config.toml hung every command."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(home / "config.toml")
+    line = _error_line(cli("users"))
+    assert "not a regular file" in line

@@ -72,6 +72,8 @@ def _read_config_file(path: Path) -> dict[str, dict[str, str]]:
     """
     if not path.exists():
         return {}
+    if not path.is_file():  # a FIFO would block every command on its read
+        raise ConfigError(f"{path} is not a regular file (a pipe or a device?)")
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
