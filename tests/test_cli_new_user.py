@@ -9,33 +9,15 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from conftest import still_video
-from facegate.cli import app
+from conftest import Invoke, still_video
 
 USER = "astronaut"
-Invoke = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(home: Path) -> Invoke:
-    runner = CliRunner()
-    env = {"FACEGATE_HOME": str(home), "FACEGATE_KEY_SOURCE": "keyfile"}
-
-    def invoke(
-        *args: str | Path, env_extra: dict[str, str] | None = None, stdin: str | None = None
-    ) -> Result:
-        return runner.invoke(
-            app, [str(a) for a in args], input=stdin, env={**env, **(env_extra or {})}
-        )
-
-    return invoke
 
 
 def _error_line(result: Result) -> str:

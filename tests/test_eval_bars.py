@@ -90,21 +90,10 @@ def populations(
     return [(p, embed_cached(p.samples, pipeline, cache / f"{p.population}.npz")) for p in found]
 
 
-def _concat(parts: list[EmbeddedSet]) -> EmbeddedSet:
-    return EmbeddedSet(
-        [s for d in parts for s in d.samples],
-        np.concatenate([d.embeddings for d in parts]),
-        np.concatenate([d.usable for d in parts]),
-        [r for d in parts for r in d.reasons],
-        np.concatenate([d.seconds for d in parts]),
-        [c for d in parts for c in d.captures],
-    )
-
-
 @pytest.fixture(scope="module")
 def pooled(populations: list[tuple[PopulationSet, EmbeddedSet]]) -> EmbeddedSet:
     """The pooled dev set (ORL + Yale + NUAA live, 70 people), as `make eval-dev` builds it."""
-    return _concat([d for p, d in populations if p.population in DEV_POPULATIONS])
+    return EmbeddedSet.joined([d for p, d in populations if p.population in DEV_POPULATIONS])
 
 
 def test_pooled_dev_unlock_fnmr_at_standard_stays_under_one_percent(
@@ -113,8 +102,8 @@ def test_pooled_dev_unlock_fnmr_at_standard_stays_under_one_percent(
     """`eval unlock out/devset --enroll 3` at the shipped cohort thresholds: FNMR at
     `standard` <= 1 % (0.45 %, 5/1,103, when calibrated), with no false match."""
     dev = [(p, d) for p, d in populations if p.population in DEV_POPULATIONS]
-    verify = _concat([d for _, d in dev])
-    gated = _concat(
+    verify = EmbeddedSet.joined([d for _, d in dev])
+    gated = EmbeddedSet.joined(
         [
             embed_cached(p.samples, pipeline, cache / f"{p.population}.npz", ENROL_QUALITY)
             for p, _ in dev

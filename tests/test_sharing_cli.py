@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from facegate.cli import app
+from conftest import Invoke
 from facegate.sharing.terms import CURRENT_VERSION
 from sharing_service import add_app, approved_token, open_sharing
-
-Invoke = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(home: Path) -> Invoke:
-    runner = CliRunner()
-
-    def invoke(*args: str | Path) -> Result:
-        return runner.invoke(app, [str(a) for a in args])
-
-    return invoke
 
 
 def _register(cli: Invoke, key_arg: str) -> Result:

@@ -33,6 +33,14 @@ RMFRD = "rmfrd_masked_identities"
 OFF = UnlockOptions(liveness=LivenessMode.OFF)
 # The owner in a mask, scoring above every threshold a masked face can be held to.
 OWNER, OWNER_MASKED = "chenweiting", "chenweiting/masked/1_0_15.jpg"
+# One of the few masked photos that unlock at `standard` since a masked face is held to
+# at least its template's own threshold (outside attack F4): enrolled from 8 unmasked
+# photos, 3 of 122 people's masked photos match, and this one is called masked.
+MASKED_OWNER, MASKED_OWNER_PHOTO, MASKED_OWNER_ENROLS = (
+    "wanglikun",
+    "wanglikun/masked/1_0_1.jpg",
+    8,
+)
 # Real sunglasses (another person): the occlusion map calls the eyes covered.
 SUNGLASSES = "jinggangshan/unmasked/0_0_jinggangshan_0039.jpg"
 # A mask and glasses together (another person).
@@ -68,8 +76,8 @@ def _probe(root: Path, name: str) -> list[Frame]:
 def test_the_owner_in_a_mask_unlocks_at_standard_and_the_verdict_says_mask_yes(
     session: Session, rmfrd: Path
 ) -> None:
-    _enrol(session, rmfrd, OWNER)
-    verdict = session.unlocker.verify(OWNER, _probe(rmfrd, OWNER_MASKED), OFF)
+    _enrol(session, rmfrd, MASKED_OWNER, MASKED_OWNER_ENROLS)
+    verdict = session.unlocker.verify(MASKED_OWNER, _probe(rmfrd, MASKED_OWNER_PHOTO), OFF)
     assert verdict.matched and verdict.mask is True
     assert verdict.as_dict()["mask"] is True
 
@@ -177,12 +185,13 @@ def test_a_bare_match_and_a_bare_non_match_say_mask_no(session: Session, rmfrd: 
 
 
 def test_the_command_line_says_mask_yes_in_text_and_json(home: Path, rmfrd: Path) -> None:
-    photos = sorted((rmfrd / OWNER / "unmasked").glob("*.jpg"))[:3]
-    facegate.enroll(OWNER, [str(p) for p in photos])
-    probe = str(rmfrd / OWNER_MASKED)
+    photos = sorted((rmfrd / MASKED_OWNER / "unmasked").glob("*.jpg"))[:MASKED_OWNER_ENROLS]
+    facegate.enroll(MASKED_OWNER, [str(p) for p in photos])
+    probe = str(rmfrd / MASKED_OWNER_PHOTO)
     runner = CliRunner()
-    text = runner.invoke(app, ["verify", OWNER, probe, "--liveness", "off"])
+    text = runner.invoke(app, ["verify", MASKED_OWNER, probe, "--liveness", "off"])
     assert text.exit_code == 0, text.output
     assert "mask=yes" in text.output
-    as_json = runner.invoke(app, ["verify", OWNER, probe, "--liveness", "off", "--json"])
+    verify = ["verify", MASKED_OWNER, probe, "--liveness", "off", "--json"]
+    as_json = runner.invoke(app, verify)
     assert as_json.exit_code == 0 and json.loads(as_json.output)["mask"] is True
