@@ -314,7 +314,7 @@ def test_a_face_liveness_reads_before_the_match_must_be_the_matched_face(
 ) -> None:
     """Outside attack F2 at `high` ran the other way round: the attacker's own face,
     kept below the quality gates, answered the prompts first, then the owner's photo
-    won the match. Every face liveness reads, scored or not, must be the matched one."""
+    won the match. Every face a challenge reads, scored or not, must be the matched one."""
     import cv2
 
     blurred = cv2.GaussianBlur(other_person_bgr, (0, 0), 4)
@@ -326,7 +326,8 @@ def test_a_face_liveness_reads_before_the_match_must_be_the_matched_face(
     ]
     first = enrolled.pipeline.observe(frames[0])
     assert first.crop is not None and first.embedding is None, "a located but unscored face"
-    options = UnlockOptions(liveness=LivenessMode.PASSIVE, require_attention=False)
+    # ACTIVE (what `high` runs): the challenge reads frames from the first one on.
+    options = UnlockOptions(liveness=LivenessMode.ACTIVE, require_attention=False)
     verdict = enrolled.unlocker.verify(USER, frames, options)
     assert verdict.reason is Reason.NOT_MATCHED and verdict.failures == 1
     owner_only = enrolled.unlocker.verify(USER, frames[3:], options)

@@ -352,7 +352,7 @@ class Unlocker:
         captures: list[CaptureClass] = []
         refusals: list[Reason] = []
         seen = 0
-        others: list[np.ndarray] = []  # faces of the frames that were not scored
+        others: list[np.ndarray] = []  # faces a challenge read that were not scored
         same_face = True
         last_checked = -np.inf
         check = self.liveness.attempt(
@@ -369,13 +369,13 @@ class Unlocker:
                     frame, follower=follower, embed=len(embeddings) < opts.max_frames
                 )
                 if (
-                    mode is not LivenessMode.OFF
+                    check.challenging
                     and obs.embedding is None
                     and obs.crop is not None
                     and frame.t - last_checked >= SAME_FACE_EVERY_S - 1e-3  # clock jitter
                 ):
-                    # A frame liveness reads but the match does not score: before the
-                    # scored frames (too small, blurred) or after them (a challenge's).
+                    # A frame the challenge reads but the match does not score: before
+                    # the scored frames at `high` (too small, blurred) or after them.
                     last_checked = frame.t
                     others.append(self.pipeline.embed_crop(obs.crop))
                     if len(embeddings) >= opts.max_frames:
@@ -437,13 +437,14 @@ class Unlocker:
         return _Collected(evidence, tuple(embeddings))
 
     def _same_face(self, matched: list[np.ndarray], others: list[np.ndarray]) -> bool:
-        """Whether every other frame liveness read shows the face that matched, so a
+        """Whether every other frame a challenge read shows the face that matched, so a
         challenge cannot be answered by someone else before or after the owner's photo
         wins the match. Each was embedded whatever its quality (an attacker could blur
         or shrink their own face below the gates) and must resemble one of the matched
         frames as two captures of one person do at enrolment (``consistency_threshold``,
         FMR 1e-3 for a single pair). Compared with the attempt's own frames, not the
-        template, so a masked or side-lit owner is held to the same bar as anyone."""
+        template, so a masked or side-lit owner is held to the same bar as anyone.
+        Frames no challenge reads (a camera's first, darker ones) are not checked."""
         limit = self.calibration.consistency_threshold
         stack = np.stack(matched)
         return all(float(np.max(stack @ other)) >= limit for other in others)

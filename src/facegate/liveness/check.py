@@ -226,6 +226,12 @@ class LivenessAttempt:
             self._start_challenge(kinds)
 
     @property
+    def challenging(self) -> bool:
+        """Whether the next frame goes to a running challenge (whose answer must come
+        from the face that matched)."""
+        return self._judge is not None and not self._judge.done
+
+    @property
     def time_limit(self) -> float:
         """Seconds this attempt may need (0 without a challenge); it grows when an
         UNCERTAIN PAD starts the fallback challenge."""
