@@ -332,3 +332,26 @@ def test_a_face_liveness_reads_before_the_match_must_be_the_matched_face(
     assert verdict.reason is Reason.NOT_MATCHED and verdict.failures == 1
     owner_only = enrolled.unlocker.verify(USER, frames[3:], options)
     assert owner_only.reason is Reason.LIVENESS, "the owner's photo alone: liveness, as before"
+
+
+def test_a_file_claiming_a_high_frame_rate_is_still_checked_every_third_frame(
+    enrolled: Session, astronaut_bgr: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-attack: a file declared as 300 fps stretched the 0.1 s between same-face
+    checks to 30 frames, 90 % of them another person's. Checks now come every 0.1 s of
+    the frame clock or every third frame, whichever is first."""
+    embedder = enrolled.pipeline.embedder
+    runs: list[int] = []
+    real = embedder.embed
+
+    def counted(crop: np.ndarray) -> np.ndarray:
+        runs.append(1)
+        return real(crop)
+
+    monkeypatch.setattr(embedder, "embed", counted)
+    probe = astronaut_probe(astronaut_bgr)
+    video = [Frame(probe, "video", index=i, t=i / 300, kind=SourceKind.VIDEO) for i in range(12)]
+    options = UnlockOptions(liveness=LivenessMode.ACTIVE, require_attention=False)
+    verdict = enrolled.unlocker.verify(USER, video, options)
+    assert verdict.frames_seen == 12
+    assert len(runs) == options.max_frames + 3  # the scored frames, then frames 3, 6, 9

@@ -347,3 +347,43 @@ def test_a_recording_that_blinks_smiles_and_blinks_cannot_answer_both_orders(
             for o in orders
         ]
     assert matched != [True, True]
+
+
+@pytest.mark.dataset
+def test_the_owners_print_beside_someone_answering_is_not_a_match(
+    home: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """Re-attack R1 of the same-face check: the owner's printed photo (NUAA 0001, the
+    larger face, which identity follows) stays in view on the left while another
+    person (soniya) on the right blinks, smiles and blinks; MediaPipe's landmarker,
+    which the challenge reads, picked her: 6 of 6 such clips unlocked. The face a
+    challenge reads must now be the face identity was checked on."""
+    nuaa = data_dir / "nuaa_photo_imposter_subset"
+    clients = sorted((nuaa / "ClientRaw" / "0001").glob("*.jpg"))
+    prints = sorted((nuaa / "ImposterRaw" / "0001").glob("*.jpg"))
+    other = data_dir / "blink_webcam_videos" / "soniya_test_5_low_fps.avi"
+    if len(clients) < 41 or not prints or not other.is_file():
+        pytest.skip("NUAA person 0001 or soniya's clip absent")
+    printed = cv2.resize(cv2.imread(str(prints[0])), (640, 480))
+    answers = [f.image for f in iter_frames(other)]
+
+    def beside(face: np.ndarray | None) -> np.ndarray:
+        canvas = np.full((480, 1280, 3), 90, np.uint8)
+        canvas[:, :640] = printed
+        if face is not None:
+            canvas[:, 640:] = cv2.resize(face, (640, 480))
+        return canvas
+
+    stream = [beside(None)] * 3 + [
+        beside(answers[i]) for a, b in BLINK_SMILE_BLINK for i in range(a, b)
+    ]
+    clip = tmp_path / "beside.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 6.0, (1280, 480))
+    for image in stream:
+        writer.write(image)
+    writer.release()
+    with Session.open(home) as session:
+        session.unlocker.enroll("owner", [read_image(clients[i]) for i in range(0, 50, 10)])
+        verdicts = [session.verify("owner", [str(clip)]) for _ in range(3)]
+    assert not any(v.matched for v in verdicts)
+    assert all(v.reason is Reason.NOT_MATCHED for v in verdicts)

@@ -74,6 +74,8 @@ from facegate.liveness.check import (
 from facegate.vault import Vault
 from facegate.vault.base import Attempt, Outcome
 from facegate.vision.capture import CaptureClass
+from facegate.vision.detect import Faces
+from facegate.vision.mesh import FaceMesh
 from facegate.vision.occlusion import OcclusionMap, RegionModels
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.quality import ENROL_QUALITY
@@ -82,10 +84,13 @@ from facegate.vision.sources import Frame
 log = logging.getLogger(__name__)
 
 SAME_FACE_EVERY_S = 0.1
-"""Frame-clock seconds between identity checks of the frames a challenge reads: every
-third frame of a 30 fps camera, every frame of a slower one. An action (a blink is
-0.1-0.4 s) cannot be answered by another face between two checks, and the run-up the
-challenge's continuity rule asks for is longer still."""
+SAME_FACE_EVERY_FRAMES = 3
+"""Identity checks of the frames a challenge reads: every 0.1 s of the frame clock or
+every third frame, whichever comes first (a file can claim any frame rate): every third
+frame of a 30 fps camera, every frame of a slower one. An action (a blink is 0.1-0.4 s)
+cannot be answered by another face between two checks, and the run-up the challenge's
+continuity rule asks for is longer still. Every such frame is also tied to the face
+identity was checked on (``_one_face``)."""
 
 
 @dataclass(frozen=True)
@@ -354,7 +359,7 @@ class Unlocker:
         seen = 0
         others: list[np.ndarray] = []  # faces a challenge read that were not scored
         same_face = True
-        last_checked = -np.inf
+        last_checked, unchecked = -np.inf, 0
         check = self.liveness.attempt(
             LivenessOptions(mode, opts.require_attention, opts.challenges), on_challenge
         )
@@ -368,15 +373,19 @@ class Unlocker:
                 obs = self.pipeline.observe(
                     frame, follower=follower, embed=len(embeddings) < opts.max_frames
                 )
+                unchecked += 1
                 if (
                     check.challenging
                     and obs.embedding is None
                     and obs.crop is not None
-                    and frame.t - last_checked >= SAME_FACE_EVERY_S - 1e-3  # clock jitter
+                    and (
+                        unchecked >= SAME_FACE_EVERY_FRAMES
+                        or frame.t - last_checked >= SAME_FACE_EVERY_S - 1e-3  # jitter
+                    )
                 ):
                     # A frame the challenge reads but the match does not score: before
                     # the scored frames at `high` (too small, blurred) or after them.
-                    last_checked = frame.t
+                    last_checked, unchecked = frame.t, 0
                     others.append(self.pipeline.embed_crop(obs.crop))
                     if len(embeddings) >= opts.max_frames:
                         same_face = self._same_face(embeddings, others)
@@ -384,6 +393,10 @@ class Unlocker:
                             break
                 wanted = obs.embedding is not None
                 check.add(frame, obs.faces, wanted)
+                read = check.read_face
+                if read is not None and not (len(obs.faces) and _one_face(read, obs.faces)):
+                    same_face = False  # the challenge read a face identity did not see
+                    break
                 if obs.embedding is not None:
                     embeddings.append(obs.embedding)
                     if obs.crop is not None:
@@ -511,6 +524,23 @@ class Unlocker:
             log.warning("could not give back an attempt's lockout slot: %s", err)
             return attempt.record.failures, attempt.record.locked
         return record.failures, record.locked
+
+
+def _one_face(read: FaceMesh, faces: Faces) -> bool:
+    """Whether the challenge's face (MediaPipe's pick) is the face identity follows
+    (YuNet's first): each one's centre lies inside the other's box. Two faces side by
+    side fail it, as the owner's print beside an attacker who answers does."""
+    width, height = read.image_size
+    points = np.asarray(read.landmarks[:, :2], np.float64) * (width, height)
+    (mx0, my0), (mx1, my1) = points.min(axis=0), points.max(axis=0)
+    x, y, w, h = (float(v) for v in faces.boxes[0])
+    mesh_centre, box_centre = points.mean(axis=0), (x + w / 2, y + h / 2)
+    return bool(
+        x <= mesh_centre[0] <= x + w
+        and y <= mesh_centre[1] <= y + h
+        and mx0 <= box_centre[0] <= mx1
+        and my0 <= box_centre[1] <= my1
+    )
 
 
 def _judge_liveness(check: LivenessAttempt) -> tuple[bool, bool | None, bool]:

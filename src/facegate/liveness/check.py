@@ -42,7 +42,7 @@ from facegate.liveness.modes import LivenessMode
 from facegate.liveness.pad import PadDecision, PadModel
 from facegate.models import ModelFiles
 from facegate.vision.detect import FaceDetector, Faces
-from facegate.vision.mesh import FaceMesher, MeshOptions, RunningMode
+from facegate.vision.mesh import FaceMesh, FaceMesher, MeshOptions, RunningMode
 from facegate.vision.pipeline import FacePipeline
 from facegate.vision.sources import Frame
 
@@ -194,6 +194,7 @@ class LivenessAttempt:
         self._fallback = False
         self._moving = False
         self._last_ms = -1
+        self._read: FaceMesh | None = None
         if options.mode is LivenessMode.ACTIVE:
             self._start_challenge(options.challenges or random_sequence())
 
@@ -226,6 +227,14 @@ class LivenessAttempt:
             self._start_challenge(kinds)
 
     @property
+    def read_face(self) -> FaceMesh | None:
+        """The face the challenge read on the last frame :meth:`add` was given (None when
+        no challenge ran on it). The landmarker picks its own face, so the caller must
+        check it is the one identity was checked on (outside attack R1: the owner's
+        print beside the attacker, who answered)."""
+        return self._read
+
+    @property
     def challenging(self) -> bool:
         """Whether the next frame goes to a running challenge (whose answer must come
         from the face that matched)."""
@@ -250,11 +259,13 @@ class LivenessAttempt:
     def add(self, frame: Frame, faces: Faces, usable: bool) -> None:
         """One frame with its detection; ``usable`` frames are scored for PAD and attention."""
         mesh = None
+        self._read = None
         self._moving |= frame.kind.moving  # a camera or video can answer a prompt
         if self._judge is not None and self._video is not None and not self._judge.done:
             ms = max(round(frame.t * 1000), self._last_ms + 1)
             self._last_ms = ms
             mesh = self._video.detect_for_video(frame.image, ms) if len(faces) else None
+            self._read = mesh
             crop = FaceCrop.of(frame.image, mesh) if mesh is not None else None
             self._judge.update(frame.t, mesh, crop)
             current = self._judge.current
