@@ -89,14 +89,9 @@ def test_a_match_without_liveness_never_teaches_the_template(
     assert after == before
 
 
-def test_frames_past_the_scored_ones_feed_liveness_without_an_embedding(
-    enrolled: Session, astronaut_bgr: np.ndarray, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """While a challenge waits for its answer the frames are still located and fed to
-    liveness; SFace runs on the max_frames frames the decision scores and then once per
-    0.1 s of the frame clock, only to check that the face answering is the one that
-    matched (here every frame, 0.1 s apart)."""
-    embedder = enrolled.pipeline.embedder
+def _count_sface_runs(session: Session, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one on each SFace run of ``session``'s pipeline."""
+    embedder = session.pipeline.embedder
     runs: list[int] = []
     real = embedder.embed
 
@@ -105,6 +100,17 @@ def test_frames_past_the_scored_ones_feed_liveness_without_an_embedding(
         return real(crop)
 
     monkeypatch.setattr(embedder, "embed", counted)
+    return runs
+
+
+def test_frames_past_the_scored_ones_feed_liveness_without_an_embedding(
+    enrolled: Session, astronaut_bgr: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a challenge waits for its answer the frames are still located and fed to
+    liveness; SFace runs on the max_frames frames the decision scores and then once per
+    0.1 s of the frame clock, only to check that the face answering is the one that
+    matched (here every frame, 0.1 s apart)."""
+    runs = _count_sface_runs(enrolled, monkeypatch)
     probe = astronaut_probe(astronaut_bgr)
     video = [Frame(probe, "video", index=i, t=i / 10, kind=SourceKind.VIDEO) for i in range(10)]
     options = UnlockOptions(liveness=LivenessMode.ACTIVE, require_attention=False)
@@ -340,15 +346,7 @@ def test_a_file_claiming_a_high_frame_rate_is_still_checked_every_third_frame(
     """Re-attack: a file declared as 300 fps stretched the 0.1 s between same-face
     checks to 30 frames, 90 % of them another person's. Checks now come every 0.1 s of
     the frame clock or every third frame, whichever is first."""
-    embedder = enrolled.pipeline.embedder
-    runs: list[int] = []
-    real = embedder.embed
-
-    def counted(crop: np.ndarray) -> np.ndarray:
-        runs.append(1)
-        return real(crop)
-
-    monkeypatch.setattr(embedder, "embed", counted)
+    runs = _count_sface_runs(enrolled, monkeypatch)
     probe = astronaut_probe(astronaut_bgr)
     video = [Frame(probe, "video", index=i, t=i / 300, kind=SourceKind.VIDEO) for i in range(12)]
     options = UnlockOptions(liveness=LivenessMode.ACTIVE, require_attention=False)

@@ -294,6 +294,18 @@ def _clip(path: Path, lead: list[np.ndarray], video: Path, spans: list[tuple[int
 BLINK_SMILE_BLINK = [(185, 200), (318, 331), (205, 232)]
 
 
+def _owner_print_and_other(data_dir: Path) -> tuple[list[Path], list[Path], Path]:
+    """The attacks' cast: NUAA person 0001's webcam photos (the owner) and printed-photo
+    attacks, and another person's clip (soniya) to answer the challenge."""
+    nuaa = data_dir / "nuaa_photo_imposter_subset"
+    clients = sorted((nuaa / "ClientRaw" / "0001").glob("*.jpg"))
+    prints = sorted((nuaa / "ImposterRaw" / "0001").glob("*.jpg"))
+    other = data_dir / "blink_webcam_videos" / "soniya_test_5_low_fps.avi"
+    if len(clients) < 41 or not prints or not other.is_file():
+        pytest.skip("NUAA person 0001 or soniya's clip absent")
+    return clients, prints, other
+
+
 @pytest.mark.dataset
 def test_the_owners_print_cannot_win_the_match_for_someone_else_to_answer(
     home: Path, data_dir: Path, tmp_path: Path
@@ -303,12 +315,7 @@ def test_the_owners_print_cannot_win_the_match_for_someone_else_to_answer(
     smiled for the challenge, which read frames no longer compared with anyone: 6 of 6
     such clips unlocked at `standard`. Now the frames a challenge reads must still show
     the matched face."""
-    nuaa = data_dir / "nuaa_photo_imposter_subset"
-    clients = sorted((nuaa / "ClientRaw" / "0001").glob("*.jpg"))
-    prints = sorted((nuaa / "ImposterRaw" / "0001").glob("*.jpg"))
-    other = data_dir / "blink_webcam_videos" / "soniya_test_5_low_fps.avi"
-    if len(clients) < 41 or not prints or not other.is_file():
-        pytest.skip("NUAA person 0001 or soniya's clip absent")
+    clients, prints, other = _owner_print_and_other(data_dir)
     lead = [cv2.imread(str(prints[0]))] * 3
     clip = _clip(tmp_path / "swap.avi", lead, other, BLINK_SMILE_BLINK)
     with Session.open(home) as session:
@@ -358,12 +365,7 @@ def test_the_owners_print_beside_someone_answering_is_not_a_match(
     person (soniya) on the right blinks, smiles and blinks; MediaPipe's landmarker,
     which the challenge reads, picked her: 6 of 6 such clips unlocked. The face a
     challenge reads must now be the face identity was checked on."""
-    nuaa = data_dir / "nuaa_photo_imposter_subset"
-    clients = sorted((nuaa / "ClientRaw" / "0001").glob("*.jpg"))
-    prints = sorted((nuaa / "ImposterRaw" / "0001").glob("*.jpg"))
-    other = data_dir / "blink_webcam_videos" / "soniya_test_5_low_fps.avi"
-    if len(clients) < 41 or not prints or not other.is_file():
-        pytest.skip("NUAA person 0001 or soniya's clip absent")
+    clients, prints, other = _owner_print_and_other(data_dir)
     printed = cv2.resize(cv2.imread(str(prints[0])), (640, 480))
     answers = [f.image for f in iter_frames(other)]
 
