@@ -69,9 +69,10 @@ def private_output(path: Path, inputs: Sequence[str] = ()) -> Iterator[TextIO]:
     output that names one of ``inputs`` (the command's sources) is refused before
     anything is opened: writing it would destroy the input being read.
     """
-    for source in inputs:
-        if path.exists() and os.path.exists(source) and os.path.samefile(source, path):
-            raise InputError(f"{path} is also an input ({source}); write to another file")
+    if path.exists():
+        for source in inputs:
+            if os.path.exists(source) and os.path.samefile(source, path):
+                raise InputError(f"{path} is also an input ({source}); write to another file")
     if path.is_dir():
         raise InputError(f"{path} is a folder; name a file to write")
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")

@@ -388,7 +388,7 @@ class Unlocker:
                     last_checked, unchecked = frame.t, 0
                     others.append(self.pipeline.embed_crop(obs.crop))
                     if len(embeddings) >= opts.max_frames:
-                        same_face = self._same_face(embeddings, others)
+                        same_face = self._same_face(embeddings, others[-1:])  # ends early
                         if not same_face:
                             break
                 wanted = obs.embedding is not None
@@ -423,6 +423,7 @@ class Unlocker:
                 check.abandon()
                 raise
             log.info("a source failed part-way; deciding on the %d frame(s) read", seen)
+        # Also the faces read before the scored frames were in (`high`'s challenge).
         same_face = same_face and (not embeddings or self._same_face(embeddings, others))
         if (
             not embeddings
