@@ -27,6 +27,7 @@ from facegate.errors import Reason, VaultError
 from facegate.liveness.challenge import ChallengeKind
 from facegate.liveness.check import LivenessMode
 from facegate.session import Session
+from facegate.system.responder import Responder, soniya
 from facegate.vault import DEFAULT_MAX_FAILURES
 from facegate.vision.sources import Frame, iter_frames, read_image
 
@@ -323,6 +324,40 @@ def test_the_owners_print_cannot_win_the_match_for_someone_else_to_answer(
         verdicts = [session.verify("owner", [str(clip)]) for _ in range(3)]
     assert [v.reason for v in verdicts] == [Reason.NOT_MATCHED] * 3
     assert [v.failures for v in verdicts] == [1, 2, 3], "each swap is a counted failure"
+
+
+@pytest.mark.dataset
+def test_a_person_answering_each_prompt_passes_either_order(home: Path, data_dir: Path) -> None:
+    """The other side of F1: whatever closes that hole must still let the owner in.
+    The responder plays soniya's real frames at rest and makes each action only when
+    prompted (as a person does), for both draws of the `standard` fallback; without
+    reading the prompts the same frames are refused on liveness."""
+    clips = data_dir / "blink_webcam_videos"
+    if not (clips / "soniya_test_5_low_fps.avi").is_file():
+        pytest.skip(f"{clips} absent")
+    person = Responder(soniya(clips))
+    orders = [
+        (ChallengeKind.BLINK, ChallengeKind.SMILE),
+        (ChallengeKind.SMILE, ChallengeKind.BLINK),
+    ]
+    with Session.open(home) as session:
+        session.unlocker.enroll(
+            "s", iter_frames(clips / "soniya_test_3.avi", max_frames=200, step=10)
+        )
+        answered = []
+        for order in orders:
+            person.restart()
+            verdict = session.unlocker.verify(
+                "s",
+                person.frames(200),
+                UnlockOptions(challenges=order),
+                lambda c: person.hear(c.kind),
+            )
+            answered.append(verdict.matched)
+        person.restart()
+        deaf = session.unlocker.verify("s", person.frames(200), UnlockOptions(), lambda c: None)
+    assert answered == [True, True]
+    assert (deaf.matched, deaf.reason) == (False, Reason.LIVENESS)
 
 
 @pytest.mark.dataset

@@ -1,21 +1,27 @@
 """``facegate bench login``: seconds from ``pamtester`` starting to PAM success.
 
-The warm path is the product: the daemon already holds its models, the camera is a
-30 fps clip paced at its own frame rate (so frames arrive as from a webcam), three
-frames are fused and liveness is passive (level standard). The baseline is what a
-cold, Howdy-style PAM module pays per attempt: start Python, import dlib, load the
-HOG detector, the 5-point predictor and the ResNet descriptor from
-``face_recognition_models``, then detect, align and describe the same first three
-frames. Warm and cold runs alternate, so both see the same load on a shared machine.
+The warm path is the product: the daemon already holds its models and reads the
+camera only during an attempt. The baseline is what a cold, Howdy-style PAM module
+pays per attempt: start Python, import dlib, load the HOG detector, the 5-point
+predictor and the ResNet descriptor from ``face_recognition_models``, then detect,
+align and describe the same first three frames. Runs alternate, so all see the same
+load on a shared machine.
 
-On a camera or a video the PAD alone no longer admits: a matching face is asked for a
-blink and a smile (docs/liveness.md), which a recording cannot answer. So besides the
-time to success (None when no genuine run got in) the benchmark reports the time to
-that prompt, when the face has matched on its fused frames and only the person's
-answer is missing: the machine's share of a login, and the figure comparable with the
-cold dlib process, which also stops once its three frames are described. It also
-times a user who is not enrolled, the fixed cost of pamtester, pam_exec, the client,
-the socket and the vault.
+On a camera the PAD alone does not admit: a matching face is asked for a blink and a
+smile in random order (docs/liveness.md). So a login is timed twice per run:
+
+- to success, with a person answering: the camera is a named pipe fed by a responder
+  (``facegate.system.responder``) that plays real webcam frames of the enrolled person
+  (a 6 fps clip, the only one at hand with a smile) and makes each action when the
+  prompt shows it on the terminal, after a reaction of two frames;
+- to the first prompt, with a 30 fps clip paced at its own rate (three fused frames):
+  the face has matched and only the person's answer is missing. That is the
+  machine's share of a login, and the figure comparable with the cold dlib process,
+  which also stops once its three frames are described. The clip cannot answer, so
+  this login falls to the password when the challenge gives up.
+
+It also times a user who is not enrolled: the fixed cost of pamtester, pam_exec, the
+client, the socket and the vault.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from facegate.system.authenticate import enroll, open_system_session
 from facegate.system.client import Outcome
 from facegate.system.config import load_config
 from facegate.system.paths import SystemPaths
+from facegate.system.responder import Cast, PipeFeed, Responder
 from facegate.system.testbed import (
     Daemon,
     PamService,
@@ -77,14 +84,16 @@ sys.exit(0 if described else 3)
 
 @dataclass(frozen=True)
 class LoginBench:
-    """Seconds; medians over ``runs`` genuine logins unless said otherwise.
+    """Seconds; medians over ``runs`` logins of each kind unless said otherwise.
 
-    median_s / p90_s: pamtester start to PAM success by face, over the runs that got in
-    (None when none did). genuine_end_median_s: start to pamtester's exit, whatever the
-    outcome. prompt_median_s: start to the first challenge prompt on the terminal, over
-    the runs that were asked (``prompted``). round_trip_median_s: a user who is not
-    enrolled, start to exit. daemon_median_s: the attempt inside the daemon, from its
-    attempt log. speedup: cold dlib over median_s; speedup_to_prompt: over the prompt.
+    median_s / p90_s: pamtester start to PAM success by face with the responder
+    answering, over the runs that got in (None when none did); genuine_success: every
+    one did. answer_daemon_median_s: those attempts inside the daemon (attempt log).
+    prompt_median_s: the 30 fps clip, start to the first challenge prompt on the
+    terminal, over the runs that were asked (``prompted``); recording_end_median_s: the
+    same runs to pamtester's exit (the fall-through); daemon_median_s: those attempts
+    inside the daemon. round_trip_median_s: a user who is not enrolled, start to exit.
+    speedup: cold dlib over median_s; speedup_to_prompt: over the prompt.
     """
 
     runs: int
@@ -92,11 +101,12 @@ class LoginBench:
     p90_s: float | None
     genuine_success: bool
     genuine_successes: int
-    genuine_end_median_s: float
+    answer_daemon_median_s: float | None
     prompt_median_s: float | None
     prompted: int
-    round_trip_median_s: float
+    recording_end_median_s: float
     daemon_median_s: float | None
+    round_trip_median_s: float
     cold_dlib_median_s: float
     cold_dlib_p90_s: float
     speedup: float | None
@@ -133,29 +143,57 @@ def cold_dlib_seconds(clip: Path) -> float:
     return seconds
 
 
-def run_login_bench(enrol: Path, genuine: Path, impostor: Path, runs: int = 20) -> LoginBench:
-    """Enrol from ``enrol``, then time ``runs`` logins with ``genuine`` as the camera,
-    each next to one cold dlib run, and try ``impostor`` once (it must fall through)."""
+@dataclass(frozen=True)
+class Cameras:
+    """What the benchmark shows the service: ``enrol`` and ``genuine`` (30 fps) clips of
+    one person, ``impostor`` another person's clip, and ``answering`` a person who
+    answers prompts, enrolled from ``answering_enrol``."""
+
+    enrol: Path
+    genuine: Path
+    impostor: Path
+    answering: Cast
+    answering_enrol: Path
+
+    def check(self) -> None:
+        clips = (self.enrol, self.genuine, self.impostor, self.answering.clip)
+        for clip in (*clips, self.answering_enrol):
+            if not clip.is_file():
+                raise FaceGateError(f"{clip}: no such video")
+
+
+def _inside(paths: SystemPaths, runs: int, user: str) -> list[float]:
+    """Seconds each of ``user``'s face attempts took inside the daemon (attempt log)."""
+    logged = attempts.recent(paths.attempt_log, 4 * runs)
+    return [
+        a.duration_ms / 1000 for a in logged if a.user == user and not a.service.endswith("(clear)")
+    ]
+
+
+def run_login_bench(cameras: Cameras, runs: int = 20) -> LoginBench:
+    """Enrol two users, then time ``runs`` rounds of: a login answered by the responder,
+    a login from the 30 fps clip (to its prompt), one cold dlib run and one user not
+    enrolled; finally try the impostor once (it must fall through)."""
     reason = missing_requirements()
     if reason is not None:
         raise FaceGateError(f"facegate bench login cannot run here: {reason}")
-    enrol, genuine, impostor = (clip.resolve() for clip in (enrol, genuine, impostor))
-    for clip in (enrol, genuine, impostor):
-        if not clip.is_file():
-            raise FaceGateError(f"{clip}: no such video")
+    cameras.check()
     root = temporary_root()
-    user = UnixUser.create()
-    daemon = pam = None
+    user, answerer = UnixUser.create(), UnixUser.create()
+    daemon = pam = feed = None
     try:
         paths = SystemPaths(root=root)
         camera = root / "camera"
-        point_camera(camera, genuine)
+        feed = PipeFeed(root / "answering.y4m", Responder(cameras.answering))
+        point_camera(camera, cameras.genuine.resolve())
         paths.config_dir.mkdir(parents=True)
         paths.config_file.write_text(f'camera = "{camera}"\nlevel = "standard"\n')
         config = load_config(paths.config_file)
         with open_system_session(paths) as session:
-            frames = iter_frames(enrol, max_frames=ENROL_FRAMES, step=ENROL_STEP)
+            frames = iter_frames(cameras.enrol, max_frames=ENROL_FRAMES, step=ENROL_STEP)
             enroll(session, user.name, frames)
+            frames = iter_frames(cameras.answering_enrol, max_frames=ENROL_FRAMES, step=ENROL_STEP)
+            enroll(session, answerer.name, frames)
         with tempfile.TemporaryDirectory() as logs:
             daemon = Daemon(paths, Path(logs) / "daemon.log")
             pam = PamService(paths, paths.socket)
@@ -165,24 +203,25 @@ def run_login_bench(enrol: Path, genuine: Path, impostor: Path, runs: int = 20) 
             round_trips: list[float] = []
             cold: list[float] = []
             for _ in range(runs):
+                point_camera(camera, feed.path)
+                answered = pam.authenticate_watching(
+                    answerer.name, answerer.password, PROMPT_MARK, feed.responder.hear_text
+                )
+                if answered.rc == 0 and not answered.reached_password:
+                    successes.append(answered.seconds)
+                point_camera(camera, cameras.genuine.resolve())
                 # The right password after a fall-through: a replay that cannot answer
                 # counts as a failure, and the password's clear line resets it, so the
                 # fifth run is not locked out.
                 result = pam.authenticate_watching(user.name, user.password, PROMPT_MARK)
                 ends.append(result.seconds)
-                if result.rc == 0 and not result.reached_password:
-                    successes.append(result.seconds)
                 if result.watched_at is not None:
                     prompts.append(result.watched_at)
-                cold.append(cold_dlib_seconds(genuine))
+                cold.append(cold_dlib_seconds(cameras.genuine))
                 round_trips.append(pam.authenticate(NOT_ENROLLED, "not-a-password").seconds)
-            logged = attempts.recent(paths.attempt_log, 3 * runs)  # face, clear, round trip
-            inside = [
-                a.duration_ms / 1000
-                for a in logged
-                if a.user == user.name and not a.service.endswith("(clear)")
-            ]
-            point_camera(camera, impostor)
+            answering_inside = _inside(paths, runs, answerer.name)
+            inside = _inside(paths, runs, user.name)
+            point_camera(camera, cameras.impostor.resolve())
             other = pam.authenticate(user.name, user.password)
             face = attempts.recent(paths.attempt_log, 2)[0]
             fell_through = (
@@ -193,7 +232,10 @@ def run_login_bench(enrol: Path, genuine: Path, impostor: Path, runs: int = 20) 
             pam.remove()
         if daemon is not None:
             daemon.stop()
+        if feed is not None:
+            feed.stop()
         user.remove()
+        answerer.remove()
         shutil.rmtree(root, ignore_errors=True)
     median, prompt = _median(successes), _median(prompts)
     cold_median = statistics.median(cold)
@@ -203,11 +245,12 @@ def run_login_bench(enrol: Path, genuine: Path, impostor: Path, runs: int = 20) 
         p90_s=round(_p90(successes), 4) if successes else None,
         genuine_success=len(successes) == runs,
         genuine_successes=len(successes),
-        genuine_end_median_s=round(statistics.median(ends), 4),
+        answer_daemon_median_s=_median(answering_inside),
         prompt_median_s=prompt,
         prompted=len(prompts),
-        round_trip_median_s=round(statistics.median(round_trips), 4),
+        recording_end_median_s=round(statistics.median(ends), 4),
         daemon_median_s=_median(inside),
+        round_trip_median_s=round(statistics.median(round_trips), 4),
         cold_dlib_median_s=round(cold_median, 4),
         cold_dlib_p90_s=round(_p90(cold), 4),
         speedup=round(cold_median / median, 2) if median else None,

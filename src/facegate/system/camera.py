@@ -3,7 +3,8 @@
 A camera is named by index ("0"), device node ("/dev/video2") or a stable
 ``/dev/v4l/by-id/...`` link. A video or image file may stand in for it, as a test aid:
 a video is paced at its own frame rate, so an attempt sees frames as a live camera
-would deliver them, and each attempt starts the file from its beginning. A symbolic
+would deliver them, and each attempt starts the file from its beginning. A named pipe
+carrying a YUV4MPEG2 stream is read as a live camera (``pipe_camera``). A symbolic
 link is followed at each attempt, so re-pointing it swaps the "camera" under a running
 daemon, as plugging in another camera would.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 import cv2
 
 from facegate.errors import UnreadableSource
+from facegate.system.pipe_camera import is_pipe, pipe_frames
 from facegate.vision.sources import Frame, SourceKind, is_video, iter_video, read_image
 
 _DEVICE = re.compile(r"/dev/video(\d+)")
@@ -27,7 +29,7 @@ _DEVICE = re.compile(r"/dev/video(\d+)")
 def camera_kind(camera: str) -> SourceKind:
     """How the configured camera delivers frames; the unlock policy picks liveness by it
     (only moving frames can answer a challenge)."""
-    if camera.isdigit() or camera.startswith("/dev/"):
+    if camera.isdigit() or camera.startswith("/dev/") or is_pipe(camera):
         return SourceKind.CAMERA
     return SourceKind.VIDEO if is_video(Path(camera).resolve()) else SourceKind.STILL
 
@@ -68,6 +70,8 @@ def camera_frames(
     index = device_index(camera)
     if index is not None:
         frames: Iterator[Frame] = iter_video(index, max_frames=max_frames)
+    elif is_pipe(camera):  # judged as named: a link's directory must be safe too
+        frames = pipe_frames(Path(camera).absolute(), deadline=deadline, max_frames=max_frames)
     elif is_video(target := Path(camera).resolve()):
         frames = _paced(iter_video(target, max_frames=max_frames))
     else:

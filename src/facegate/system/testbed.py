@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,8 +162,16 @@ class PamService:
         )
         return PamResult(done.returncode, done.stdout + done.stderr, time.monotonic() - started)
 
-    def authenticate_watching(self, user: str, typed: str, watch: str) -> PamResult:
-        """``authenticate`` on a terminal, noting when ``watch`` is first printed.
+    def authenticate_watching(
+        self,
+        user: str,
+        typed: str,
+        watch: str,
+        on_output: Callable[[str], None] | None = None,
+    ) -> PamResult:
+        """``authenticate`` on a terminal, noting when ``watch`` is first printed and
+        telling ``on_output`` everything shown so far as it grows (a responder reads
+        the prompts there).
 
         pamtester buffers its output when it goes to a pipe, so the lines pam_exec passes
         on (a challenge's prompt) would all arrive at exit; on a pseudo-terminal each
@@ -190,6 +199,8 @@ class PamService:
                 if not chunk:
                     break
                 output += chunk
+                if on_output is not None:
+                    on_output(output.decode(errors="replace"))
                 if watched_at is None and watch.encode() in output:
                     watched_at = time.monotonic() - started
                 if not answered and b"Password:" in output:

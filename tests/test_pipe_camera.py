@@ -1,0 +1,174 @@
+"""A named pipe as the login camera: a YUV4MPEG2 stream read as a live camera, refused
+when anyone but root could write it, and never allowed to hold an attempt past its
+deadline (no writer, a stalled writer, a hostile header)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from facegate.errors import ImageSizeError, UnreadableSource
+from facegate.system.camera import camera_frames, camera_kind
+from facegate.system.pipe_camera import _header, pipe_frames
+from facegate.system.responder import y4m_header
+from facegate.vision.sources import SourceKind
+
+AS_ROOT = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not AS_ROOT, reason="only a root-owned pipe is accepted")
+
+
+def _frame_420(value: int) -> bytes:
+    image = np.full((48, 64, 3), value, np.uint8)
+    return b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes()
+
+
+class Writer:
+    """Opens the pipe for writing (waiting for the reader) and writes ``chunks``, then
+    holds the pipe open for ``hold`` seconds before closing it."""
+
+    def __init__(self, path: Path, chunks: list[bytes], hold: float = 0.0) -> None:
+        self.path, self.chunks, self.hold = path, chunks, hold
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            for chunk in self.chunks:
+                os.write(fd, chunk)
+            time.sleep(self.hold)
+        except BrokenPipeError:
+            pass
+        finally:
+            os.close(fd)
+
+
+@pytest.fixture
+def pipe(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "camera.y4m"
+    os.mkfifo(path, 0o600)
+    yield path
+    with contextlib.suppress(OSError):  # release a writer still waiting for a reader
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+
+
+@needs_root
+def test_a_pipe_is_read_as_a_live_camera(pipe: Path) -> None:
+    Writer(pipe, [y4m_header(64, 48, 30.0), *(_frame_420(v) for v in (40, 120, 200))])
+    frames = list(camera_frames(str(pipe), deadline=time.monotonic() + 10))
+    assert camera_kind(str(pipe)) is SourceKind.CAMERA
+    assert [f.kind for f in frames] == [SourceKind.CAMERA] * 3
+    assert [f.image.shape for f in frames] == [(48, 64, 3)] * 3
+    assert [int(np.median(f.image)) for f in frames] == pytest.approx([40, 120, 200], abs=2)
+    assert [f.t for f in frames] == sorted(f.t for f in frames)
+
+
+@needs_root
+def test_a_grey_stream_from_an_infrared_pipeline_is_read(pipe: Path) -> None:
+    header = b"YUV4MPEG2 W64 H48 F30:1 Ip A1:1 Cmono\n"
+    Writer(pipe, [header, b"FRAME\n" + bytes([77]) * (64 * 48)])
+    (frame,) = camera_frames(str(pipe), deadline=time.monotonic() + 10)
+    assert frame.image.shape == (48, 64, 3) and int(frame.image.max()) == 77
+
+
+@needs_root
+def test_a_link_to_the_pipe_is_followed(pipe: Path, tmp_path: Path) -> None:
+    link = tmp_path / "camera"
+    link.symlink_to(pipe)
+    Writer(pipe, [y4m_header(64, 48, 30.0), _frame_420(90)])
+    assert len(list(camera_frames(str(link), deadline=time.monotonic() + 10))) == 1
+
+
+@needs_root
+def test_with_no_writer_the_attempt_ends_at_its_deadline_as_no_camera(pipe: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(UnreadableSource, match="no stream arrived"):
+        list(camera_frames(str(pipe), deadline=started + 0.3))
+    assert time.monotonic() - started < 5, "it must not wait for a writer forever"
+
+
+@needs_root
+def test_a_writer_stalling_mid_frame_ends_the_attempt_at_its_deadline(pipe: Path) -> None:
+    half = _frame_420(50)[: len(_frame_420(50)) // 2]
+    Writer(pipe, [y4m_header(64, 48, 30.0), _frame_420(30), half], hold=30)
+    started = time.monotonic()
+    frames = list(camera_frames(str(pipe), deadline=started + 0.5))
+    assert len(frames) == 1, "the whole frame is used, the half one is not"
+    assert time.monotonic() - started < 5
+
+
+@needs_root
+@pytest.mark.parametrize(
+    ("header", "error", "says"),
+    [
+        (b"P6 64 48 255\n", UnreadableSource, "not a YUV4MPEG2 stream"),
+        (b"YUV4MPEG2 F30:1\n", UnreadableSource, "no width and height"),
+        (b"YUV4MPEG2 W100000 H100000 C420jpeg\n", ImageSizeError, "megapixel"),
+        (b"YUV4MPEG2 W16 H16 C420jpeg\n", ImageSizeError, "too small"),
+        (b"YUV4MPEG2 W64 H48 C444\n", UnreadableSource, "C444 is not supported"),
+        (b"YUV4MPEG2 W65 H48 C420jpeg\n", UnreadableSource, "even width"),
+        (b"YUV4MPEG2" + b"x" * 5000, UnreadableSource, "longer than"),
+    ],
+)
+def test_a_hostile_header_is_a_clear_error(
+    pipe: Path, header: bytes, error: type[Exception], says: str
+) -> None:
+    Writer(pipe, [header])
+    with pytest.raises(error, match=says):
+        list(camera_frames(str(pipe), deadline=time.monotonic() + 10))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_header_line_is_parsed_or_refused_with_a_source_error(line: bytes) -> None:
+    try:
+        width, height, colour = _header(line.replace(b"\n", b" "), "pipe")
+    except (UnreadableSource, ImageSizeError):
+        return
+    assert (
+        width >= 32
+        and height >= 32
+        and colour in {"420", "420jpeg", "420paldv", "420mpeg2", "mono"}
+    )
+
+
+def test_a_pipe_others_can_write_is_refused(pipe: Path) -> None:
+    os.chmod(pipe, 0o666)
+    with pytest.raises(UnreadableSource, match="refusing this pipe"):
+        list(pipe_frames(pipe, deadline=time.monotonic() + 10))
+
+
+def test_a_pipe_in_a_directory_others_can_write_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    path = shared / "camera.y4m"
+    os.mkfifo(path, 0o600)
+    with pytest.raises(UnreadableSource, match="writable by everyone"):
+        list(pipe_frames(path, deadline=time.monotonic() + 10))
+
+
+def test_a_regular_file_is_not_taken_for_a_pipe(tmp_path: Path) -> None:
+    path = tmp_path / "camera.y4m"
+    path.write_bytes(y4m_header(64, 48, 30.0))
+    with pytest.raises(UnreadableSource, match="not a named pipe"):
+        list(pipe_frames(path, deadline=time.monotonic() + 10))
+
+
+def test_doctor_flags_a_pipe_camera_others_could_write(pipe: Path) -> None:
+    from facegate.doctor import _pipe_camera
+
+    assert _pipe_camera(str(pipe)).ok is AS_ROOT
+    os.chmod(pipe, 0o622)
+    flagged = _pipe_camera(str(pipe))
+    assert not flagged.ok and "writable by" in flagged.detail
