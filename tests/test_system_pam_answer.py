@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,28 +50,23 @@ def answering(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     enrol = clips / "soniya_test_3.avi"
     if not (cast.clip.is_file() and enrol.is_file()):
         pytest.skip(f"soniya's clips absent from {clips}")
-    root = temporary_root()
-    user = UnixUser.create()
-    feed = daemon = pam = None
-    try:
+    with ExitStack() as cleanup:  # undone in reverse order, whatever fails
+        root = temporary_root()
+        cleanup.callback(shutil.rmtree, root, ignore_errors=True)
+        user = UnixUser.create()
+        cleanup.callback(user.remove)
         paths = SystemPaths(root=root)
         feed = PipeFeed(root / "camera.y4m", Responder(cast))
+        cleanup.callback(feed.stop)
         paths.config_dir.mkdir(parents=True)
         paths.config_file.write_text(f'camera = "{feed.path}"\n')
         with open_system_session(paths) as session:
             enroll(session, user.name, iter_frames(enrol, max_frames=200, step=10))
         daemon = Daemon(paths, tmp_path_factory.mktemp("daemon") / "daemon.log")
+        cleanup.callback(daemon.stop)
         pam = PamService(paths, paths.socket)
+        cleanup.callback(pam.remove)
         yield Answering(paths, pam, user, feed)
-    finally:
-        if pam is not None:
-            pam.remove()
-        if daemon is not None:
-            daemon.stop()
-        if feed is not None:
-            feed.stop()
-        user.remove()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_the_enrolled_person_answering_the_prompts_logs_in_by_face(answering: Answering) -> None:

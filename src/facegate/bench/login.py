@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -178,13 +179,16 @@ def run_login_bench(cameras: Cameras, runs: int = 20) -> LoginBench:
     if reason is not None:
         raise FaceGateError(f"facegate bench login cannot run here: {reason}")
     cameras.check()
-    root = temporary_root()
-    user, answerer = UnixUser.create(), UnixUser.create()
-    daemon = pam = feed = None
-    try:
+    with ExitStack() as cleanup:  # undone in reverse order, whatever fails
+        root = temporary_root()
+        cleanup.callback(shutil.rmtree, root, ignore_errors=True)
+        user, answerer = UnixUser.create(), UnixUser.create()
+        cleanup.callback(user.remove)
+        cleanup.callback(answerer.remove)
         paths = SystemPaths(root=root)
         camera = root / "camera"
         feed = PipeFeed(root / "answering.y4m", Responder(cameras.answering))
+        cleanup.callback(feed.stop)
         point_camera(camera, cameras.genuine.resolve())
         paths.config_dir.mkdir(parents=True)
         paths.config_file.write_text(f'camera = "{camera}"\nlevel = "standard"\n')
@@ -194,49 +198,39 @@ def run_login_bench(cameras: Cameras, runs: int = 20) -> LoginBench:
             enroll(session, user.name, frames)
             frames = iter_frames(cameras.answering_enrol, max_frames=ENROL_FRAMES, step=ENROL_STEP)
             enroll(session, answerer.name, frames)
-        with tempfile.TemporaryDirectory() as logs:
-            daemon = Daemon(paths, Path(logs) / "daemon.log")
-            pam = PamService(paths, paths.socket)
-            ends: list[float] = []
-            successes: list[float] = []
-            prompts: list[float] = []
-            round_trips: list[float] = []
-            cold: list[float] = []
-            for _ in range(runs):
-                point_camera(camera, feed.path)
-                answered = pam.authenticate_watching(
-                    answerer.name, answerer.password, PROMPT_MARK, feed.responder.hear_text
-                )
-                if answered.rc == 0 and not answered.reached_password:
-                    successes.append(answered.seconds)
-                point_camera(camera, cameras.genuine.resolve())
-                # The right password after a fall-through: a replay that cannot answer
-                # counts as a failure, and the password's clear line resets it, so the
-                # fifth run is not locked out.
-                result = pam.authenticate_watching(user.name, user.password, PROMPT_MARK)
-                ends.append(result.seconds)
-                if result.watched_at is not None:
-                    prompts.append(result.watched_at)
-                cold.append(cold_dlib_seconds(cameras.genuine))
-                round_trips.append(pam.authenticate(NOT_ENROLLED, "not-a-password").seconds)
-            answering_inside = _inside(paths, runs, answerer.name)
-            inside = _inside(paths, runs, user.name)
-            point_camera(camera, cameras.impostor.resolve())
-            other = pam.authenticate(user.name, user.password)
-            face = attempts.recent(paths.attempt_log, 2)[0]
-            fell_through = (
-                other.rc == 0 and other.reached_password and face.outcome == Outcome.NO_MATCH
+        logs = Path(cleanup.enter_context(tempfile.TemporaryDirectory()))
+        daemon = Daemon(paths, logs / "daemon.log")
+        cleanup.callback(daemon.stop)
+        pam = PamService(paths, paths.socket)
+        cleanup.callback(pam.remove)
+        ends: list[float] = []
+        successes: list[float] = []
+        prompts: list[float] = []
+        round_trips: list[float] = []
+        cold: list[float] = []
+        for _ in range(runs):
+            point_camera(camera, feed.path)
+            answered = pam.authenticate_watching(
+                answerer.name, answerer.password, PROMPT_MARK, feed.responder.hear_text
             )
-    finally:
-        if pam is not None:
-            pam.remove()
-        if daemon is not None:
-            daemon.stop()
-        if feed is not None:
-            feed.stop()
-        user.remove()
-        answerer.remove()
-        shutil.rmtree(root, ignore_errors=True)
+            if answered.rc == 0 and not answered.reached_password:
+                successes.append(answered.seconds)
+            point_camera(camera, cameras.genuine.resolve())
+            # The right password after a fall-through: a replay that cannot answer
+            # counts as a failure, and the password's clear line resets it, so the
+            # fifth run is not locked out.
+            result = pam.authenticate_watching(user.name, user.password, PROMPT_MARK)
+            ends.append(result.seconds)
+            if result.watched_at is not None:
+                prompts.append(result.watched_at)
+            cold.append(cold_dlib_seconds(cameras.genuine))
+            round_trips.append(pam.authenticate(NOT_ENROLLED, "not-a-password").seconds)
+        answering_inside = _inside(paths, runs, answerer.name)
+        inside = _inside(paths, runs, user.name)
+        point_camera(camera, cameras.impostor.resolve())
+        other = pam.authenticate(user.name, user.password)
+        face = attempts.recent(paths.attempt_log, 2)[0]
+        fell_through = other.rc == 0 and other.reached_password and face.outcome == Outcome.NO_MATCH
     median, prompt = _median(successes), _median(prompts)
     cold_median = statistics.median(cold)
     return LoginBench(
