@@ -171,4 +171,45 @@ def test_doctor_flags_a_pipe_camera_others_could_write(pipe: Path) -> None:
     assert _pipe_camera(str(pipe)).ok is AS_ROOT
     os.chmod(pipe, 0o622)
     flagged = _pipe_camera(str(pipe))
-    assert not flagged.ok and "writable by" in flagged.detail
+    assert not flagged.ok and "mode is 0622" in flagged.detail
+
+
+def test_a_pipe_others_can_read_is_refused(pipe: Path) -> None:
+    """Outside attack on the pipe camera: a root-owned 0644 pipe let an ordinary user
+    read frames of every login's face out of it (and corrupt the service's stream)."""
+    os.chmod(pipe, 0o644)
+    with pytest.raises(UnreadableSource, match="sees every login's face"):
+        list(pipe_frames(pipe, deadline=time.monotonic() + 10))
+
+
+@needs_root
+def test_a_link_someone_else_owns_in_a_sticky_directory_is_refused(
+    pipe: Path, tmp_path: Path
+) -> None:
+    """Outside attack: the camera named a link in /tmp that an ordinary user owned; they
+    re-pointed it between the check and the open (2 face logins in 8 tries)."""
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    link = sticky / "camera.y4m"
+    link.symlink_to(pipe)
+    os.lchown(link, 65534, 65534)
+    with pytest.raises(UnreadableSource, match="symbolic link owned by uid 65534"):
+        list(camera_frames(str(link), deadline=time.monotonic() + 10))
+    os.lchown(link, 0, 0)
+    Writer(pipe, [y4m_header(64, 48, 30.0), _frame_420(90)])
+    assert len(list(camera_frames(str(link), deadline=time.monotonic() + 10))) == 1
+
+
+@needs_root
+def test_a_pipe_swapped_after_the_check_is_refused_when_opened(
+    pipe: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The opened pipe is checked again: here a swap is simulated by a check that
+    passes while the pipe is someone else's."""
+    import facegate.system.pipe_camera as pipe_camera
+
+    monkeypatch.setattr(pipe_camera, "refuse_unsafe_pipe", lambda path: None)
+    os.chown(pipe, 65534, 65534)
+    with pytest.raises(UnreadableSource, match="must belong to root"):
+        list(pipe_frames(pipe, deadline=time.monotonic() + 10))

@@ -9,9 +9,10 @@ Example (every key optional)::
     disabled_services = ["login"]   # PAM services where face unlock is off
 
 ``camera`` may also name a named pipe carrying YUV4MPEG2, read as a live camera (for a
-camera behind a userspace pipeline; it must be writable by root alone), or a video or
-image file: a test aid, so the whole login path runs without hardware. An unknown key or a wrong type is a ``ConfigError`` naming it:
-a misspelt ``timout`` silently ignored would leave an administrator believing it set.
+camera behind a userspace pipeline; root's, mode 0600), or a video or image file: a
+test aid, so the whole login path runs without hardware. An unknown key or a wrong
+type is a ``ConfigError`` naming it: a misspelt ``timout`` silently ignored would
+leave an administrator believing it set.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def parse_config(raw: dict[str, Any], where: str) -> SystemConfig:
     config = SystemConfig()
     camera = raw.get("camera", config.camera)
     if isinstance(camera, bool) or not isinstance(camera, int | str) or camera == "":
-        raise ConfigError(f"{where}: camera must be an index, a device path, a named pipe or a file path")
+        raise ConfigError(
+            f"{where}: camera must be an index, a device path, a named pipe or a file path"
+        )
     ir_camera = raw.get("ir_camera", config.ir_camera)
     if not isinstance(ir_camera, bool):
         raise ConfigError(f"{where}: ir_camera must be true or false")

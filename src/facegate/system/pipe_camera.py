@@ -7,9 +7,12 @@ named pipe (``ffmpeg -i ... -f yuv4mpegpipe -pix_fmt yuv420p /run/facegate/cam.y
 ``-pix_fmt gray`` for an infrared camera's grey frames) that ``camera`` in
 ``/etc/facegate/config.toml`` names.
 
-Whoever writes to that pipe *is* the camera of every login, so the pipe, and every
-directory above it, must be owned by root and writable by nobody else; otherwise an
-ordinary user could feed the owner's face to ``sudo``. The stream is read here, not
+Whoever writes to that pipe *is* the camera of every login, and whoever reads it sees
+every login's face. So the pipe must be root's with mode 0600, and every directory
+above it root's and writable by nobody else (a link in ``/tmp`` owned by someone else
+is refused too: they could re-point it); otherwise an ordinary user could feed the
+owner's face to ``sudo``, or watch it. The opened pipe is checked again, so a swap
+between the check and the open gains nothing. The stream is read here, not
 through OpenCV, so that every read honours the attempt's deadline: a writer that
 never comes or stalls mid-frame ends the attempt on time instead of hanging the
 service.
@@ -46,7 +49,14 @@ def is_pipe(path: str | Path) -> bool:
 
 
 def refuse_unsafe_pipe(path: Path) -> None:
-    """Raise UnreadableSource unless only root can write to ``path`` or replace it."""
+    """Raise UnreadableSource unless only root can read or write ``path`` or replace it."""
+    info = os.stat(path)
+    if info.st_mode & 0o077:
+        raise UnreadableSource(
+            f"{path}: refusing this pipe as the login camera: its mode is "
+            f"{stat.S_IMODE(info.st_mode):04o}, but whoever can read it sees every login's "
+            f"face and whoever can write it shows one; make it root's, mode 0600"
+        )
     found = unsafe_paths(RootRun(files=(path,), trees=()))
     if found:
         named = "; ".join(f"{u.path} is {u.problem}" for u in found[:3])
@@ -54,6 +64,22 @@ def refuse_unsafe_pipe(path: Path) -> None:
             f"{path}: refusing this pipe as the login camera, since whoever can write to it "
             f"can show any face to every login: {named}. Create it as root, mode 0600, in a "
             f"root-only directory (for example /run/facegate)"
+        )
+
+
+def _refuse_opened(fd: int, name: str) -> None:
+    """Check what was opened, not only the path checked before: the pipe itself must be
+    root's and closed to everyone else. Anyone who can read it takes frames of the
+    person's face out of the stream (and corrupts what the service reads)."""
+    info = os.fstat(fd)
+    if not stat.S_ISFIFO(info.st_mode):
+        raise UnreadableSource(f"{name}: not a named pipe")
+    if info.st_uid != 0 or info.st_mode & 0o077:
+        raise UnreadableSource(
+            f"{name}: refusing this pipe as the login camera: it must belong to root with "
+            f"mode 0600 (it is uid {info.st_uid}, mode {stat.S_IMODE(info.st_mode):04o}), "
+            f"since whoever can read it sees every login's face and whoever can write it "
+            f"shows one"
         )
 
 
@@ -141,9 +167,13 @@ def pipe_frames(path: Path, *, deadline: float, max_frames: int | None = None) -
     name = str(path)
     if not is_pipe(path):
         raise UnreadableSource(f"{name}: not a named pipe")
-    refuse_unsafe_pipe(path)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
+        refuse_unsafe_pipe(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:  # gone or changed since it was looked at
+        raise UnreadableSource(f"{name}: {err.strerror or err}") from err
+    try:
+        _refuse_opened(fd, name)
         reader = _Reader(fd, deadline)
         first = reader.line()
         if first is None:

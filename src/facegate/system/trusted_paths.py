@@ -12,7 +12,8 @@ and writable by nobody else.
 One exception: a root-owned directory with the sticky bit (``/tmp``) may be writable by
 others, because in it only an entry's owner may rename or remove that entry, so the
 root-owned entries below cannot be swapped. A *missing* entry in such a directory is
-unsafe, though: anyone could create it (a ``sys.path`` entry that does not exist yet).
+unsafe, though: anyone could create it (a ``sys.path`` entry that does not exist yet);
+so is a symbolic link there that someone else owns, which they may replace at will.
 """
 
 from __future__ import annotations
@@ -117,6 +118,11 @@ class _Walk:
                 self._judge(candidate, info, checking)
                 current = candidate
                 continue
+            if info.st_uid != 0 and os.stat(current).st_mode & stat.S_ISVTX:
+                # In a sticky directory (/tmp) the link's owner may remove it and make
+                # another, pointing anywhere, between any check and root's next use.
+                problem = f"a symbolic link owned by {_owner(info.st_uid)} in a sticky directory"
+                self.found.setdefault(candidate, Unsafe(candidate, problem, checking))
             if links >= MAX_LINKS:
                 raise UnsafeInstall(f"too many symbolic links resolving {checking}")
             resolved = self.resolve(current / os.readlink(candidate), checking, links + 1)
