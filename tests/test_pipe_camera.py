@@ -109,6 +109,22 @@ def test_a_writer_stalling_mid_frame_ends_the_attempt_at_its_deadline(pipe: Path
 
 @needs_root
 @pytest.mark.parametrize(
+    "after_header",
+    [b"", b"GARBAGE\n", b"FRAME\n" + b"\x00" * 100],
+    ids=["nothing", "not a frame line", "half a frame"],
+)
+def test_a_stream_that_ends_before_its_first_frame_is_no_camera(
+    pipe: Path, after_header: bytes
+) -> None:
+    """Outside attack: a garbage frame line made the attempt an error; it is a camera
+    that delivered nothing."""
+    Writer(pipe, [y4m_header(64, 48, 30.0), after_header])
+    with pytest.raises(UnreadableSource, match="ended before its first frame"):
+        list(camera_frames(str(pipe), deadline=time.monotonic() + 10))
+
+
+@needs_root
+@pytest.mark.parametrize(
     ("header", "error", "says"),
     [
         (b"P6 64 48 255\n", UnreadableSource, "not a YUV4MPEG2 stream"),

@@ -160,10 +160,10 @@ def pipe_frames(path: Path, *, deadline: float, max_frames: int | None = None) -
     """The frames written to the pipe at ``path`` until ``deadline``
     (``time.monotonic()``), ``max_frames``, the writer closing it, or a malformed frame.
 
-    Raises UnreadableSource when the pipe is unsafe or not a pipe, when no stream starts
-    before the deadline (nothing is writing: the login falls to the password as with no
-    camera), or when its header is not YUV4MPEG2. Frames are timed by the clock as they
-    arrive, as a camera's are."""
+    Raises UnreadableSource when the pipe is unsafe or not a pipe, when no stream or no
+    whole first frame arrives before the deadline (nothing is writing: the login falls
+    to the password as with no camera), or when its header is not YUV4MPEG2. Frames are
+    timed by the clock as they arrive, as a camera's are."""
     name = str(path)
     if not is_pipe(path):
         raise UnreadableSource(f"{name}: not a named pipe")
@@ -184,10 +184,12 @@ def pipe_frames(path: Path, *, deadline: float, max_frames: int | None = None) -
         index = 0
         while max_frames is None or index < max_frames:
             marker = reader.line()
-            if marker is None or marker.split()[:1] != [b"FRAME"]:
-                return
-            data = reader.exactly(size)
+            data = (
+                None if marker is None or marker.split()[:1] != [b"FRAME"] else reader.exactly(size)
+            )
             if data is None:
+                if index == 0:  # as a camera that never delivered: no camera, not an error
+                    raise UnreadableSource(f"{name}: the stream ended before its first frame")
                 return
             image = _decode(data, width, height, colour)
             now = time.monotonic() - start
