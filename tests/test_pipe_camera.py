@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facegate.errors import ImageSizeError, UnreadableSource
-from facegate.system.camera import camera_frames, camera_kind
+from facegate.system.camera import camera_frames, camera_kind, camera_problem
 from facegate.system.pipe_camera import _header, pipe_frames
 from facegate.system.responder import y4m_header
 from facegate.vision.sources import SourceKind
@@ -181,13 +181,10 @@ def test_a_regular_file_is_not_taken_for_a_pipe(tmp_path: Path) -> None:
         list(pipe_frames(path, deadline=time.monotonic() + 10))
 
 
-def test_doctor_flags_a_pipe_camera_others_could_write(pipe: Path) -> None:
-    from facegate.doctor import _pipe_camera
-
-    assert _pipe_camera(str(pipe)).ok is AS_ROOT
+def test_doctor_flags_a_pipe_camera_others_could_read_or_write(pipe: Path) -> None:
+    assert (camera_problem(str(pipe)) is None) is AS_ROOT
     os.chmod(pipe, 0o622)
-    flagged = _pipe_camera(str(pipe))
-    assert not flagged.ok and "mode is 0622" in flagged.detail
+    assert "mode is 0622" in (camera_problem(str(pipe)) or "")
 
 
 def test_a_pipe_others_can_read_is_refused(pipe: Path) -> None:
@@ -229,3 +226,41 @@ def test_a_pipe_swapped_after_the_check_is_refused_when_opened(
     os.chown(pipe, 65534, 65534)
     with pytest.raises(UnreadableSource, match="must belong to root"):
         list(pipe_frames(pipe, deadline=time.monotonic() + 10))
+
+
+@needs_root
+def test_a_missing_camera_name_in_a_sticky_directory_is_refused(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Outside attack: the configured name in /tmp was absent, so an ordinary user made
+    it a link to a looping recording of the owner: read as a file camera, unchecked, it
+    logged in 5 of 14 times. A name anyone can create, and a link someone else owns
+    there, are refused; doctor says so."""
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    name = sticky / "camera.y4m"
+    assert "missing, and its directory" in (camera_problem(str(name)) or "")
+    clip = data_dir / "blink_webcam_videos" / "mahie_test_1.avi"
+    name.symlink_to(clip)
+    os.lchown(name, 65534, 65534)
+    with pytest.raises(UnreadableSource, match="refusing this file"):
+        next(camera_frames(str(name), deadline=time.monotonic() + 10))
+    assert "symbolic link owned by uid 65534" in (camera_problem(str(name)) or "")
+
+
+@needs_root
+def test_a_file_camera_others_could_change_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    photo = shared / "face.png"
+    cv2.imwrite(str(photo), np.full((64, 64, 3), 128, np.uint8))
+    with pytest.raises(UnreadableSource, match="writable by everyone"):
+        next(camera_frames(str(photo), deadline=time.monotonic() + 10))
+    shared.chmod(0o755)
+    assert next(camera_frames(str(photo), deadline=time.monotonic() + 10)).image.shape[0] == 64
+    assert (
+        camera_problem(str(tmp_path / "absent.avi"))
+        == f"{tmp_path / 'absent.avi'}: no such file or pipe"
+    )

@@ -39,6 +39,7 @@ from facegate.system.testbed import (
     PamService,
     UnixUser,
     point_camera,
+    stage_clip,
     temporary_root,
 )
 from facegate.vision.sources import iter_frames, read_image
@@ -85,10 +86,10 @@ def _clips(data_dir: Path, root: Path) -> tuple[Clips, list[Path], list[Path]]:
     live = [data_dir / NUAA / r["path"] for r in rows if r["label"] == "live"]
     spoof = [data_dir / NUAA / r["path"] for r in rows if r["label"] != "live"]
     clips = Clips(
-        genuine=need[0],
-        impostor=need[2],
-        live_photo=live[-1],
-        print_attack=spoof[0],
+        genuine=stage_clip(root, need[0]),
+        impostor=stage_clip(root, need[2]),
+        live_photo=stage_clip(root, live[-1]),
+        print_attack=stage_clip(root, spoof[0]),
         missing=root / "no-such-camera.avi",
     )
     return clips, [need[1]], live[:10]

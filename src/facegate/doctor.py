@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 
 from facegate.config import Settings, load_settings
 from facegate.errors import FaceGateError, ModelMissing
@@ -92,24 +91,13 @@ def _key_source(settings: Settings) -> Check:
         return Check("vault key source", False, str(exc))
 
 
-def _pipe_camera(camera: str) -> Check:
-    """A named-pipe camera is accepted only when nobody but root can write it."""
-    from facegate.system.pipe_camera import refuse_unsafe_pipe
-
-    try:
-        refuse_unsafe_pipe(Path(camera).absolute())
-    except FaceGateError as exc:
-        return Check("login camera pipe", False, str(exc))
-    return Check("login camera pipe", True, f"{camera}: a named pipe only root can write")
-
-
 def _login_service() -> list[Check]:
     """The login service's configuration, key and the cameras it could use."""
+    from facegate.system.camera import camera_problem
     from facegate.system.cameras import list_cameras
     from facegate.system.config import load_config
     from facegate.system.key_protection import available_sealing, describe_key_protection
     from facegate.system.paths import SystemPaths
-    from facegate.system.pipe_camera import is_pipe
 
     paths = SystemPaths()
     checks = []
@@ -117,8 +105,9 @@ def _login_service() -> list[Check]:
         config = load_config(paths.config_file)
         where = str(paths.config_file) + ("" if paths.config_file.exists() else " absent")
         checks.append(Check("login config", True, f"{where}: camera {config.camera}"))
-        if is_pipe(config.camera):
-            checks.append(_pipe_camera(config.camera))
+        problem = camera_problem(config.camera)
+        if problem is not None:
+            checks.append(Check("login camera", False, problem))
     except FaceGateError as exc:
         checks.append(Check("login config", False, str(exc)))
     protection = describe_key_protection(paths.key_file, paths.sealed_key_file, available_sealing())

@@ -52,6 +52,7 @@ from facegate.system.testbed import (
     UnixUser,
     missing_requirements,
     point_camera,
+    stage_clip,
     temporary_root,
 )
 from facegate.vision.sources import iter_frames
@@ -189,7 +190,8 @@ def run_login_bench(cameras: Cameras, runs: int = 20) -> LoginBench:
         camera = root / "camera"
         feed = PipeFeed(root / "answering.y4m", Responder(cameras.answering))
         cleanup.callback(feed.stop)
-        point_camera(camera, cameras.genuine.resolve())
+        genuine, impostor = stage_clip(root, cameras.genuine), stage_clip(root, cameras.impostor)
+        point_camera(camera, genuine)
         paths.config_dir.mkdir(parents=True)
         paths.config_file.write_text(f'camera = "{camera}"\nlevel = "standard"\n')
         config = load_config(paths.config_file)
@@ -215,7 +217,7 @@ def run_login_bench(cameras: Cameras, runs: int = 20) -> LoginBench:
             )
             if answered.rc == 0 and not answered.reached_password:
                 successes.append(answered.seconds)
-            point_camera(camera, cameras.genuine.resolve())
+            point_camera(camera, genuine)
             # The right password after a fall-through: a replay that cannot answer
             # counts as a failure, and the password's clear line resets it, so the
             # fifth run is not locked out.
@@ -227,7 +229,7 @@ def run_login_bench(cameras: Cameras, runs: int = 20) -> LoginBench:
             round_trips.append(pam.authenticate(NOT_ENROLLED, "not-a-password").seconds)
         answering_inside = _inside(paths, runs, answerer.name)
         inside = _inside(paths, runs, user.name)
-        point_camera(camera, cameras.impostor.resolve())
+        point_camera(camera, impostor)
         other = pam.authenticate(user.name, user.password)
         face = attempts.recent(paths.attempt_log, 2)[0]
         fell_through = other.rc == 0 and other.reached_password and face.outcome == Outcome.NO_MATCH

@@ -7,6 +7,10 @@ would deliver them, and each attempt starts the file from its beginning. A named
 carrying a YUV4MPEG2 stream is read as a live camera (``pipe_camera``). A symbolic
 link is followed at each attempt, so re-pointing it swaps the "camera" under a running
 daemon, as plugging in another camera would.
+
+A file or a pipe is every login's camera, so before each attempt it is refused unless
+only root can change it and the path to it: otherwise a user could, for instance,
+create the configured name in ``/tmp`` first, as a link to a recording of the owner.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from pathlib import Path
 import cv2
 
 from facegate.errors import UnreadableSource
-from facegate.system.pipe_camera import is_pipe, pipe_frames
+from facegate.system.pipe_camera import is_pipe, pipe_frames, refuse_unsafe_pipe
+from facegate.system.trusted_paths import RootRun, unsafe_paths
 from facegate.vision.sources import Frame, SourceKind, is_video, iter_video, read_image
 
 _DEVICE = re.compile(r"/dev/video(\d+)")
@@ -48,6 +53,35 @@ def device_index(camera: str) -> int | None:
     return None
 
 
+def refuse_unsafe_file(path: Path) -> None:
+    """Raise UnreadableSource when someone other than root could change the file at
+    ``path`` (absolute), a link or directory on the way, or create it where it is
+    missing; a plainly missing file is left to the reader's "no such file"."""
+    found = [u for u in unsafe_paths(RootRun(files=(path,), trees=())) if u.problem != "missing"]
+    if found:
+        named = "; ".join(f"{u.path} is {u.problem}" for u in found[:3])
+        raise UnreadableSource(
+            f"{path}: refusing this file as the login camera, since whoever can change it "
+            f"or the path to it shows any face to every login: {named}"
+        )
+
+
+def camera_problem(camera: str) -> str | None:
+    """Why the configured camera would be refused before its first frame, or None
+    (``facegate doctor`` shows it; a device is judged only by opening it)."""
+    try:
+        if is_pipe(camera):
+            refuse_unsafe_pipe(Path(camera).absolute())
+        elif device_index(camera) is None:
+            path = Path(camera).absolute()
+            refuse_unsafe_file(path)
+            if not path.exists():
+                return f"{camera}: no such file or pipe"
+    except UnreadableSource as err:
+        return str(err)
+    return None
+
+
 def _grey(frame: Frame) -> Frame:
     grey = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
     return replace(frame, image=cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
@@ -72,10 +106,13 @@ def camera_frames(
         frames: Iterator[Frame] = iter_video(index, max_frames=max_frames)
     elif is_pipe(camera):  # judged as named: a link's directory must be safe too
         frames = pipe_frames(Path(camera).absolute(), deadline=deadline, max_frames=max_frames)
-    elif is_video(target := Path(camera).resolve()):
-        frames = _paced(iter_video(target, max_frames=max_frames))
     else:
-        frames = iter([read_image(target)])
+        refuse_unsafe_file(Path(camera).absolute())
+        target = Path(camera).resolve()
+        if is_video(target):
+            frames = _paced(iter_video(target, max_frames=max_frames))
+        else:
+            frames = iter([read_image(target)])
     try:
         for frame in frames:
             if time.monotonic() > deadline:

@@ -74,6 +74,17 @@ def temporary_root() -> Path:
     return root
 
 
+def stage_clip(root: Path, clip: Path) -> Path:
+    """A copy of ``clip`` inside the test bed's root-owned ``root``: the service refuses
+    a file camera that anyone but root could change (or reach through such a path), and
+    a dataset checked out by another user is exactly that."""
+    folder = root / "clips"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    copy = folder / clip.name
+    shutil.copyfile(clip, copy)
+    return copy
+
+
 def point_camera(link: Path, target: Path) -> None:
     """Re-point the camera link atomically, as if another camera were plugged in."""
     tmp = link.with_name(f".{link.name}.{secrets.token_hex(4)}")
