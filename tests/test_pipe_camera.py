@@ -244,7 +244,7 @@ def test_a_missing_camera_name_in_a_sticky_directory_is_refused(
     clip = data_dir / "blink_webcam_videos" / "mahie_test_1.avi"
     name.symlink_to(clip)
     os.lchown(name, 65534, 65534)
-    with pytest.raises(UnreadableSource, match="refusing this file"):
+    with pytest.raises(UnreadableSource, match="refusing this camera"):
         next(camera_frames(str(name), deadline=time.monotonic() + 10))
     assert "symbolic link owned by uid 65534" in (camera_problem(str(name)) or "")
 
@@ -264,3 +264,51 @@ def test_a_file_camera_others_could_change_is_refused(tmp_path: Path) -> None:
         camera_problem(str(tmp_path / "absent.avi"))
         == f"{tmp_path / 'absent.avi'}: no such file or pipe"
     )
+
+
+def test_the_refusal_says_to_recreate_the_pipe_not_to_chmod_it(pipe: Path) -> None:
+    """Re-attack N1: a writer that opened a 0666 pipe stayed connected after `chmod
+    0600` and logged in as the owner 4 of 4 times; the refusal used to say to fix the
+    mode."""
+    os.chmod(pipe, 0o666)
+    with pytest.raises(UnreadableSource, match=r"Remove it and create it again as root"):
+        list(pipe_frames(pipe, deadline=time.monotonic() + 10))
+
+
+def test_a_link_loop_is_no_camera_not_a_crash(tmp_path: Path) -> None:
+    """Re-attack N2: a link pointing at itself crashed the attempt and doctor."""
+    loop = tmp_path / "camera.avi"
+    loop.symlink_to(loop)
+    assert camera_kind(str(loop)) is SourceKind.STILL
+    with pytest.raises(UnreadableSource):
+        next(camera_frames(str(loop), deadline=time.monotonic() + 10))
+    assert camera_problem(str(loop)) is not None
+
+
+@needs_root
+def test_a_device_reached_through_someone_elses_link_in_a_sticky_directory_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Re-attack N3: names resolving to /dev/videoN were never checked, so an ordinary
+    user's link in /tmp could pick the login camera (a loopback device they feed)."""
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    link = sticky / "camera"
+    link.symlink_to("/dev/video0")
+    os.lchown(link, 65534, 65534)
+    with pytest.raises(UnreadableSource, match="symbolic link owned by uid 65534"):
+        next(camera_frames(str(link), deadline=time.monotonic() + 10))
+
+
+def test_doctor_flags_what_the_service_would_refuse_under_dev_or_as_a_file(
+    tmp_path: Path,
+) -> None:
+    """Re-attack N4 and N6: doctor accepted a pipe under /dev that the service always
+    refuses, and said nothing when the configured pipe had become a regular file that a
+    pipeline (ffmpeg) was writing the camera into."""
+    assert "not a /dev/videoN camera" in (camera_problem("/dev/shm/camera.y4m") or "")
+    regular = tmp_path / "camera.y4m"
+    regular.write_bytes(y4m_header(64, 48, 30.0))
+    if AS_ROOT:
+        assert "a regular file, not a named pipe" in (camera_problem(str(regular)) or "")

@@ -25,10 +25,17 @@ import cv2
 
 from facegate.errors import UnreadableSource
 from facegate.system.pipe_camera import is_pipe, pipe_frames, refuse_unsafe_pipe
-from facegate.system.trusted_paths import RootRun, unsafe_paths
+from facegate.system.trusted_paths import RootRun, UnsafeInstall, unsafe_paths
 from facegate.vision.sources import Frame, SourceKind, is_video, iter_video, read_image
 
 _DEVICE = re.compile(r"/dev/video(\d+)")
+
+
+def _resolved(camera: str) -> Path:
+    try:
+        return Path(camera).resolve()
+    except (OSError, RuntimeError) as err:  # a link loop: RuntimeError before Python 3.13
+        raise UnreadableSource(f"{camera}: cannot be followed ({err})") from err
 
 
 def camera_kind(camera: str) -> SourceKind:
@@ -36,7 +43,10 @@ def camera_kind(camera: str) -> SourceKind:
     (only moving frames can answer a challenge)."""
     if camera.isdigit() or camera.startswith("/dev/") or is_pipe(camera):
         return SourceKind.CAMERA
-    return SourceKind.VIDEO if is_video(Path(camera).resolve()) else SourceKind.STILL
+    try:
+        return SourceKind.VIDEO if is_video(_resolved(camera)) else SourceKind.STILL
+    except UnreadableSource:
+        return SourceKind.STILL  # refused before any frame is read (check_camera)
 
 
 def device_index(camera: str) -> int | None:
@@ -44,7 +54,7 @@ def device_index(camera: str) -> int | None:
     ``/dev/v4l/by-id/...``; None for a file."""
     if camera.isdigit():
         return int(camera)
-    target = Path(camera).resolve()
+    target = _resolved(camera)
     match = _DEVICE.fullmatch(str(target))
     if match is not None:
         return int(match.group(1))
@@ -53,30 +63,48 @@ def device_index(camera: str) -> int | None:
     return None
 
 
-def refuse_unsafe_file(path: Path) -> None:
-    """Raise UnreadableSource when someone other than root could change the file at
-    ``path`` (absolute), a link or directory on the way, or create it where it is
-    missing; a plainly missing file is left to the reader's "no such file"."""
-    found = [u for u in unsafe_paths(RootRun(files=(path,), trees=())) if u.problem != "missing"]
+def check_camera(camera: str) -> None:
+    """Raise UnreadableSource when the configured camera must not be used: a file, or
+    a link or directory on the way to a file, a pipe or a device, that someone other
+    than root could change (or a missing name they could create). A device node itself
+    is left to its own permissions (``video`` group), as every camera program is."""
+    index = device_index(camera)
+    if index is not None and camera.isdigit():
+        return
+    path = Path(camera).absolute()
+    if index is None and is_pipe(camera):
+        refuse_unsafe_pipe(path)
+        return
+    node = _resolved(camera) if index is not None else None
+    try:
+        found = unsafe_paths(RootRun(files=(path,), trees=()))
+    except UnsafeInstall as err:
+        raise UnreadableSource(f"{camera}: {err}") from err
+    found = [u for u in found if u.problem != "missing" and u.path != node]
     if found:
         named = "; ".join(f"{u.path} is {u.problem}" for u in found[:3])
         raise UnreadableSource(
-            f"{path}: refusing this file as the login camera, since whoever can change it "
-            f"or the path to it shows any face to every login: {named}"
+            f"{camera}: refusing this camera, since whoever can change it or the path to it "
+            f"shows any face to every login: {named}"
         )
 
 
 def camera_problem(camera: str) -> str | None:
     """Why the configured camera would be refused before its first frame, or None
-    (``facegate doctor`` shows it; a device is judged only by opening it)."""
+    (``facegate doctor`` shows it; a device is otherwise judged only by opening it)."""
     try:
-        if is_pipe(camera):
-            refuse_unsafe_pipe(Path(camera).absolute())
-        elif device_index(camera) is None:
-            path = Path(camera).absolute()
-            refuse_unsafe_file(path)
-            if not path.exists():
-                return f"{camera}: no such file or pipe"
+        check_camera(camera)
+        path = Path(camera).absolute()
+        if device_index(camera) is not None:
+            return None
+        if not path.exists():
+            return f"{camera}: no such file or pipe"
+        if path.suffix == ".y4m" and not is_pipe(camera):
+            return (
+                f"{camera}: a regular file, not a named pipe: a camera pipeline may be writing "
+                f"frames into it; remove it and create the pipe as root (mkfifo -m 0600) in a "
+                f"root-only directory"
+            )
     except UnreadableSource as err:
         return str(err)
     return None
@@ -101,14 +129,14 @@ def camera_frames(
 ) -> Generator[Frame, None, None]:
     """Frames until ``deadline`` (``time.monotonic()``); raises UnreadableSource when the
     camera is absent. ``ir`` turns frames grey, as an infrared camera's are."""
+    check_camera(camera)
     index = device_index(camera)
     if index is not None:
         frames: Iterator[Frame] = iter_video(index, max_frames=max_frames)
     elif is_pipe(camera):  # judged as named: a link's directory must be safe too
         frames = pipe_frames(Path(camera).absolute(), deadline=deadline, max_frames=max_frames)
     else:
-        refuse_unsafe_file(Path(camera).absolute())
-        target = Path(camera).resolve()
+        target = _resolved(camera)
         if is_video(target):
             frames = _paced(iter_video(target, max_frames=max_frames))
         else:

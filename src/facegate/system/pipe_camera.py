@@ -2,10 +2,10 @@
 
 Some cameras need a userspace pipeline before their frames are usable (an infrared
 camera whose emitter a helper switches on, a GStreamer or ffmpeg chain), and a test
-needs a "person" who reacts to the prompt. Both can write a YUV4MPEG2 stream into a
-named pipe (``ffmpeg -i ... -f yuv4mpegpipe -pix_fmt yuv420p /run/facegate/cam.y4m``;
-``-pix_fmt gray`` for an infrared camera's grey frames) that ``camera`` in
-``/etc/facegate/config.toml`` names.
+needs a "person" who reacts to the prompt. Both can write a YUV4MPEG2 stream (ffmpeg's
+``-f yuv4mpegpipe``, ``-pix_fmt gray`` for an infrared camera's grey frames) into a
+named pipe that ``camera`` in ``/etc/facegate/config.toml`` names (docs/login.md has a
+unit for such a pipeline).
 
 Whoever writes to that pipe *is* the camera of every login, and whoever reads it sees
 every login's face. So the pipe must be root's with mode 0600, and every directory
@@ -31,13 +31,18 @@ import cv2
 import numpy as np
 
 from facegate.errors import UnreadableSource
-from facegate.system.trusted_paths import RootRun, unsafe_paths
+from facegate.system.trusted_paths import RootRun, UnsafeInstall, unsafe_paths
 from facegate.vision.sources import Frame, SourceKind, check_size
 
 MAGIC = b"YUV4MPEG2"
 MAX_HEADER = 1024  # bytes: a stream header or a FRAME line is a few dozen
 CHROMA_420 = frozenset({"420", "420jpeg", "420paldv", "420mpeg2"})
 MONO = "mono"
+# Not chmod: a program that opened the pipe while others could keeps that access.
+RECREATE = (
+    "Remove it and create it again as root (mkfifo -m 0600) in a root-only directory: "
+    "changing its mode leaves whoever already opened it connected"
+)
 
 
 def is_pipe(path: str | Path) -> bool:
@@ -55,15 +60,18 @@ def refuse_unsafe_pipe(path: Path) -> None:
         raise UnreadableSource(
             f"{path}: refusing this pipe as the login camera: its mode is "
             f"{stat.S_IMODE(info.st_mode):04o}, but whoever can read it sees every login's "
-            f"face and whoever can write it shows one; make it root's, mode 0600"
+            f"face and whoever can write it shows one. {RECREATE}"
         )
-    found = unsafe_paths(RootRun(files=(path,), trees=()))
+    try:
+        found = unsafe_paths(RootRun(files=(path,), trees=()))
+    except UnsafeInstall as err:
+        raise UnreadableSource(f"{path}: {err}") from err
     if found:
         named = "; ".join(f"{u.path} is {u.problem}" for u in found[:3])
         raise UnreadableSource(
             f"{path}: refusing this pipe as the login camera, since whoever can write to it "
             f"can show any face to every login: {named}. Create it as root, mode 0600, in a "
-            f"root-only directory (for example /run/facegate)"
+            f"root-only directory (for example /run/facegate-camera)"
         )
 
 
@@ -79,7 +87,7 @@ def _refuse_opened(fd: int, name: str) -> None:
             f"{name}: refusing this pipe as the login camera: it must belong to root with "
             f"mode 0600 (it is uid {info.st_uid}, mode {stat.S_IMODE(info.st_mode):04o}), "
             f"since whoever can read it sees every login's face and whoever can write it "
-            f"shows one"
+            f"shows one. {RECREATE}"
         )
 
 
