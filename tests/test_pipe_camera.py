@@ -62,6 +62,15 @@ def pipe(tmp_path: Path) -> Iterator[Path]:
         os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
 
 
+@pytest.fixture
+def sticky(tmp_path: Path) -> Path:
+    """A directory like /tmp: anyone may add entries, only an entry's owner remove it."""
+    folder = tmp_path / "sticky"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    return folder
+
+
 @needs_root
 def test_a_pipe_is_read_as_a_live_camera(pipe: Path) -> None:
     Writer(pipe, [y4m_header(64, 48, 30.0), *(_frame_420(v) for v in (40, 120, 200))])
@@ -197,13 +206,10 @@ def test_a_pipe_others_can_read_is_refused(pipe: Path) -> None:
 
 @needs_root
 def test_a_link_someone_else_owns_in_a_sticky_directory_is_refused(
-    pipe: Path, tmp_path: Path
+    pipe: Path, sticky: Path
 ) -> None:
     """Outside attack: the camera named a link in /tmp that an ordinary user owned; they
     re-pointed it between the check and the open (2 face logins in 8 tries)."""
-    sticky = tmp_path / "sticky"
-    sticky.mkdir()
-    sticky.chmod(0o1777)
     link = sticky / "camera.y4m"
     link.symlink_to(pipe)
     os.lchown(link, 65534, 65534)
@@ -230,15 +236,12 @@ def test_a_pipe_swapped_after_the_check_is_refused_when_opened(
 
 @needs_root
 def test_a_missing_camera_name_in_a_sticky_directory_is_refused(
-    tmp_path: Path, data_dir: Path
+    sticky: Path, data_dir: Path
 ) -> None:
     """Outside attack: the configured name in /tmp was absent, so an ordinary user made
     it a link to a looping recording of the owner: read as a file camera, unchecked, it
     logged in 5 of 14 times. A name anyone can create, and a link someone else owns
     there, are refused; doctor says so."""
-    sticky = tmp_path / "sticky"
-    sticky.mkdir()
-    sticky.chmod(0o1777)
     name = sticky / "camera.y4m"
     assert "missing, and its directory" in (camera_problem(str(name)) or "")
     clip = data_dir / "blink_webcam_videos" / "mahie_test_1.avi"
@@ -287,13 +290,10 @@ def test_a_link_loop_is_no_camera_not_a_crash(tmp_path: Path) -> None:
 
 @needs_root
 def test_a_device_reached_through_someone_elses_link_in_a_sticky_directory_is_refused(
-    tmp_path: Path,
+    sticky: Path,
 ) -> None:
     """Re-attack N3: names resolving to /dev/videoN were never checked, so an ordinary
     user's link in /tmp could pick the login camera (a loopback device they feed)."""
-    sticky = tmp_path / "sticky"
-    sticky.mkdir()
-    sticky.chmod(0o1777)
     link = sticky / "camera"
     link.symlink_to("/dev/video0")
     os.lchown(link, 65534, 65534)
