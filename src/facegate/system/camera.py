@@ -68,9 +68,9 @@ def check_camera(camera: str) -> None:
     a link or directory on the way to a file, a pipe or a device, that someone other
     than root could change (or a missing name they could create). A device node itself
     is left to its own permissions (``video`` group), as every camera program is."""
-    index = device_index(camera)
-    if index is not None and camera.isdigit():
+    if camera.isdigit():
         return
+    index = device_index(camera)
     path = Path(camera).absolute()
     if index is None and is_pipe(camera):
         refuse_unsafe_pipe(path)
