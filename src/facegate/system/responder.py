@@ -81,6 +81,7 @@ class Responder:
         self._lock = threading.Lock()
 
     def hear(self, kind: ChallengeKind) -> None:
+        """A prompt, as the unlock core's ``on_challenge`` tells it (in this process)."""
         with self._lock:
             self._heard.append(kind)
 
@@ -98,6 +99,9 @@ class Responder:
             self._prompts_seen = 0
 
     def images_forever(self) -> Iterator[np.ndarray]:
+        """The person's frames, one per camera tick: rest played forwards and back (a
+        still face moves a little, with no cut), and each action as soon as the one
+        before has been played, after ``reaction_frames`` of rest."""
         a, b = self.cast.rest
         rest = cycle([*range(a, b), *range(b - 2, a, -1)])
         plan: list[int] = []
@@ -122,6 +126,7 @@ class Responder:
 
 
 def y4m_header(width: int, height: int, fps: float) -> bytes:
+    """A YUV4MPEG2 stream header for 4:2:0 frames (the frame rate as a ratio)."""
     rate = Fraction(fps).limit_denominator(1000)
     return (
         f"YUV4MPEG2 W{width} H{height} F{rate.numerator}:{rate.denominator} Ip A1:1 C420jpeg\n"
