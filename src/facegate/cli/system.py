@@ -235,7 +235,7 @@ def users(
     root: RootOption = Path("/"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
 ) -> None:
-    """Login users enrolled in the system vault (names and lockout state only)."""
+    """Login users in the system vault (names, dates and lockout state; never a template)."""
     from facegate.system.authenticate import open_system_session
 
     _require_root("reading the system vault")

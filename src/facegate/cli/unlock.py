@@ -207,7 +207,7 @@ def _mask_text(mask: bool | None) -> str:
 def users(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
 ) -> None:
-    """List enrolled users (names and lockout state only)."""
+    """List enrolled users (names, dates and lockout state; never a template)."""
     from facegate.session import Session
 
     with Session.open() as session:
