@@ -25,7 +25,7 @@ import cv2
 
 from facegate.errors import UnreadableSource
 from facegate.system.pipe_camera import is_pipe, pipe_frames, refuse_unsafe_pipe
-from facegate.system.trusted_paths import RootRun, UnsafeInstall, unsafe_paths
+from facegate.system.trusted_paths import path_problem
 from facegate.vision.sources import Frame, SourceKind, is_video, iter_video, read_image
 
 _DEVICE = re.compile(r"/dev/video(\d+)")
@@ -75,17 +75,11 @@ def check_camera(camera: str) -> None:
     if index is None and is_pipe(camera):
         refuse_unsafe_pipe(path)
         return
-    node = _resolved(camera) if index is not None else None
-    try:
-        found = unsafe_paths(RootRun(files=(path,), trees=()))
-    except UnsafeInstall as err:
-        raise UnreadableSource(f"{camera}: {err}") from err
-    found = [u for u in found if u.problem != "missing" and u.path != node]
-    if found:
-        named = "; ".join(f"{u.path} is {u.problem}" for u in found[:3])
+    problem = path_problem(path, ignore=_resolved(camera) if index is not None else None)
+    if problem is not None:
         raise UnreadableSource(
             f"{camera}: refusing this camera, since whoever can change it or the path to it "
-            f"shows any face to every login: {named}"
+            f"shows any face to every login: {problem}"
         )
 
 
@@ -124,23 +118,28 @@ def _paced(frames: Iterator[Frame]) -> Iterator[Frame]:
         yield frame
 
 
+def _open(camera: str, deadline: float, max_frames: int | None) -> Iterator[Frame]:
+    """The configured camera's frames, once it has been judged safe to read."""
+    index = device_index(camera)
+    if index is None and is_pipe(camera):
+        # Judged as named (a link's directory must be safe too) by pipe_frames itself:
+        # the path before opening and the pipe once opened.
+        return pipe_frames(Path(camera).absolute(), deadline=deadline, max_frames=max_frames)
+    check_camera(camera)
+    if index is not None:
+        return iter_video(index, max_frames=max_frames)
+    target = _resolved(camera)
+    if is_video(target):
+        return _paced(iter_video(target, max_frames=max_frames))
+    return iter([read_image(target)])
+
+
 def camera_frames(
     camera: str, *, deadline: float, ir: bool = False, max_frames: int | None = None
 ) -> Generator[Frame, None, None]:
     """Frames until ``deadline`` (``time.monotonic()``); raises UnreadableSource when the
     camera is absent. ``ir`` turns frames grey, as an infrared camera's are."""
-    check_camera(camera)
-    index = device_index(camera)
-    if index is not None:
-        frames: Iterator[Frame] = iter_video(index, max_frames=max_frames)
-    elif is_pipe(camera):  # judged as named: a link's directory must be safe too
-        frames = pipe_frames(Path(camera).absolute(), deadline=deadline, max_frames=max_frames)
-    else:
-        target = _resolved(camera)
-        if is_video(target):
-            frames = _paced(iter_video(target, max_frames=max_frames))
-        else:
-            frames = iter([read_image(target)])
+    frames = _open(camera, deadline, max_frames)
     try:
         for frame in frames:
             if time.monotonic() > deadline:

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from facegate.errors import UnreadableSource
-from facegate.system.trusted_paths import RootRun, UnsafeInstall, unsafe_paths
+from facegate.system.trusted_paths import path_problem
 from facegate.vision.sources import Frame, SourceKind, check_size
 
 MAGIC = b"YUV4MPEG2"
@@ -55,39 +55,29 @@ def is_pipe(path: str | Path) -> bool:
 
 def refuse_unsafe_pipe(path: Path) -> None:
     """Raise UnreadableSource unless only root can read or write ``path`` or replace it."""
-    info = os.stat(path)
-    if info.st_mode & 0o077:
-        raise UnreadableSource(
-            f"{path}: refusing this pipe as the login camera: its mode is "
-            f"{stat.S_IMODE(info.st_mode):04o}, but whoever can read it sees every login's "
-            f"face and whoever can write it shows one. {RECREATE}"
-        )
-    try:
-        found = unsafe_paths(RootRun(files=(path,), trees=()))
-    except UnsafeInstall as err:
-        raise UnreadableSource(f"{path}: {err}") from err
-    if found:
-        named = "; ".join(f"{u.path} is {u.problem}" for u in found[:3])
+    _refuse_open_to_others(os.stat(path), str(path))
+    problem = path_problem(path)
+    if problem is not None:
         raise UnreadableSource(
             f"{path}: refusing this pipe as the login camera, since whoever can write to it "
-            f"can show any face to every login: {named}. Create it as root, mode 0600, in a "
-            f"root-only directory (for example /run/facegate-camera)"
+            f"can show any face to every login: {problem}. Create it as root, mode 0600, in "
+            f"a root-only directory (for example /run/facegate-camera)"
         )
 
 
-def _refuse_opened(fd: int, name: str) -> None:
-    """Check what was opened, not only the path checked before: the pipe itself must be
-    root's and closed to everyone else. Anyone who can read it takes frames of the
-    person's face out of the stream (and corrupts what the service reads)."""
-    info = os.fstat(fd)
+def _refuse_open_to_others(info: os.stat_result, name: str) -> None:
+    """The pipe itself must be root's and closed to everyone else: whoever can read it
+    takes frames of the person's face out of the stream (and corrupts what the service
+    reads); whoever can write it shows a face. Judged on the path before opening, and
+    again on what was opened, so a swap in between gains nothing."""
     if not stat.S_ISFIFO(info.st_mode):
         raise UnreadableSource(f"{name}: not a named pipe")
     if info.st_uid != 0 or info.st_mode & 0o077:
         raise UnreadableSource(
             f"{name}: refusing this pipe as the login camera: it must belong to root with "
-            f"mode 0600 (it is uid {info.st_uid}, mode {stat.S_IMODE(info.st_mode):04o}), "
-            f"since whoever can read it sees every login's face and whoever can write it "
-            f"shows one. {RECREATE}"
+            f"mode 0600 (it belongs to uid {info.st_uid} and its mode is "
+            f"{stat.S_IMODE(info.st_mode):04o}), since whoever can read it sees every "
+            f"login's face and whoever can write it shows one. {RECREATE}"
         )
 
 
@@ -181,7 +171,7 @@ def pipe_frames(path: Path, *, deadline: float, max_frames: int | None = None) -
     except OSError as err:  # gone or changed since it was looked at
         raise UnreadableSource(f"{name}: {err.strerror or err}") from err
     try:
-        _refuse_opened(fd, name)
+        _refuse_open_to_others(os.fstat(fd), name)
         reader = _Reader(fd, deadline)
         first = reader.line()
         if first is None:

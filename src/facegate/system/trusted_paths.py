@@ -203,6 +203,19 @@ def unsafe_paths(run: RootRun) -> list[Unsafe]:
     return list(walk.found.values())
 
 
+def path_problem(path: Path, *, ignore: Path | None = None) -> str | None:
+    """What lets someone other than root change ``path`` (absolute), a link or directory
+    on the way to it, or create it where it is missing; None when only root can. A
+    plainly missing object, and ``ignore`` (a device node left to its own permissions),
+    are not judged."""
+    try:
+        found = unsafe_paths(RootRun(files=(path,), trees=()))
+    except UnsafeInstall as err:  # a link loop
+        return str(err)
+    found = [u for u in found if u.problem != "missing" and u.path != ignore]
+    return "; ".join(f"{u.path} is {u.problem}" for u in found[:SHOWN]) or None
+
+
 def refuse_unsafe(run: RootRun) -> None:
     """Raise ``UnsafeInstall`` naming what is unsafe and how to fix it."""
     found = unsafe_paths(run)
